@@ -1,0 +1,75 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { objectMeta } from "../lib/labels";
+import { readRuleFiles, RuleFile } from "../lib/rbacRules";
+
+export interface PipelineRbacArgs {
+    /** Namespace of the pipelines and of the pipeline ServiceAccount. */
+    readonly pipelinesNamespace: string;
+    /** Namespaces where PR pods, proxies and leases are created. */
+    readonly targetNamespaces: string[];
+    /** Namespace of the Telepresence traffic manager. */
+    readonly telepresenceNamespace: string;
+    /** Whether intercept tooling (mirrord proxy, Telepresence client) gets its RBAC. */
+    readonly enableIntercepts: boolean;
+}
+
+/** The ServiceAccount every TaskRun of both pipelines runs as. */
+export const PIPELINE_SERVICE_ACCOUNT = "tekton-dag-pipeline";
+
+/**
+ * Least-privilege RBAC: one Role per rule file in tekton/rbac (each rule commented with the task or tool
+ * that needs it), bound to its ServiceAccount in exactly the namespaces the file names. Namespaced Roles
+ * only; nothing here grants anything cluster-wide.
+ */
+export class PipelineRbac extends pulumi.ComponentResource {
+    public readonly pipelineServiceAccountName: pulumi.Output<string>;
+    public readonly roles: k8s.rbac.v1.Role[] = [];
+
+    constructor(name: string, args: PipelineRbacArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tekton-dag:index:PipelineRbac", name, {}, opts);
+
+        const files = readRuleFiles().filter((f) => !f.requires || args.enableIntercepts);
+        const accounts = new Map<string, k8s.core.v1.ServiceAccount>();
+        const account = (saName: string, namespace: string) => {
+            const key = `${namespace}/${saName}`;
+            if (!accounts.has(key)) {
+                accounts.set(key, new k8s.core.v1.ServiceAccount(`${name}-sa-${namespace}-${saName}`, {
+                    metadata: objectMeta(saName, "rbac", namespace),
+                }, { parent: this }));
+            }
+            return accounts.get(key)!;
+        };
+        const pipelineSa = account(PIPELINE_SERVICE_ACCOUNT, args.pipelinesNamespace);
+
+        for (const file of files) {
+            for (const namespace of this.roleNamespaces(file, args)) {
+                const subjectNamespace = file.subjectNamespace === "pipelines" ? args.pipelinesNamespace : namespace;
+                const sa = account(file.subject, subjectNamespace);
+                const role = new k8s.rbac.v1.Role(`${name}-${namespace}-${file.role}`, {
+                    metadata: objectMeta(file.role, "rbac", namespace),
+                    rules: file.rules,
+                }, { parent: this });
+                new k8s.rbac.v1.RoleBinding(`${name}-${namespace}-${file.role}`, {
+                    metadata: objectMeta(file.role, "rbac", namespace),
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                    subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: subjectNamespace }],
+                }, { parent: this });
+                this.roles.push(role);
+            }
+        }
+        this.pipelineServiceAccountName = pipelineSa.metadata.name;
+        this.registerOutputs({ pipelineServiceAccountName: this.pipelineServiceAccountName });
+    }
+
+    private roleNamespaces(file: RuleFile, args: PipelineRbacArgs): string[] {
+        switch (file.roleNamespaces) {
+            case "pipelines":
+                return [args.pipelinesNamespace];
+            case "target":
+                return args.targetNamespaces;
+            case "telepresence":
+                return [args.telepresenceNamespace];
+        }
+    }
+}

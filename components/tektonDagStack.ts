@@ -1,0 +1,154 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig } from "../lib/config";
+import { objectMeta } from "../lib/labels";
+import { BuildImage, checkPinnedVersion } from "./buildImage";
+import { OrphanSweeper } from "./orphanSweeper";
+import { PipelineRbac } from "./rbac";
+import { TektonInstall } from "./tektonInstall";
+import { TektonPipelines } from "./tektonPipelines";
+import { TektonTasks } from "./tektonTasks";
+import { TektonTriggers } from "./tektonTriggers";
+import { TelepresenceTrafficManager } from "./telepresenceTrafficManager";
+
+export const MIRRORD_IMAGE = "tekton-dag-build-mirrord";
+export const TELEPRESENCE_IMAGE = "tekton-dag-build-telepresence";
+
+/**
+ * The whole PR-testing stack for one environment: Tekton, the task images, RBAC, the Tasks and Pipelines
+ * with config-driven defaults, the GitHub trigger, the Telepresence traffic manager and the orphan sweeper.
+ */
+export class TektonDagStack extends pulumi.ComponentResource {
+    /** The image the mirrord task and proxy pods use (by digest when built here). */
+    public readonly mirrordImage: pulumi.Output<string | undefined>;
+    public readonly telepresenceImage: pulumi.Output<string | undefined>;
+    public readonly pipelinesNamespace: string;
+    public readonly taskNames: string[];
+    public readonly pipelineNames: string[];
+    public readonly eventListenerName: string;
+    public readonly paramDefaults: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, config: StackConfig, opts?: pulumi.ComponentResourceOptions) {
+        super("tekton-dag:index:TektonDagStack", name, {}, opts);
+        const c = config;
+        const child = { parent: this };
+
+        const tekton = c.installTekton
+            ? new TektonInstall(`${name}-tekton`, {
+                pipelinesVersion: c.tektonPipelinesVersion,
+                triggersVersion: c.tektonTriggersVersion,
+            }, child)
+            : undefined;
+        const tektonReady = tekton?.ready ?? [];
+
+        const namespace = c.createPipelinesNamespace
+            ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: objectMeta(c.pipelinesNamespace, "namespace") }, child)
+            : undefined;
+        const inNamespace = namespace ? [namespace] : [];
+
+        const image = (imageName: string, versionArg: string, versionKey: "mirrordVersion" | "telepresenceVersion",
+            configured?: string) => {
+            if (!c.buildImages) return pulumi.output(configured);
+            checkPinnedVersion(imageName, versionArg, versionKey, c[versionKey]);
+            return new BuildImage(`${name}-${imageName}`, {
+                imageName, tag: c[versionKey], registryPush: c.registryPush, registryPull: c.registryPull,
+            }, child).pullRef;
+        };
+        this.mirrordImage = c.enableIntercepts
+            ? image(MIRRORD_IMAGE, "MIRRORD_VERSION", "mirrordVersion", c.mirrordImage)
+            : pulumi.output(undefined);
+        this.telepresenceImage = c.telepresenceUsable
+            ? image(TELEPRESENCE_IMAGE, "TELEPRESENCE_VERSION", "telepresenceVersion", c.telepresenceImage)
+            : pulumi.output(undefined);
+
+        if (c.telepresenceUsable && c.installTelepresence) {
+            new TelepresenceTrafficManager(`${name}-telepresence`, {
+                namespace: c.telepresenceNamespace,
+                version: c.telepresenceVersion,
+                managedNamespaces: c.targetNamespaces,
+            }, child);
+        }
+
+        const rbac = new PipelineRbac(`${name}-rbac`, {
+            pipelinesNamespace: c.pipelinesNamespace,
+            targetNamespaces: c.targetNamespaces,
+            telepresenceNamespace: c.telepresenceNamespace,
+            enableIntercepts: c.enableIntercepts,
+        }, { parent: this, dependsOn: inNamespace });
+
+        this.paramDefaults = pulumi.all([this.mirrordImage, this.telepresenceImage]).apply(([mirrord, telepresence]) => {
+            const defaults: Record<string, string> = {
+                "intercept-backend": c.interceptBackend,
+                "default-namespace": c.defaultNamespace,
+                "target-namespaces": c.targetNamespaces.join(" "),
+                "image-registry": c.prImageRegistry,
+                "insecure-registry": String(c.insecureRegistry),
+                "lease-wait-seconds": String(c.leaseWaitSeconds),
+                "github-token-secret": c.githubTokenSecret,
+            };
+            if (mirrord) defaults["mirrord-image"] = mirrord;
+            if (telepresence) defaults["telepresence-image"] = telepresence;
+            return defaults;
+        });
+
+        const tasks = new TektonTasks(`${name}-tasks`, {
+            namespace: c.pipelinesNamespace,
+            paramDefaults: this.paramDefaults,
+            dependsOn: [...tektonReady, ...inNamespace],
+        }, child);
+        const pipelines = new TektonPipelines(`${name}-pipelines`, {
+            namespace: c.pipelinesNamespace,
+            paramDefaults: this.paramDefaults,
+            taskNames: tasks.taskNames,
+            dependsOn: Object.values(tasks.tasks),
+        }, child);
+        const triggers = new TektonTriggers(`${name}-triggers`, {
+            namespace: c.pipelinesNamespace,
+            pipelineServiceAccount: rbac.pipelineServiceAccountName,
+            interceptBackend: c.interceptBackend,
+            webhookSecretName: c.githubWebhookSecret,
+            platformRepoUrl: c.platformRepoUrl,
+            platformRepoRevision: c.platformRepoRevision,
+            stackFile: c.stackFile,
+            dependsOn: [...tektonReady, ...Object.values(pipelines.pipelines)],
+        }, child);
+
+        if (c.enableIntercepts && c.installOrphanSweeper) {
+            new OrphanSweeper(`${name}-orphan-sweeper`, {
+                pipelinesNamespace: c.pipelinesNamespace,
+                targetNamespaces: c.targetNamespaces,
+                schedule: c.orphanSweepSchedule,
+                maxAgeSeconds: c.orphanMaxAgeSeconds,
+                image: this.mirrordImage.apply((i) => i!),
+                serviceAccountName: rbac.pipelineServiceAccountName,
+                scriptsConfigMapName: tasks.scriptsConfigMapName,
+            }, { parent: this, dependsOn: [tasks.scriptsConfigMap] });
+        }
+
+        // What this environment was installed with, readable in the cluster and by the policy pack
+        // (policies cannot read stack config).
+        new k8s.core.v1.ConfigMap(`${name}-install-info`, {
+            metadata: objectMeta("tekton-dag-install-info", "install-info", c.pipelinesNamespace),
+            data: {
+                environment: pulumi.getStack(),
+                production: String(c.production),
+                enableIntercepts: String(c.enableIntercepts),
+                interceptBackend: c.interceptBackend,
+                installTelepresence: String(c.telepresenceUsable && c.installTelepresence),
+                targetNamespaces: c.targetNamespaces.join(" "),
+                pipelinesNamespace: c.pipelinesNamespace,
+            },
+        }, { parent: this, dependsOn: inNamespace });
+
+        this.pipelinesNamespace = c.pipelinesNamespace;
+        this.taskNames = tasks.taskNames;
+        this.pipelineNames = pipelines.pipelineNames;
+        this.eventListenerName = triggers.eventListenerName;
+        this.registerOutputs({
+            mirrordImage: this.mirrordImage,
+            telepresenceImage: this.telepresenceImage,
+            taskNames: this.taskNames,
+            pipelineNames: this.pipelineNames,
+        });
+    }
+}

@@ -1,0 +1,137 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { objectMeta } from "../lib/labels";
+
+export interface TektonTriggersArgs {
+    readonly namespace: string;
+    /** ServiceAccount the PipelineRuns run as. */
+    readonly pipelineServiceAccount: pulumi.Input<string>;
+    /** Default of the template's `intercept-backend` param (the stack config's backend). */
+    readonly interceptBackend: pulumi.Input<string>;
+    /** Secret (key `secret`) with the GitHub webhook secret. */
+    readonly webhookSecretName: pulumi.Input<string>;
+    readonly platformRepoUrl: pulumi.Input<string>;
+    readonly platformRepoRevision: pulumi.Input<string>;
+    readonly stackFile: pulumi.Input<string>;
+    /** Size of the per-run workspace volume. */
+    readonly workspaceSize?: pulumi.Input<string>;
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+const TRIGGERS_API = "triggers.tekton.dev/v1beta1";
+/** Pull request actions that should (re)test the PR. */
+export const PR_ACTIONS = ["opened", "synchronize", "reopened"];
+
+/**
+ * GitHub pull_request webhook -> stack-pr-test PipelineRun. The changed app is the repository's name;
+ * every run gets its own workspace volume, so no run reads another's files.
+ */
+export class TektonTriggers extends pulumi.ComponentResource {
+    public readonly eventListenerName: string;
+
+    constructor(name: string, args: TektonTriggersArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tekton-dag:index:TektonTriggers", name, {}, opts);
+        const ns = args.namespace;
+        const child = { parent: this, dependsOn: args.dependsOn };
+
+        const binding = new k8s.apiextensions.CustomResource(`${name}-binding`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerBinding",
+            metadata: objectMeta("github-pr-binding", "triggers", ns),
+            spec: {
+                params: [
+                    { name: "changed-app", value: "$(body.repository.name)" },
+                    { name: "app-revision", value: "$(body.pull_request.head.sha)" },
+                    { name: "pr-number", value: "$(body.pull_request.number)" },
+                    { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                ],
+            },
+        }, child);
+
+        const template = new k8s.apiextensions.CustomResource(`${name}-template`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerTemplate",
+            metadata: objectMeta("stack-pr-test-template", "triggers", ns),
+            spec: {
+                params: [
+                    { name: "changed-app", description: "App whose repository the PR is in" },
+                    { name: "app-revision", description: "PR head commit" },
+                    { name: "pr-number", description: "PR number" },
+                    { name: "repo-full-name", description: "owner/name of the PR's repository", default: "" },
+                    { name: "git-url", description: "Platform repo with the stack files", default: args.platformRepoUrl },
+                    { name: "git-revision", default: args.platformRepoRevision },
+                    { name: "stack-file", default: args.stackFile },
+                    { name: "intercept-backend", description: "telepresence or mirrord", default: args.interceptBackend },
+                ],
+                resourcetemplates: [{
+                    apiVersion: "tekton.dev/v1",
+                    kind: "PipelineRun",
+                    metadata: {
+                        generateName: "stack-pr-test-",
+                        labels: { "app.kubernetes.io/part-of": "tekton-dag", "tekton-dag.io/pr": "$(tt.params.pr-number)" },
+                    },
+                    spec: {
+                        pipelineRef: { name: "stack-pr-test" },
+                        taskRunTemplate: { serviceAccountName: args.pipelineServiceAccount },
+                        params: ["changed-app", "app-revision", "pr-number", "repo-full-name", "git-url", "git-revision",
+                            "stack-file", "intercept-backend"].map((p) => ({ name: p, value: `$(tt.params.${p})` })),
+                        workspaces: [{
+                            name: "shared-workspace",
+                            volumeClaimTemplate: {
+                                spec: {
+                                    accessModes: ["ReadWriteOnce"],
+                                    resources: { requests: { storage: args.workspaceSize ?? "2Gi" } },
+                                },
+                            },
+                        }],
+                    },
+                }],
+            },
+        }, child);
+
+        // The EventListener's permissions are the ones Tekton Triggers ships for listeners: namespaced
+        // through a RoleBinding, plus read access to the cluster-scoped interceptors it must resolve.
+        const listenerSa = new k8s.core.v1.ServiceAccount(`${name}-listener`, {
+            metadata: objectMeta("tekton-dag-triggers", "triggers", ns),
+        }, { parent: this });
+        new k8s.rbac.v1.RoleBinding(`${name}-listener`, {
+            metadata: objectMeta("tekton-dag-triggers", "triggers", ns),
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "tekton-triggers-eventlistener-roles" },
+            subjects: [{ kind: "ServiceAccount", name: listenerSa.metadata.name, namespace: ns }],
+        }, { parent: this });
+        new k8s.rbac.v1.ClusterRoleBinding(`${name}-listener-interceptors`, {
+            metadata: objectMeta(`tekton-dag-triggers-${ns}`, "triggers"),
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "tekton-triggers-eventlistener-clusterroles" },
+            subjects: [{ kind: "ServiceAccount", name: listenerSa.metadata.name, namespace: ns }],
+        }, { parent: this });
+
+        this.eventListenerName = "tekton-dag-github";
+        new k8s.apiextensions.CustomResource(`${name}-listener`, {
+            apiVersion: TRIGGERS_API,
+            kind: "EventListener",
+            metadata: objectMeta(this.eventListenerName, "triggers", ns),
+            spec: {
+                serviceAccountName: listenerSa.metadata.name,
+                triggers: [{
+                    name: "github-pull-request",
+                    interceptors: [
+                        {
+                            ref: { name: "github", kind: "ClusterInterceptor" },
+                            params: [
+                                { name: "secretRef", value: { secretName: args.webhookSecretName, secretKey: "secret" } },
+                                { name: "eventTypes", value: ["pull_request"] },
+                            ],
+                        },
+                        {
+                            ref: { name: "cel", kind: "ClusterInterceptor" },
+                            params: [{ name: "filter", value: `body.action in [${PR_ACTIONS.map((a) => `'${a}'`).join(", ")}]` }],
+                        },
+                    ],
+                    bindings: [{ ref: binding.metadata.name }],
+                    template: { ref: template.metadata.name },
+                }],
+            },
+        }, child);
+        this.registerOutputs({ eventListenerName: this.eventListenerName });
+    }
+}

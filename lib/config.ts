@@ -1,0 +1,98 @@
+import { z } from "zod";
+
+/** The Pulumi project name; every config key lives under it (`tekton-dag:interceptBackend`). */
+export const PROJECT = "tekton-dag";
+
+export const INTERCEPT_BACKENDS = ["telepresence", "mirrord"] as const;
+export type InterceptBackend = (typeof INTERCEPT_BACKENDS)[number];
+
+const k8sName = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes name (lowercase letters, digits and '-', at most 63)");
+const registryHost = z
+    .string()
+    .regex(/^[a-zA-Z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, "must be a registry host[:port][/path] without a scheme");
+const imageRef = z
+    .string()
+    .regex(/^[^\s:@]+(:[0-9]+)?(\/[^\s:@]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "must be an image reference")
+    .refine((v) => /@sha256:[a-f0-9]{64}$/.test(v) || (/:[\w][\w.-]*$/.test(v.split("/").pop() ?? "") && !v.endsWith(":latest")),
+        "must be pinned: a digest (@sha256:...) or a tag other than latest");
+const version = z.string().regex(/^v?[0-9]+\.[0-9]+\.[0-9]+$/, "must be a version like 1.2.3");
+
+/**
+ * The stack config: the single source of defaults. Pulumi.yaml declares the same keys with the same defaults
+ * for `pulumi config` users; a test keeps the two in sync.
+ */
+export const configSchema = z.strictObject({
+    /** Default of the pipelines' `intercept-backend` param (telepresence keeps existing behaviour). */
+    interceptBackend: z.enum(INTERCEPT_BACKENDS).default("telepresence"),
+    /** Marks a production environment; the policy pack then forbids intercept tooling. */
+    production: z.boolean().default(false),
+    /** Install the intercept tooling (mirrord proxy RBAC and image, Telepresence traffic manager). */
+    enableIntercepts: z.boolean().default(true),
+    /** Namespace of the Tasks, Pipelines, triggers and the pipeline ServiceAccount. */
+    pipelinesNamespace: k8sName.default("tekton-dag"),
+    createPipelinesNamespace: z.boolean().default(true),
+    /** Namespaces where the staging apps run and PR pods are deployed; the first is the default. */
+    targetNamespaces: z.array(k8sName).min(1).default(["staging"]),
+    /** Where `pulumi up` pushes the images it builds (seen from the machine running Pulumi). */
+    registryPush: registryHost.default("localhost:5001"),
+    /** The registry name cluster nodes pull those images by; defaults to registryPush. */
+    registryPull: registryHost.optional(),
+    /** Registry the PR builds (Kaniko, inside the cluster) push to; defaults to registryPull. */
+    prImageRegistry: registryHost.optional(),
+    /** Let Kaniko push to a plain-HTTP registry (a kind registry). */
+    insecureRegistry: z.boolean().default(false),
+    /** Build and push the task images with Docker during `pulumi up`. */
+    buildImages: z.boolean().default(true),
+    /** Image for the mirrord task and proxy pods; required when buildImages is false. */
+    mirrordImage: imageRef.optional(),
+    /** Image for the Telepresence task; required when buildImages is false and Telepresence is usable. */
+    telepresenceImage: imageRef.optional(),
+    mirrordVersion: version.default("3.250.0"),
+    telepresenceVersion: version.default("2.31.2"),
+    tektonPipelinesVersion: version.default("v1.15.0"),
+    tektonTriggersVersion: version.default("v0.37.0"),
+    /** Install Tekton Pipelines and Triggers from their pinned release manifests. */
+    installTekton: z.boolean().default(true),
+    /** Install the Telepresence traffic manager (Helm chart) once for the cluster. */
+    installTelepresence: z.boolean().default(true),
+    telepresenceNamespace: k8sName.default("ambassador"),
+    /** How long a run waits for another run's intercept of the same app before failing. */
+    leaseWaitSeconds: z.number().int().min(0).max(7200).default(600),
+    installOrphanSweeper: z.boolean().default(true),
+    orphanSweepSchedule: z.string().regex(/^(\S+\s+){4}\S+$/, "must be a five-field cron schedule").default("*/15 * * * *"),
+    /** Intercept objects older than this are removed by the sweeper even if their run still exists. */
+    orphanMaxAgeSeconds: z.number().int().min(600).default(21600),
+    /** Secret (key `secret`) holding the GitHub webhook secret the EventListener verifies. */
+    githubWebhookSecret: k8sName.default("github-webhook-secret"),
+    /** Secret (key `token`) used to comment on PRs; empty disables PR comments. */
+    githubTokenSecret: z.union([k8sName, z.literal("")]).default(""),
+    /** The platform repo holding the stack files, cloned by every run. */
+    platformRepoUrl: z.string().default("https://github.com/example-org/tekton-dag-platform.git"),
+    platformRepoRevision: z.string().min(1).default("main"),
+    stackFile: z.string().min(1).default("stacks/stack-one.yaml"),
+    /** kubeconfig context for the kubernetes provider; empty uses the current context. */
+    kubeContext: z.string().default(""),
+    /** Write manifests to this directory instead of applying them (no cluster needed). */
+    renderYamlToDirectory: z.string().default(""),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+
+/** The parsed config with every derived value filled in. */
+export type StackConfig = Omit<z.output<typeof configSchema>, "registryPull" | "prImageRegistry"> & {
+    registryPull: string;
+    prImageRegistry: string;
+    /** The namespace PR pods use when the stack file names none. */
+    defaultNamespace: string;
+    /** Telepresence's traffic manager is installed and its image is needed. */
+    telepresenceUsable: boolean;
+};
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack config:\n  ${problems.join("\n  ")}`);
+        this.name = "ConfigError";
+    }
+}

@@ -1,0 +1,129 @@
+import { z } from "zod";
+import { configSchema, ConfigError, PROJECT, StackConfig } from "./config";
+
+type BaseKind = "string" | "boolean" | "number" | "array";
+
+/** Unwraps defaults and optionals down to the type a raw config string must be turned into. */
+function baseKind(schema: z.ZodType): BaseKind {
+    let def = (schema as any).def;
+    while (def.type === "default" || def.type === "optional" || def.type === "pipe") {
+        def = (def.innerType ?? def.in).def;
+    }
+    switch (def.type) {
+        case "boolean":
+            return "boolean";
+        case "number":
+            return "number";
+        case "array":
+            return "array";
+        default:
+            return "string";
+    }
+}
+
+/** Turns Pulumi's string config value into the type the schema expects, or explains why it cannot. */
+function coerce(kind: BaseKind, raw: string): { value?: unknown; problem?: string } {
+    switch (kind) {
+        case "boolean":
+            if (raw === "true" || raw === "false") return { value: raw === "true" };
+            return { problem: `must be true or false; got ${JSON.stringify(raw)}` };
+        case "number":
+            if (/^-?[0-9]+$/.test(raw.trim())) return { value: Number(raw) };
+            return { problem: `must be a whole number; got ${JSON.stringify(raw)}` };
+        case "array": {
+            const text = raw.trim();
+            if (text.startsWith("[")) {
+                try {
+                    const parsed = JSON.parse(text);
+                    if (Array.isArray(parsed)) return { value: parsed };
+                } catch {
+                    /* reported below */
+                }
+                return { problem: `must be a JSON list of strings or a comma-separated list; got ${JSON.stringify(raw)}` };
+            }
+            return { value: text.split(/[,\s]+/).filter((s) => s.length > 0) };
+        }
+        default:
+            return { value: raw };
+    }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, string>): string {
+    const key = String(issue.path[0]);
+    const fullKey = `${PROJECT}:${key}`;
+    const given = raw[key];
+    const got = given === undefined ? "" : `; got ${JSON.stringify(given)}`;
+    if (issue.code === "invalid_value") {
+        return `${fullKey} must be one of ${issue.values.map(String).join(", ")}${got}`;
+    }
+    const where = issue.path.length > 1 ? `${fullKey}[${issue.path.slice(1).join(".")}]` : fullKey;
+    return `${where} ${issue.message}${got}`;
+}
+
+/**
+ * Parses the project's config as Pulumi hands it over (`tekton-dag:key` -> string) into a StackConfig.
+ * Keys of other namespaces (kubernetes:, pulumi:) are ignored; unknown keys of this project are errors.
+ * Every problem is collected, so one run reports all of them.
+ */
+export function parseConfig(allConfig: Record<string, string>): StackConfig {
+    const shape = configSchema.shape as Record<string, z.ZodType>;
+    const raw: Record<string, string> = {};
+    const problems: string[] = [];
+    for (const [fullKey, value] of Object.entries(allConfig)) {
+        const [namespace, ...rest] = fullKey.split(":");
+        if (namespace !== PROJECT) continue;
+        raw[rest.join(":")] = value;
+    }
+    const input: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(raw)) {
+        const schema = shape[key];
+        if (!schema) {
+            problems.push(`${PROJECT}:${key} is not a known config key; known keys: ${Object.keys(shape).join(", ")}`);
+            continue;
+        }
+        const { value: coerced, problem } = coerce(baseKind(schema), value);
+        if (problem) problems.push(`${PROJECT}:${key} ${problem}`);
+        else input[key] = coerced;
+    }
+    const result = configSchema.safeParse(input);
+    if (!result.success) {
+        for (const issue of result.error.issues) problems.push(describeIssue(issue, raw));
+    }
+    if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+
+    const parsed = result.data;
+    const registryPull = parsed.registryPull ?? parsed.registryPush;
+    const config: StackConfig = {
+        ...parsed,
+        registryPull,
+        prImageRegistry: parsed.prImageRegistry ?? registryPull,
+        defaultNamespace: parsed.targetNamespaces[0],
+        telepresenceUsable: parsed.enableIntercepts,
+    };
+    checkCombinations(config);
+    return config;
+}
+
+/** Combinations each valid on their own that cannot work together. */
+function checkCombinations(c: StackConfig): void {
+    const problems: string[] = [];
+    const images: Array<["mirrordImage" | "telepresenceImage", boolean]> = [
+        ["mirrordImage", c.enableIntercepts],
+        ["telepresenceImage", c.telepresenceUsable],
+    ];
+    for (const [key, needed] of images) {
+        if (!c.buildImages && needed && !c[key]) {
+            problems.push(`${PROJECT}:${key} is required when ${PROJECT}:buildImages is false (an image reference pinned by digest or tag)`);
+        }
+        if (c.buildImages && c[key]) {
+            problems.push(`${PROJECT}:${key} is set but ${PROJECT}:buildImages is true; set buildImages to false to use your own image, or remove ${key}`);
+        }
+    }
+    if (new Set(c.targetNamespaces).size !== c.targetNamespaces.length) {
+        problems.push(`${PROJECT}:targetNamespaces lists a namespace twice; got ${JSON.stringify(c.targetNamespaces)}`);
+    }
+    if (c.targetNamespaces.includes(c.pipelinesNamespace)) {
+        problems.push(`${PROJECT}:pipelinesNamespace must differ from every target namespace; got ${JSON.stringify(c.pipelinesNamespace)} in both`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+}

@@ -1,0 +1,124 @@
+import { strict as assert } from "node:assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ConfigError, configSchema } from "../../lib/config";
+import { parseConfig } from "../../lib/loadConfig";
+import { readStackConfig } from "../../lib/stackFiles";
+import { REPO_ROOT } from "../../lib/tektonSources";
+
+function problemsOf(raw: Record<string, string>): string[] {
+    try {
+        parseConfig(raw);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        return err.problems;
+    }
+    assert.fail("config was accepted");
+}
+
+describe("stack config", () => {
+    it("defaults to Telepresence, the staging namespace and building the images", () => {
+        const c = parseConfig({});
+        assert.equal(c.interceptBackend, "telepresence");
+        assert.deepEqual(c.targetNamespaces, ["staging"]);
+        assert.equal(c.defaultNamespace, "staging");
+        assert.equal(c.buildImages, true);
+        assert.equal(c.registryPull, c.registryPush, "pull registry defaults to the push registry");
+        assert.equal(c.prImageRegistry, c.registryPull);
+    });
+
+    it("rejects an unknown backend naming the key, the allowed values and the value given", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:interceptBackend": "mirord" }),
+            ['tekton-dag:interceptBackend must be one of telepresence, mirrord; got "mirord"']);
+    });
+
+    it("rejects an empty backend", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:interceptBackend": "" }),
+            ['tekton-dag:interceptBackend must be one of telepresence, mirrord; got ""']);
+    });
+
+    it("reports unknown keys of the project and ignores other namespaces", () => {
+        const problems = problemsOf({ "tekton-dag:interceptBackennd": "mirrord", "kubernetes:context": "kind-kind" });
+        assert.equal(problems.length, 1);
+        assert.match(problems[0], /^tekton-dag:interceptBackennd is not a known config key; known keys: interceptBackend, /);
+    });
+
+    it("reports every bad value at once, each with its key and value", () => {
+        const problems = problemsOf({
+            "tekton-dag:production": "yes",
+            "tekton-dag:targetNamespaces": '["staging", "Bad_NS"]',
+            "tekton-dag:leaseWaitSeconds": "ten",
+        });
+        assert.deepEqual(problems.sort(), [
+            'tekton-dag:leaseWaitSeconds must be a whole number; got "ten"',
+            'tekton-dag:production must be true or false; got "yes"',
+            'tekton-dag:targetNamespaces[1] must be a Kubernetes name (lowercase letters, digits and \'-\', at most 63); got "[\\"staging\\", \\"Bad_NS\\"]"',
+        ]);
+    });
+
+    it("accepts lists as JSON or comma-separated", () => {
+        assert.deepEqual(parseConfig({ "tekton-dag:targetNamespaces": '["a","b"]' }).targetNamespaces, ["a", "b"]);
+        assert.deepEqual(parseConfig({ "tekton-dag:targetNamespaces": "a, b" }).targetNamespaces, ["a", "b"]);
+    });
+
+    it("requires pinned image references when images are not built", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:buildImages": "false" }), [
+            "tekton-dag:mirrordImage is required when tekton-dag:buildImages is false (an image reference pinned by digest or tag)",
+            "tekton-dag:telepresenceImage is required when tekton-dag:buildImages is false (an image reference pinned by digest or tag)",
+        ]);
+        assert.deepEqual(problemsOf({
+            "tekton-dag:buildImages": "false",
+            "tekton-dag:mirrordImage": "registry.example/mirrord:latest",
+            "tekton-dag:telepresenceImage": "registry.example/tp:2.25.1",
+        }), ['tekton-dag:mirrordImage must be pinned: a digest (@sha256:...) or a tag other than latest; got "registry.example/mirrord:latest"']);
+        const ok = parseConfig({
+            "tekton-dag:buildImages": "false",
+            "tekton-dag:mirrordImage": "registry.example:5000/mirrord:3.250.0",
+            "tekton-dag:telepresenceImage": `registry.example/tp@sha256:${"a".repeat(64)}`,
+        });
+        assert.equal(ok.mirrordImage, "registry.example:5000/mirrord:3.250.0");
+    });
+
+    it("rejects a configured image while images are built (which one would win is unclear)", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:mirrordImage": "r/m:1.0.0" }), [
+            "tekton-dag:mirrordImage is set but tekton-dag:buildImages is true; set buildImages to false to use your own image, or remove mirrordImage",
+        ]);
+    });
+
+    it("rejects a pipelines namespace that is also a target namespace", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:pipelinesNamespace": "staging" }),
+            ['tekton-dag:pipelinesNamespace must differ from every target namespace; got "staging" in both']);
+    });
+
+    it("Pulumi.yaml declares exactly the schema's keys with the same types and defaults", () => {
+        const project = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"));
+        const declared = project.config as Record<string, { type: string; default?: unknown; description?: string }>;
+        const defaults = configSchema.parse({}) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(declared).sort(), Object.keys(configSchema.shape).sort());
+        for (const [key, decl] of Object.entries(declared)) {
+            assert.ok(decl.description, `${key} has a description`);
+            assert.deepEqual(decl.default, defaults[key], `default of ${key}`);
+            const value = defaults[key] ?? "";
+            const expected = Array.isArray(value) ? "array" : typeof value === "boolean" ? "boolean"
+                : typeof value === "number" ? "integer" : "string";
+            assert.equal(decl.type, expected, `type of ${key}`);
+        }
+    });
+
+    it("the kind stack file is valid config", () => {
+        const c = parseConfig(readStackConfig("kind"));
+        assert.equal(c.registryPush, "localhost:5001");
+        assert.notEqual(c.registryPull, c.registryPush, "kind nodes pull by the registry container's name");
+    });
+
+    it("a missing or malformed stack file fails naming the file", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stackfile-"));
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  tekton-dag:interceptBackend: [unclosed\n");
+        assert.throws(() => readStackConfig("nope", dir), /no stack file Pulumi\.nope\.yaml; stacks here: dev/);
+        assert.throws(() => readStackConfig("dev", dir), /Pulumi\.dev\.yaml is not valid YAML/);
+        fs.writeFileSync(path.join(dir, "Pulumi.flat.yaml"), "config:\n  interceptBackend: mirrord\n");
+        assert.throws(() => readStackConfig("flat", dir), /config key "interceptBackend" must be namespaced, e.g. "tekton-dag:interceptBackend"/);
+    });
+});
