@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
-import { SCRIPTS_VOLUME } from "../lib/tektonSources";
+import { SCRIPTS_MODE, SCRIPTS_VOLUME } from "../lib/tektonSources";
 
 export interface OrphanSweeperArgs {
     /** Namespace of the pipelines; the sweeper runs there and looks up PipelineRuns there. */
@@ -60,7 +60,7 @@ export class OrphanSweeper extends pulumi.ComponentResource {
                                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
                                     volumeMounts: [{ name: SCRIPTS_VOLUME, mountPath: "/tekton-dag/scripts", readOnly: true }],
                                 }],
-                                volumes: [{ name: SCRIPTS_VOLUME, configMap: { name: args.scriptsConfigMapName, defaultMode: 0o555 } }],
+                                volumes: [{ name: SCRIPTS_VOLUME, configMap: { name: args.scriptsConfigMapName, defaultMode: SCRIPTS_MODE } }],
                             },
                         },
                     },

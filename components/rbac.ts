@@ -44,8 +44,11 @@ export class PipelineRbac extends pulumi.ComponentResource {
 
         for (const file of files) {
             for (const namespace of this.roleNamespaces(file, args)) {
-                const subjectNamespace = file.subjectNamespace === "pipelines" ? args.pipelinesNamespace : namespace;
-                const sa = account(file.subject, subjectNamespace);
+                const subjects = this.subjectNamespaces(file, namespace, args).map((subjectNamespace) => ({
+                    kind: "ServiceAccount",
+                    name: account(file.subject, subjectNamespace).metadata.name,
+                    namespace: subjectNamespace,
+                }));
                 const role = new k8s.rbac.v1.Role(`${name}-${namespace}-${file.role}`, {
                     metadata: objectMeta(file.role, "rbac", namespace),
                     rules: file.rules,
@@ -53,13 +56,22 @@ export class PipelineRbac extends pulumi.ComponentResource {
                 new k8s.rbac.v1.RoleBinding(`${name}-${namespace}-${file.role}`, {
                     metadata: objectMeta(file.role, "rbac", namespace),
                     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                    subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: subjectNamespace }],
+                    subjects,
                 }, { parent: this });
                 this.roles.push(role);
             }
         }
         this.pipelineServiceAccountName = pipelineSa.metadata.name;
         this.registerOutputs({ pipelineServiceAccountName: this.pipelineServiceAccountName });
+    }
+
+    /**
+     * Where the bound ServiceAccounts live: the pipelines namespace, or the target namespace itself; a Role
+     * outside the target namespaces (the traffic manager's) binds the account of every target namespace.
+     */
+    private subjectNamespaces(file: RuleFile, roleNamespace: string, args: PipelineRbacArgs): string[] {
+        if (file.subjectNamespace === "pipelines") return [args.pipelinesNamespace];
+        return file.roleNamespaces === "target" ? [roleNamespace] : args.targetNamespaces;
     }
 
     private roleNamespaces(file: RuleFile, args: PipelineRbacArgs): string[] {

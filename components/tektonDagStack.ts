@@ -85,6 +85,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "insecure-registry": String(c.insecureRegistry),
                 "lease-wait-seconds": String(c.leaseWaitSeconds),
                 "github-token-secret": c.githubTokenSecret,
+                "traffic-manager-namespace": c.telepresenceNamespace,
             };
             if (mirrord) defaults["mirrord-image"] = mirrord;
             if (telepresence) defaults["telepresence-image"] = telepresence;

@@ -72,7 +72,11 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     },
                     spec: {
                         pipelineRef: { name: "stack-pr-test" },
-                        taskRunTemplate: { serviceAccountName: args.pipelineServiceAccount },
+                        taskRunTemplate: {
+                            serviceAccountName: args.pipelineServiceAccount,
+                            // The clone and resolve steps run as uid 65532 and must be able to write the volume.
+                            podTemplate: { securityContext: { fsGroup: 65532 } },
+                        },
                         params: ["changed-app", "app-revision", "pr-number", "repo-full-name", "git-url", "git-revision",
                             "stack-file", "intercept-backend"].map((p) => ({ name: p, value: `$(tt.params.${p})` })),
                         workspaces: [{

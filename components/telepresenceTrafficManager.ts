@@ -41,9 +41,9 @@ export class TelepresenceTrafficManager extends pulumi.ComponentResource {
             version: pulumi.output(args.version).apply((v) => v.replace(/^v/, "")),
             namespace: ns.metadata.name,
             values: {
-                // Namespaced RBAC: the manager may act only where PR intercepts happen.
-                managerRbac: { create: true, namespaced: true },
-                namespaces: args.managedNamespaces,
+                // Namespaced RBAC: the manager may act only in its own namespace and where PR intercepts happen.
+                managerRbac: { create: true, namespaced: true, namespaces: [args.namespace, ...args.managedNamespaces] },
+                // The injector adds the traffic agent to a workload on its first intercept.
                 agentInjector: { enabled: true },
             },
         }, { parent: this });

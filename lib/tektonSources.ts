@@ -7,6 +7,8 @@ import * as YAML from "yaml";
 export const REPO_ROOT = path.resolve(__dirname, "..");
 export const TEKTON_DIR = path.join(REPO_ROOT, "tekton");
 export const SCRIPTS_VOLUME = "tekton-dag-scripts";
+/** r-x for all: the scripts run as whatever uid the step image uses. */
+export const SCRIPTS_MODE = 0o555;
 
 export interface KubeObject {
     apiVersion: string;
@@ -74,7 +76,10 @@ export function withParamDefaults<T extends KubeObject>(obj: T, defaults: Record
 export function withScriptsConfigMap<T extends KubeObject>(obj: T, configMapName: string): T {
     const copy = structuredClone(obj);
     for (const volume of copy.spec?.volumes ?? []) {
-        if (volume.name === SCRIPTS_VOLUME && volume.configMap) volume.configMap.name = configMapName;
+        if (volume.name === SCRIPTS_VOLUME && volume.configMap) {
+            // Executable for everyone, whatever the YAML says (0555 is 555 decimal to a YAML 1.2 reader).
+            volume.configMap = { ...volume.configMap, name: configMapName, defaultMode: SCRIPTS_MODE };
+        }
     }
     return copy;
 }

@@ -99,6 +99,14 @@ describe("resource graph", () => {
             assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ["staging", "staging-eu"]);
         });
 
+        it("binds the Telepresence client of every target namespace in the traffic manager's namespace", async () => {
+            const objs = await objects({ stack: "kind", overrides: { targetNamespaces: "staging,staging-eu" } });
+            const bindings = ofKind(objs, "RoleBinding").filter((b) => b.metadata.namespace === "ambassador");
+            assert.equal(bindings.length, 1);
+            assert.deepEqual(bindings[0].subjects.map((s: any) => `${s.namespace}/${s.name}`).sort(),
+                ["staging-eu/tekton-dag-telepresence-client", "staging/tekton-dag-telepresence-client"]);
+        });
+
         it("installs no intercept tooling when intercepts are disabled", async () => {
             const all = await rendered({ stack: "kind", overrides: { enableIntercepts: "false" } });
             const objs = all.filter((r) => r.inputs?.kind).map((r) => r.inputs);
@@ -157,7 +165,9 @@ describe("resource graph", () => {
         assert.deepEqual(Object.keys(scripts[0].data).sort(), files);
         for (const task of ofKind(objs, "Task")) {
             for (const v of task.spec.volumes ?? []) {
-                if (v.name === "tekton-dag-scripts") assert.equal(v.configMap.name, scripts[0].metadata.name, task.metadata.name);
+                if (v.name !== "tekton-dag-scripts") continue;
+                assert.equal(v.configMap.name, scripts[0].metadata.name, task.metadata.name);
+                assert.equal(v.configMap.defaultMode, 0o555, `${task.metadata.name}: scripts are executable`);
             }
         }
     });
@@ -194,5 +204,6 @@ describe("resource graph", () => {
         assert.equal(run.spec.pipelineRef.name, "stack-pr-test");
         assert.equal(run.spec.taskRunTemplate.serviceAccountName, "tekton-dag-pipeline");
         assert.ok(run.spec.workspaces[0].volumeClaimTemplate, "each run gets a fresh volume");
+        assert.equal(run.spec.taskRunTemplate.podTemplate.securityContext.fsGroup, 65532, "non-root steps can write it");
     });
 });
