@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Task deploy-intercept-mirrord: for each app in build-apps, under a Lease per (namespace, app):
+#   1. a PR pod runs the built image with its own entrypoint; wait Ready;
+#   2. a per-run ConfigMap holds the mirrord config (mirrord-config.sh);
+#   3. a proxy pod (ServiceAccount tekton-dag-mirrord-proxy) runs
+#      mirrord exec -f /config/mirrord.json -- socat TCP-LISTEN:<port>,fork,reuseaddr TCP:<pr-pod-ip>:<port>
+#      so requests carrying the intercept header are stolen from deployment/<app> and reach the PR pod;
+#   4. wait until the steal is active (proxy Ready = socat listening under mirrord, agent pod Running).
+# Writes deployed-pods (app -> PR pod) to the run directory and the task result.
+#
+# Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
+# INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
+# POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; optional MIRRORD_AGENT_IMAGE.
+set -euo pipefail
+set -o noglob # lists are split on spaces; never expand them as file patterns
+SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
+# shellcheck source=lib-common.sh
+. "${SCRIPTS_DIR}/lib-common.sh"
+# shellcheck source=lib-intercept.sh
+. "${SCRIPTS_DIR}/lib-intercept.sh"
+
+PROXY_SERVICE_ACCOUNT=tekton-dag-mirrord-proxy
+
+validate_backend_inputs() {
+  require_env MIRRORD_IMAGE
+  local app
+  # Generate (and so check) every config before anything is created.
+  for app in "${DEPLOY_APPS[@]}"; do
+    mirrord_config "$(app_namespace "$app")" "$app" >/dev/null
+  done
+}
+
+mirrord_config() {
+  local ns="$1" app="$2" config out tmp
+  config="$(APP="$app" NAMESPACE="$ns" INTERCEPT_HEADER="$INTERCEPT_HEADER_VALUE" RUN_ID="$RUN_ID" \
+    RUN_NAME="$RUN_NAME" PORT="$(app_field "$app" containerPort)" AGENT_IMAGE="${MIRRORD_AGENT_IMAGE:-}" \
+    "${SCRIPTS_DIR}/mirrord-config.sh")"
+  if command -v mirrord >/dev/null 2>&1; then
+    # mirrord's own check of the file (it exits 0 either way; the JSON says Success or Fail).
+    tmp="$(mktemp)"
+    printf '%s' "$config" >"$tmp"
+    out="$(mirrord verify-config "$tmp" 2>&1 || true)"
+    rm -f "$tmp"
+    if jq -e '.type == "Fail"' >/dev/null 2>&1 <<<"$out"; then
+      die "mirrord rejected the config for app ${app}: ${out}"
+    fi
+  fi
+  printf '%s' "$config"
+}
+
+proxy_pod_manifest() {
+  local ns="$1" app="$2" name="$3" configmap="$4" ip="$5" port labels
+  port="$(app_field "$app" containerPort)"
+  labels="$(labels_json "$app" mirrord-proxy)"
+  jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg runName "$RUN_NAME" \
+    --arg sa "$PROXY_SERVICE_ACCOUNT" --arg image "$MIRRORD_IMAGE" --arg cm "$configmap" \
+    --arg listen "TCP-LISTEN:${port},fork,reuseaddr" --arg connect "TCP:${ip}:${port}" \
+    --arg probe "grep -qsE '^ *[0-9]+: [0-9A-F]+:$(port_hex "$port") [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6" '{
+    apiVersion: "v1", kind: "Pod",
+    metadata: {name: $name, namespace: $ns, labels: $labels, annotations: {"tekton-dag.io/pipeline-run": $runName}},
+    spec: {
+      serviceAccountName: $sa,
+      restartPolicy: "Never",
+      terminationGracePeriodSeconds: 30,
+      enableServiceLinks: false,
+      securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: "RuntimeDefault"}},
+      volumes: [{name: "mirrord-config", configMap: {name: $cm}}],
+      containers: [{
+        name: "mirrord",
+        image: $image,
+        command: ["mirrord", "exec", "-f", "/config/mirrord.json", "--", "socat", $listen, $connect],
+        env: [{name: "MIRRORD_CHECK_VERSION", value: "false"}, {name: "MIRRORD_TELEMETRY", value: "false"}],
+        # Ready once socat listens under mirrord: the layer subscribes the stolen port before listen returns.
+        readinessProbe: {exec: {command: ["bash", "-c", $probe]}, initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 3},
+        volumeMounts: [{name: "mirrord-config", mountPath: "/config", readOnly: true}],
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: ["ALL"]}}
+      }]
+    }
+  }'
+}
+
+# Waits until this run's agent pod for the app is Running; fails with the proxy's (mirrord's) own output.
+wait_agent_running() {
+  local ns="$1" app="$2" proxy="$3" deadline left phases
+  deadline=$(($(date +%s) + POD_READY_TIMEOUT_SECONDS))
+  while true; do
+    phases="$(kubectl get pods -n "$ns" -l "$(run_selector "$app" mirrord-agent)" -o json | jq -r '[.items[].status.phase] | join(",")')"
+    case ",${phases}," in
+      *,Running,*)
+        log "mirrord agent for ${ns}/${app} is running; steal active"
+        return 0
+        ;;
+    esac
+    left=$((deadline - $(date +%s)))
+    if [ "$left" -le 0 ]; then
+      diagnose_pod "$ns" "$proxy"
+      die "no running mirrord agent with label $(run_selector "$app" mirrord-agent) in ${ns} within ${POD_READY_TIMEOUT_SECONDS}s (agent pods: ${phases:-none}); mirrord said: $(pod_log_tail "$ns" "$proxy")"
+    fi
+    log "waiting for the mirrord agent of ${ns}/${app} (pods: ${phases:-none}); ${left}s left"
+    sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
+  done
+}
+
+deploy_proxy() {
+  local ns="$1" app="$2" ip="$3" name config labels
+  name="$(object_name mirrord "$app" "$RUN_ID")"
+  config="$(mirrord_config "$ns" "$app")"
+  labels="$(labels_json "$app" mirrord-config)"
+  # A retried task replaces its own earlier proxy and config (selected by this run's label).
+  kubectl delete pods -n "$ns" -l "$(run_selector "$app" mirrord-proxy)" --ignore-not-found --wait=true >&2
+  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" mirrord-config)" --ignore-not-found >&2
+  jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg config "$config" '{
+    apiVersion: "v1", kind: "ConfigMap",
+    metadata: {name: $name, namespace: $ns, labels: $labels},
+    data: {"mirrord.json": $config}
+  }' | kubectl create -f - >&2 || die "app ${app}: could not create ConfigMap ${ns}/${name}"
+  proxy_pod_manifest "$ns" "$app" "$name" "$name" "$ip" | kubectl create -f - >&2 ||
+    die "app ${app}: could not create mirrord proxy pod ${ns}/${name}"
+  log "mirrord proxy ${ns}/${name}: stealing requests with '${HEADER_NAME}: ${HEADER_VALUE}' from deployment/${app} to ${ip}"
+  wait_pod_ready "$ns" "$name" "$POD_READY_TIMEOUT_SECONDS" "mirrord proxy pod"
+  wait_agent_running "$ns" "$app" "$name"
+}
+
+run_deploy mirrord

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Helpers sourced by the task scripts. Sourcing only defines functions; it runs nothing.
+#   . "${SCRIPTS_DIR:-$(dirname "$0")}/lib-common.sh"
+
+# Print an error naming what was wrong and exit non-zero.
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+log() {
+  printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
+}
+
+# Require that each named environment variable is set and not empty.
+require_env() {
+  local name
+  for name in "$@"; do
+    [ -n "${!name:-}" ] || die "environment variable ${name} is required (set it from the task param through env)"
+  done
+}
+
+# A param value is either the value itself or "@<path>", a file relative to the shared workspace
+# (SHARED_WORKSPACE). Large values (the stack graph, app lists) travel as files because Tekton
+# results are limited to 4096 bytes per step.
+read_value() {
+  local value="$1" path
+  case "$value" in
+    @*)
+      path="${value#@}"
+      case "$path" in
+        /*|*..*) die "value reference '${value}' must be a relative path inside the shared workspace without '..'" ;;
+      esac
+      [ -n "${SHARED_WORKSPACE:-}" ] || die "value reference '${value}' needs SHARED_WORKSPACE (the shared-workspace path)"
+      [ -f "${SHARED_WORKSPACE}/${path}" ] || die "value reference '${value}': no file ${SHARED_WORKSPACE}/${path}"
+      cat "${SHARED_WORKSPACE}/${path}"
+      ;;
+    *) printf '%s' "$value" ;;
+  esac
+}
+
+# The per-run directory in the shared workspace; RUN_ID is the PipelineRun uid.
+run_dir() {
+  require_env SHARED_WORKSPACE RUN_ID
+  printf '%s/.tekton-dag/runs/%s' "$SHARED_WORKSPACE" "$RUN_ID"
+}
+
+# Labels every object a run creates carries (docs/conventions.md). Prints them as key=value, one per line.
+run_labels() {
+  local app="$1" role="$2"
+  require_env RUN_ID RUN_NAME
+  printf '%s\n' \
+    "app.kubernetes.io/part-of=tekton-dag" \
+    "app.kubernetes.io/managed-by=tekton-dag-pipeline" \
+    "tekton-dag.io/run=${RUN_ID}" \
+    "tekton-dag.io/pipeline-run=${RUN_NAME}" \
+    "tekton-dag.io/app=${app}" \
+    "tekton-dag.io/role=${role}"
+}

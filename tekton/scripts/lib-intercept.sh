@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# Helpers shared by the intercept scripts (deploy-intercept-mirrord.sh, deploy-stack-intercepts.sh,
+# cleanup-stack-intercepts.sh, sweep-orphans.sh, mirrord-config.sh). Sourcing only defines functions.
+#   . "${SCRIPTS_DIR}/lib-common.sh"; . "${SCRIPTS_DIR}/lib-intercept.sh"
+# Every object a run creates carries the run labels of docs/conventions.md; cleanup and the sweeper
+# select on tekton-dag.io/run=<uid> and nothing broader.
+
+RUN_LABEL=tekton-dag.io/run
+UID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+DNS_LABEL_RE='^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
+LABEL_VALUE_RE='^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'
+HEADER_NAME_RE='^[A-Za-z0-9][-A-Za-z0-9_]*$'
+
+# The run id must be a PipelineRun uid: an empty or odd value would widen a label selector.
+validate_run_id() {
+  local value="${1-}"
+  [ -n "$value" ] || die "run-id is empty; it must be the PipelineRun uid (\$(context.pipelineRun.uid)), e.g. 0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f"
+  [[ "$value" =~ $UID_RE ]] || die "run-id \"${value}\" is not a PipelineRun uid (lower-case 8-4-4-4-12 hex)"
+}
+
+validate_run_name() {
+  local value="${1-}"
+  [ -n "$value" ] || die "run-name is empty; it must be the PipelineRun name (\$(context.pipelineRun.name))"
+  if [ "${#value}" -gt 63 ] || ! [[ "$value" =~ $LABEL_VALUE_RE ]]; then
+    die "run-name \"${value}\" is not usable as a label value (at most 63 characters, alphanumerics, '-', '_', '.')"
+  fi
+}
+
+validate_dns_label() {
+  local what="$1" value="$2"
+  if [ "${#value}" -gt 63 ] || ! [[ "$value" =~ $DNS_LABEL_RE ]]; then
+    die "${what} \"${value}\" is not a DNS label (lower-case alphanumerics and '-', at most 63 characters)"
+  fi
+}
+
+# True for a TCP port number 1-65535.
+is_port() {
+  [[ "${1-}" =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
+}
+
+validate_positive_int() {
+  local what="$1" value="$2"
+  if ! [[ "$value" =~ ^[0-9]{1,9}$ ]] || [ "$value" -eq 0 ]; then
+    die "${what} must be a positive whole number of seconds; got \"${value}\""
+  fi
+}
+
+# First 8 hex digits of the run uid: enough to keep names of concurrent runs apart.
+short_run_id() {
+  printf '%s' "${1:0:8}"
+}
+
+# <prefix>-<app>-<short run id>, at most 63 characters, DNS-safe (the app part is shortened if needed).
+object_name() {
+  local prefix="$1" app="$2" uid="$3" short room part
+  short="$(short_run_id "$uid")"
+  room=$((63 - ${#prefix} - ${#short} - 2))
+  part="${app:0:$room}"
+  while [ "${part%-}" != "$part" ]; do part="${part%-}"; done
+  printf '%s-%s-%s' "$prefix" "$part" "$short"
+}
+
+lease_name() {
+  printf 'tekton-dag-intercept-%s' "$1"
+}
+
+# The run labels as a JSON object (for jq --argjson). Uses RUN_ID and RUN_NAME.
+labels_json() {
+  local app="$1" role="$2"
+  jq -n --arg run "$RUN_ID" --arg name "$RUN_NAME" --arg app "$app" --arg role "$role" '{
+    "app.kubernetes.io/part-of": "tekton-dag",
+    "app.kubernetes.io/managed-by": "tekton-dag-pipeline",
+    "tekton-dag.io/run": $run,
+    "tekton-dag.io/pipeline-run": $name,
+    "tekton-dag.io/app": $app,
+    "tekton-dag.io/role": $role
+  }'
+}
+
+# Selector for one role of one app of this run (still scoped by the run label).
+run_selector() {
+  local app="${1:-}" role="${2:-}" sel="${RUN_LABEL}=${RUN_ID}"
+  [ -z "$app" ] || sel="${sel},tekton-dag.io/app=${app}"
+  [ -z "$role" ] || sel="${sel},tekton-dag.io/role=${role}"
+  printf '%s' "$sel"
+}
+
+# Splits "Name: value" or "Name:value" into HEADER_NAME and HEADER_VALUE; dies on anything else.
+parse_intercept_header() {
+  local raw="${1-}" name value
+  [ -n "$raw" ] || die "intercept-header-value is empty; expected \"<header-name>: <value>\", e.g. \"x-dev-session: pr-42\""
+  case "$raw" in
+    *:*) ;;
+    *) die "intercept-header-value \"${raw}\" has no ':'; expected \"<header-name>: <value>\" or \"<header-name>:<value>\", e.g. \"x-dev-session: pr-42\"" ;;
+  esac
+  name="${raw%%:*}"
+  value="${raw#*:}"
+  name="${name#"${name%%[![:space:]]*}"}"
+  name="${name%"${name##*[![:space:]]}"}"
+  value="${value#"${value%%[![:space:]]*}"}"
+  value="${value%"${value##*[![:space:]]}"}"
+  [[ "$name" =~ $HEADER_NAME_RE ]] ||
+    die "intercept-header-value \"${raw}\": header name \"${name}\" must be letters, digits, '-' or '_' (e.g. x-dev-session)"
+  [ -n "$value" ] || die "intercept-header-value \"${raw}\": the header value after ':' is empty"
+  # Printable ASCII only: no control characters, no non-ASCII, nothing a header could not carry.
+  local LC_ALL=C
+  [[ "$value" =~ ^[\ -~]+$ ]] ||
+    die "intercept-header-value \"${raw}\": the header value may contain printable ASCII characters only"
+  HEADER_NAME="$name"
+  HEADER_VALUE="$value"
+}
+
+# Escapes every regex meta character so the value matches literally (fancy-regex and JavaScript agree).
+regex_escape() {
+  local s="$1" out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c="${s:i:1}"
+    case "$c" in
+      "\\" | '.' | '^' | '$' | '|' | '?' | '*' | '+' | '(' | ')' | '[' | ']' | '{' | '}' | '-') out+="\\${c}" ;;
+      *) out+="$c" ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
+# ---- stack and inputs ---------------------------------------------------------------------------
+
+# Loads and checks every input before anything is created. Sets STACK (JSON), IMAGES (JSON),
+# DEPLOY_APPS (array of build apps, deduplicated, in the given order).
+load_deploy_inputs() {
+  require_env STACK_JSON BUILT_IMAGES INTERCEPT_HEADER_VALUE DEFAULT_NAMESPACE RUN_ID RUN_NAME SHARED_WORKSPACE
+  validate_run_id "$RUN_ID"
+  validate_run_name "$RUN_NAME"
+  validate_dns_label "default-namespace" "$DEFAULT_NAMESPACE"
+  LEASE_WAIT_SECONDS="${LEASE_WAIT_SECONDS:-600}"
+  POD_READY_TIMEOUT_SECONDS="${POD_READY_TIMEOUT_SECONDS:-300}"
+  POLL_INTERVAL_SECONDS="${POLL_INTERVAL_SECONDS:-5}"
+  validate_positive_int "lease-wait-seconds" "$LEASE_WAIT_SECONDS"
+  validate_positive_int "pod-ready-timeout-seconds" "$POD_READY_TIMEOUT_SECONDS"
+  [[ "$POLL_INTERVAL_SECONDS" =~ ^[0-9]+$ ]] || die "POLL_INTERVAL_SECONDS must be a whole number; got \"${POLL_INTERVAL_SECONDS}\""
+  parse_intercept_header "$INTERCEPT_HEADER_VALUE"
+
+  STACK="$(read_value "$STACK_JSON")"
+  jq -e 'type == "object" and (.apps | type == "object")' >/dev/null 2>&1 <<<"$STACK" ||
+    die "stack-json is not a stack graph (a JSON object with an \"apps\" object); got: ${STACK:0:200}"
+  IMAGES="$(read_value "$BUILT_IMAGES")"
+  jq -e 'type == "object" and all(.[]; type == "string")' >/dev/null 2>&1 <<<"$IMAGES" ||
+    die "built-images must be a JSON object mapping app -> image; got: ${IMAGES:0:200}"
+
+  local build_apps app seen=" "
+  build_apps="$(read_value "${BUILD_APPS:-}")"
+  DEPLOY_APPS=()
+  for app in $build_apps; do
+    case "$seen" in *" ${app} "*) continue ;; esac
+    seen+="${app} "
+    DEPLOY_APPS+=("$app")
+  done
+  [ "${#DEPLOY_APPS[@]}" -gt 0 ] || die "build-apps is empty; expected the space-separated apps to intercept"
+  if [ -n "${PROPAGATION_CHAIN:-}" ]; then
+    log "propagation chain: $(read_value "$PROPAGATION_CHAIN" | tr '\n' ' ')"
+  fi
+
+  local port image ns path
+  for app in "${DEPLOY_APPS[@]}"; do
+    jq -e --arg a "$app" '.apps | has($a)' >/dev/null <<<"$STACK" ||
+      die "build app \"${app}\" is not in the stack (apps: $(jq -r '.apps | keys | join(", ")' <<<"$STACK"))"
+    validate_dns_label "app name" "$app"
+    image="$(jq -r --arg a "$app" '.[$a] // ""' <<<"$IMAGES")"
+    [ -n "$image" ] || die "build app \"${app}\" has no built image in built-images (images for: $(jq -r 'keys | join(", ")' <<<"$IMAGES"))"
+    port="$(app_field "$app" containerPort)"
+    is_port "$port" ||
+      die "app \"${app}\": containerPort \"${port}\" in the stack is not a port number (1-65535)"
+    ns="$(app_namespace "$app")"
+    validate_dns_label "namespace of app ${app}" "$ns"
+    path="$(app_field "$app" readinessPath)"
+    [ -z "$path" ] || [[ "$path" =~ ^/[!-~]*$ ]] || die "app \"${app}\": readinessPath \"${path}\" must start with '/'"
+  done
+}
+
+app_field() {
+  jq -r --arg a "$1" --arg f "$2" '.apps[$a][$f] // "" | tostring' <<<"$STACK"
+}
+
+app_namespace() {
+  local ns
+  ns="$(app_field "$1" namespace)"
+  printf '%s' "${ns:-$DEFAULT_NAMESPACE}"
+}
+
+# ---- the Lease: one intercept per (namespace, app) -----------------------------------------------
+
+lease_manifest() {
+  local ns="$1" app="$2" labels
+  labels="$(labels_json "$app" intercept-lease)"
+  jq -n --arg name "$(lease_name "$app")" --arg ns "$ns" --argjson labels "$labels" \
+    --arg run "$RUN_ID" --arg runName "$RUN_NAME" --arg now "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)" '{
+    apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+    metadata: {name: $name, namespace: $ns, labels: $labels, annotations: {"tekton-dag.io/pipeline-run": $runName}},
+    spec: {holderIdentity: $run, acquireTime: $now}
+  }'
+}
+
+# Takes the Lease with an atomic create; waits at most LEASE_WAIT_SECONDS while another run holds it.
+acquire_lease() {
+  local ns="$1" app="$2" name out holder holder_id holder_name deadline now left manifest
+  name="$(lease_name "$app")"
+  manifest="$(lease_manifest "$ns" "$app")"
+  deadline=$(($(date +%s) + LEASE_WAIT_SECONDS))
+  while true; do
+    if out="$(kubectl create -f - <<<"$manifest" 2>&1)"; then
+      log "lease ${ns}/${name} taken for run ${RUN_NAME} (${RUN_ID})"
+      return 0
+    fi
+    case "$out" in
+      *AlreadyExists* | *"already exists"*) ;;
+      *) die "could not create lease ${ns}/${name} for app ${app}: ${out}" ;;
+    esac
+    if ! holder="$(kubectl get lease "$name" -n "$ns" -o json 2>&1)"; then
+      case "$holder" in
+        *NotFound* | *"not found"*) continue ;;
+        *) die "could not read lease ${ns}/${name}: ${holder}" ;;
+      esac
+    fi
+    holder_id="$(jq -r '.spec.holderIdentity // ""' <<<"$holder")"
+    holder_name="$(jq -r '.metadata.labels["tekton-dag.io/pipeline-run"] // .metadata.annotations["tekton-dag.io/pipeline-run"] // "unknown"' <<<"$holder")"
+    if [ "$holder_id" = "$RUN_ID" ]; then
+      log "lease ${ns}/${name} is already held by this run"
+      return 0
+    fi
+    now=$(date +%s)
+    left=$((deadline - now))
+    if [ "$left" -le 0 ]; then
+      die "app ${app} in namespace ${ns} is being intercepted by PipelineRun ${holder_name} (run ${holder_id}); gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for lease ${name}. If that run is gone, cleanup or the orphan sweeper removes its lease."
+    fi
+    log "waiting for lease ${ns}/${name}: held by PipelineRun ${holder_name} (run ${holder_id}); ${left}s left"
+    sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
+  done
+}
+
+# ---- pods ----------------------------------------------------------------------------------------
+
+# Prints what a user needs to see when a pod did not become Ready: description, events, logs.
+diagnose_pod() {
+  local ns="$1" name="$2"
+  {
+    echo "---- kubectl describe pod ${ns}/${name}"
+    kubectl describe pod "$name" -n "$ns" 2>&1 || true
+    echo "---- events of ${ns}/${name}"
+    kubectl get events -n "$ns" --field-selector "involvedObject.name=${name}" 2>&1 || true
+    echo "---- logs of ${ns}/${name}"
+    kubectl logs "$name" -n "$ns" --all-containers --tail=200 2>&1 || true
+  } >&2
+}
+
+# Waits until the pod is Ready; fails early on a terminal state, late on the timeout.
+wait_pod_ready() {
+  local ns="$1" name="$2" timeout="$3" what="$4" deadline json phase ready reason left
+  deadline=$(($(date +%s) + timeout))
+  while true; do
+    if ! json="$(kubectl get pod "$name" -n "$ns" -o json 2>&1)"; then
+      die "${what} ${ns}/${name} could not be read: ${json}"
+    fi
+    phase="$(jq -r '.status.phase // "Pending"' <<<"$json")"
+    ready="$(jq -r '[.status.conditions[]? | select(.type == "Ready") | .status][0] // "False"' <<<"$json")"
+    reason="$(jq -r '[.status.containerStatuses[]?.state.waiting.reason // empty] | join(",")' <<<"$json")"
+    if [ "$ready" = "True" ]; then
+      log "${what} ${ns}/${name} is Ready"
+      return 0
+    fi
+    case "$phase" in
+      Failed | Succeeded)
+        diagnose_pod "$ns" "$name"
+        die "${what} ${ns}/${name} stopped (phase ${phase}) before it was Ready: $(pod_log_tail "$ns" "$name")"
+        ;;
+    esac
+    case ",${reason}," in
+      *,ErrImagePull,* | *,ImagePullBackOff,* | *,InvalidImageName,* | *,CreateContainerConfigError,* | *,CreateContainerError,* | *,CrashLoopBackOff,*)
+        diagnose_pod "$ns" "$name"
+        die "${what} ${ns}/${name} cannot start: ${reason}"
+        ;;
+    esac
+    left=$((deadline - $(date +%s)))
+    if [ "$left" -le 0 ]; then
+      diagnose_pod "$ns" "$name"
+      die "${what} ${ns}/${name} was not Ready within pod-ready-timeout-seconds=${timeout} (phase ${phase}${reason:+, ${reason}})"
+    fi
+    log "waiting for ${what} ${ns}/${name} to be Ready (phase ${phase}${reason:+, ${reason}}); ${left}s left"
+    sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
+  done
+}
+
+# The last lines of a pod's logs on one line, for an error message (mirrord's own error text).
+pod_log_tail() {
+  kubectl logs "$2" -n "$1" --all-containers --tail=20 2>&1 | tr '\n' ' ' | cut -c1-2000 || true
+}
+
+# The PR pod: the built image with its own entrypoint (no command/args), the app's port, a readiness
+# probe, the Deployment's env. It carries only run labels, never the Deployment's selector labels, so
+# it does not join the app's Service: traffic reaches it only through the intercept.
+pr_pod_manifest() {
+  local ns="$1" app="$2" name="$3" deployment="$4" image port path labels
+  image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
+  port="$(app_field "$app" containerPort)"
+  path="$(app_field "$app" readinessPath)"
+  labels="$(labels_json "$app" pr-pod)"
+  jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg image "$image" \
+    --argjson port "$port" --arg path "$path" --arg runName "$RUN_NAME" --argjson dep "$deployment" '
+    ([$dep.spec.template.spec.containers[]? | select(any(.ports[]?; .containerPort == $port))][0]
+      // $dep.spec.template.spec.containers[0] // {}) as $src
+    | {
+      apiVersion: "v1", kind: "Pod",
+      metadata: {name: $name, namespace: $ns, labels: $labels,
+                 annotations: {"tekton-dag.io/pipeline-run": $runName, "tekton-dag.io/image": $image}},
+      spec: {
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        containers: [({
+          name: "app",
+          image: $image,
+          ports: [{name: "app", containerPort: $port, protocol: "TCP"}],
+          readinessProbe: ((if $path == "" then {tcpSocket: {port: $port}}
+                           else {httpGet: {path: $path, port: $port}} end)
+                           + {initialDelaySeconds: 2, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3}),
+          securityContext: {allowPrivilegeEscalation: false}
+        } + (if $src.env then {env: $src.env} else {} end)
+          + (if $src.envFrom then {envFrom: $src.envFrom} else {} end))]
+      }
+    }'
+}
+
+# Replaces this run's PR pod of the app (a retried task must not trip over its earlier pod), waits Ready.
+# Prints the pod IP.
+deploy_pr_pod() {
+  local ns="$1" app="$2" name deployment ip
+  name="$(object_name pr "$app" "$RUN_ID")"
+  if ! deployment="$(kubectl get deployment "$app" -n "$ns" -o json 2>&1)"; then
+    die "app ${app}: cannot read Deployment ${ns}/${app} (the intercept target): ${deployment}"
+  fi
+  kubectl delete pod -n "$ns" -l "$(run_selector "$app" pr-pod)" --ignore-not-found --wait=true >&2
+  pr_pod_manifest "$ns" "$app" "$name" "$deployment" | kubectl create -f - >&2 ||
+    die "app ${app}: could not create PR pod ${ns}/${name}"
+  wait_pod_ready "$ns" "$name" "$POD_READY_TIMEOUT_SECONDS" "PR pod"
+  ip="$(kubectl get pod "$name" -n "$ns" -o jsonpath='{.status.podIP}')"
+  [ -n "$ip" ] || die "PR pod ${ns}/${name} is Ready but has no pod IP"
+  printf '%s' "$ip"
+}
+
+# Hex form of a port as it appears in /proc/net/tcp (for the proxy pods' readiness probes).
+port_hex() {
+  printf '%04X' "$1"
+}
+
+# ---- results -------------------------------------------------------------------------------------
+
+# Writes deployed-pods (app -> PR pod name) to the run's directory and to the task result.
+write_deployed_pods() {
+  local json="$1" dir
+  dir="$(run_dir)"
+  mkdir -p "$dir"
+  printf '%s\n' "$json" >"${dir}/deployed-pods.json.tmp"
+  mv "${dir}/deployed-pods.json.tmp" "${dir}/deployed-pods.json"
+  if [ -n "${RESULT_PATH:-}" ]; then
+    printf '%s' "$json" >"$RESULT_PATH"
+  fi
+  log "deployed-pods: ${json} (also in ${dir}/deployed-pods.json)"
+}
+
+# Runs the whole deploy for one backend. The backend script defines deploy_proxy NS APP PR_IP.
+run_deploy() {
+  local backend="$1" app ns ip pods='{}' key
+  local -a keys=()
+  load_deploy_inputs
+  if declare -F validate_backend_inputs >/dev/null; then validate_backend_inputs; fi
+  # A retried task must not hand over an earlier attempt's result.
+  rm -f "$(run_dir)/deployed-pods.json"
+  log "intercept backend ${backend}: run ${RUN_NAME} (${RUN_ID}), apps ${DEPLOY_APPS[*]}, header ${HEADER_NAME}: ${HEADER_VALUE}"
+  # Take every lease first, in one global order, so two runs on overlapping apps cannot deadlock.
+  for app in "${DEPLOY_APPS[@]}"; do keys+=("$(app_namespace "$app")/${app}"); done
+  while IFS= read -r key; do
+    acquire_lease "${key%%/*}" "${key#*/}"
+  done < <(printf '%s\n' "${keys[@]}" | sort -u)
+  for app in "${DEPLOY_APPS[@]}"; do
+    ns="$(app_namespace "$app")"
+    ip="$(deploy_pr_pod "$ns" "$app" </dev/null)"
+    deploy_proxy "$ns" "$app" "$ip" </dev/null
+    pods="$(jq -c --arg a "$app" --arg p "$(object_name pr "$app" "$RUN_ID")" '. + {($a): $p}' <<<"$pods")"
+  done
+  write_deployed_pods "$pods"
+}
+
+# ---- deleting a run's objects (cleanup and the sweeper) ----------------------------------------
+
+# Deletes every object of one run in one namespace, selected by its run label only.
+# Proxies go first (their TERM handler ends the Telepresence intercept; mirrord's agent loses its client),
+# then agent Jobs and the remaining pods, the ConfigMaps, and the Leases last.
+delete_run_objects() {
+  local ns="$1" run="$2" failed=0 sel
+  validate_run_id "$run"
+  sel="${RUN_LABEL}=${run}"
+  kubectl delete pods -n "$ns" -l "${sel},tekton-dag.io/role=mirrord-proxy" --ignore-not-found --wait=true >&2 || failed=1
+  kubectl delete pods -n "$ns" -l "${sel},tekton-dag.io/role=telepresence-intercept" --ignore-not-found --wait=true >&2 || failed=1
+  kubectl delete jobs.batch -n "$ns" -l "$sel" --ignore-not-found --cascade=foreground --wait=true >&2 || failed=1
+  kubectl delete pods -n "$ns" -l "$sel" --ignore-not-found --wait=true >&2 || failed=1
+  kubectl delete configmaps -n "$ns" -l "$sel" --ignore-not-found >&2 || failed=1
+  kubectl delete leases.coordination.k8s.io -n "$ns" -l "$sel" --ignore-not-found >&2 || failed=1
+  return "$failed"
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Prints the mirrord config (JSON) for one app's intercept on stdout; exits non-zero with a message on
+# bad input. The deploy-intercept-mirrord task runs this very file; so do the tests.
+#
+# Environment:
+#   APP               the app (its Deployment, the intercept target, is named after it)
+#   NAMESPACE         the app's namespace (target and agent live there)
+#   INTERCEPT_HEADER  "x-dev-session: pr-42" or "x-dev-session:pr-42"
+#   RUN_ID            the PipelineRun uid (labels the agent Job and pod)
+#   RUN_NAME          optional: the PipelineRun name (label tekton-dag.io/pipeline-run)
+#   PORT              optional: the app's container port; limits stealing to it
+#   AGENT_IMAGE       optional: agent image (default: the CLI's own version, ghcr.io/metalbear-co/mirrord:<cli>)
+set -euo pipefail
+SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
+# shellcheck source=lib-common.sh
+. "${SCRIPTS_DIR}/lib-common.sh"
+# shellcheck source=lib-intercept.sh
+. "${SCRIPTS_DIR}/lib-intercept.sh"
+
+require_env APP NAMESPACE INTERCEPT_HEADER RUN_ID
+validate_dns_label "APP" "$APP"
+validate_dns_label "NAMESPACE" "$NAMESPACE"
+validate_run_id "$RUN_ID"
+[ -z "${RUN_NAME:-}" ] || validate_run_name "$RUN_NAME"
+PORT="${PORT:-}"
+if [ -n "$PORT" ]; then
+  is_port "$PORT" ||
+    die "PORT \"${PORT}\" is not a port number (1-65535)"
+fi
+parse_intercept_header "$INTERCEPT_HEADER"
+
+# mirrord renders each request header as "Name: value" and matches the filter case-insensitively and
+# unanchored, so the value is escaped and the whole line anchored: pr-4 must not match pr-42.
+filter="^${HEADER_NAME}: $(regex_escape "$HEADER_VALUE")\$"
+
+jq -n \
+  --arg app "$APP" --arg ns "$NAMESPACE" --arg run "$RUN_ID" --arg runName "${RUN_NAME:-}" \
+  --arg filter "$filter" --arg port "$PORT" --arg agentImage "${AGENT_IMAGE:-}" '
+  ($port | if . == "" then null else tonumber end) as $p
+  | {
+    target: {path: ("deployment/" + $app), namespace: $ns},
+    operator: false,
+    telemetry: false,
+    agent: ({
+      namespace: $ns,
+      labels: ({
+        "app.kubernetes.io/part-of": "tekton-dag",
+        "app.kubernetes.io/managed-by": "tekton-dag-pipeline",
+        "tekton-dag.io/run": $run,
+        "tekton-dag.io/app": $app,
+        "tekton-dag.io/role": "mirrord-agent"
+      } + (if $runName == "" then {} else {"tekton-dag.io/pipeline-run": $runName} end)),
+      annotations: {"tekton-dag.io/run": $run},
+      check_out_of_pods: false,
+      clean_iptables_on_start: true,
+      startup_timeout: 120,
+      communication_timeout: 30,
+      ttl: 30
+    } + (if $agentImage == "" then {} else {image: $agentImage} end)),
+    feature: {
+      env: false,
+      fs: "local",
+      network: {
+        incoming: ({
+          mode: "steal",
+          http_filter: ({header_filter: $filter} + (if $p then {ports: [$p]} else {} end))
+        } + (if $p then {ports: [$p], listen_ports: [[$p, $p]]} else {} end)),
+        outgoing: false,
+        dns: false
+      }
+    }
+  }'
