@@ -12,6 +12,8 @@ export interface PipelineRbacArgs {
     readonly telepresenceNamespace: string;
     /** Whether intercept tooling (mirrord proxy, Telepresence client) gets its RBAC. */
     readonly enableIntercepts: boolean;
+    /** Secret holding the GitHub token pr-comment reads; empty grants no Secret access at all. */
+    readonly githubTokenSecret: string;
 }
 
 /** The ServiceAccount every TaskRun of both pipelines runs as. */
@@ -60,6 +62,20 @@ export class PipelineRbac extends pulumi.ComponentResource {
                 }, { parent: this });
                 this.roles.push(role);
             }
+        }
+        if (args.githubTokenSecret) {
+            // pr-comment: read the one Secret named in config, nothing else; not a rule file because the
+            // name is config.
+            const role = new k8s.rbac.v1.Role(`${name}-pr-comment-token`, {
+                metadata: objectMeta("tekton-dag-pr-comment-token", "rbac", args.pipelinesNamespace),
+                rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: [args.githubTokenSecret] }],
+            }, { parent: this });
+            new k8s.rbac.v1.RoleBinding(`${name}-pr-comment-token`, {
+                metadata: objectMeta("tekton-dag-pr-comment-token", "rbac", args.pipelinesNamespace),
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: pipelineSa.metadata.name, namespace: args.pipelinesNamespace }],
+            }, { parent: this });
+            this.roles.push(role);
         }
         this.pipelineServiceAccountName = pipelineSa.metadata.name;
         this.registerOutputs({ pipelineServiceAccountName: this.pipelineServiceAccountName });

@@ -74,6 +74,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
             targetNamespaces: c.targetNamespaces,
             telepresenceNamespace: c.telepresenceNamespace,
             enableIntercepts: c.enableIntercepts,
+            githubTokenSecret: c.githubTokenSecret,
         }, { parent: this, dependsOn: inNamespace });
 
         this.paramDefaults = pulumi.all([this.mirrordImage, this.telepresenceImage]).apply(([mirrord, telepresence]) => {

@@ -107,6 +107,17 @@ describe("resource graph", () => {
                 ["staging-eu/tekton-dag-telepresence-client", "staging/tekton-dag-telepresence-client"]);
         });
 
+        it("lets pr-comment read only the configured token Secret, and no Secret when none is configured", async () => {
+            const secretRules = (objs: any[]) => ofKind(objs, "Role").flatMap((r) => r.rules
+                .filter((rule: any) => rule.resources.includes("secrets")).map((rule: any) => ({ ns: r.metadata.namespace, rule })));
+            assert.deepEqual(secretRules(await objects(KIND)), []);
+            const withToken = await objects({ stack: "kind", overrides: { githubTokenSecret: "gh-token" } });
+            assert.deepEqual(secretRules(withToken), [{
+                ns: "tekton-dag",
+                rule: { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["gh-token"] },
+            }]);
+        });
+
         it("installs no intercept tooling when intercepts are disabled", async () => {
             const all = await rendered({ stack: "kind", overrides: { enableIntercepts: "false" } });
             const objs = all.filter((r) => r.inputs?.kind).map((r) => r.inputs);
