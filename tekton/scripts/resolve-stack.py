@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""resolve-stack, step 2 (image python, standard library only).
+
+Reads the stack file that step 1 turned into JSON, checks it, and writes the resolved graph
+(docs/stack-file.md, docs/conventions.md "The resolved stack graph"):
+
+  $SHARED_WORKSPACE/.tekton-dag/runs/$RUN_ID/stack.json
+  $SHARED_WORKSPACE/.tekton-dag/runs/$RUN_ID/app-list.txt            (space-separated)
+  $SHARED_WORKSPACE/.tekton-dag/runs/$RUN_ID/propagation-chain.txt   (space-separated)
+
+and the task results next to $STACK_JSON_RESULT (the path of the stack-json result).
+
+env: PARSED_JSON, STACK_FILE, CHANGED_APP, PR_NUMBER, RUN_ID, SHARED_WORKSPACE,
+     STACK_JSON_RESULT, DEFAULT_NAMESPACE (used when the stack has no defaults.namespace).
+
+Every rejection names the field or app at fault and what is allowed, and exits 1.
+"""
+
+import heapq
+import json
+import os
+import re
+import sys
+
+ALLOWED_TOOLS = ("npm", "maven", "gradle", "pip", "composer")
+PROPAGATION_ROLES = ("originator", "forwarder", "terminal")
+# Deployment and Service are named after the app, so app names must be DNS-1123 labels.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# RFC 9110 field-name token.
+HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+REPO_SHORT = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class StackError(Exception):
+    pass
+
+
+def fail(message):
+    raise StackError(message)
+
+
+def env(name, required=True):
+    value = os.environ.get(name, "")
+    if required and value == "":
+        fail(f"environment variable {name} is required (set it from the task param through env)")
+    return value
+
+
+def no_duplicate_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            fail(f"duplicate key '{key}' in one mapping of the stack file")
+        seen[key] = value
+    return seen
+
+
+def load_parsed(path, stack_file):
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    decoder = json.JSONDecoder(object_pairs_hook=no_duplicate_keys)
+    text = text.strip()
+    try:
+        document, end = decoder.raw_decode(text)
+    except json.JSONDecodeError as error:
+        fail(f"stack-file '{stack_file}' could not be read as a YAML document: {error}")
+    if text[end:].strip():
+        fail(f"stack-file '{stack_file}' holds more than one YAML document; a stack file is one document")
+    if document is None:
+        fail(f"stack-file '{stack_file}' is empty")
+    if not isinstance(document, dict):
+        fail(f"stack-file '{stack_file}' must be a mapping with 'name', 'propagation' and 'apps', not a {type(document).__name__}")
+    return document
+
+
+def text_field(mapping, key, where, required=False, default=""):
+    if key not in mapping or mapping[key] is None:
+        if required:
+            fail(f"{where}: field '{key}' is required")
+        return default
+    value = mapping[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        fail(f"{where}: field '{key}' must be a string, not {json.dumps(value)}")
+    value = str(value).strip()
+    if required and value == "":
+        fail(f"{where}: field '{key}' must not be empty")
+    return value
+
+
+def port_field(mapping, key, where, default):
+    if key not in mapping or mapping[key] is None or mapping[key] == "":
+        return default
+    value = mapping[key]
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= 65535:
+        fail(f"{where}: field '{key}' must be a port number 1-65535, not {json.dumps(value)}")
+    return int(text)
+
+
+def namespace_field(mapping, key, where, default):
+    value = text_field(mapping, key, where, default=default)
+    if not DNS_LABEL.match(value):
+        fail(f"{where}: field '{key}' must be a Kubernetes namespace name (DNS-1123 label), not '{value}'")
+    return value
+
+
+def repo_url(value, where):
+    if REPO_SHORT.match(value):
+        return f"https://github.com/{value}.git"
+    if re.match(r"^(https?|ssh|git)://", value) or re.match(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:", value):
+        return value
+    fail(f"{where}: field 'repo' must be 'owner/name' or a full git URL, not '{value}'")
+
+
+def find_cycle(names, edges):
+    """Return one cycle as a list of names (first repeated at the end), or None."""
+    white, grey, black = 0, 1, 2
+    colour = {name: white for name in names}
+    stack = []
+
+    def visit(node):
+        colour[node] = grey
+        stack.append(node)
+        for nxt in edges[node]:
+            if colour[nxt] == grey:
+                return stack[stack.index(nxt):] + [nxt]
+            if colour[nxt] == white:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        colour[node] = black
+        return None
+
+    for name in names:
+        if colour[name] == white:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+def topological(names, edges, index, first):
+    """Kahn's algorithm; ties broken by declaration order, `first` ahead of everything."""
+    indegree = {name: 0 for name in names}
+    for name in names:
+        for nxt in edges[name]:
+            indegree[nxt] += 1
+
+    def priority(name):
+        return (-1 if name == first else index[name], name)
+
+    ready = [priority(name) for name in names if indegree[name] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        order.append(name)
+        for nxt in edges[name]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                heapq.heappush(ready, priority(nxt))
+    return order
+
+
+def reachable(start, edges):
+    seen = {start}
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        for nxt in edges[node]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
+    name = text_field(stack, "name", "stack", required=True)
+
+    if not re.fullmatch(r"[0-9]+", pr_number) or int(pr_number) == 0:
+        fail(f"pr-number '{pr_number}' must be a positive whole number (digits only)")
+    pr_number = str(int(pr_number))
+
+    propagation = stack.get("propagation")
+    if not isinstance(propagation, dict):
+        fail(f"stack '{name}': field 'propagation.header-name' is required (the header that routes requests to PR pods)")
+    header_name = text_field(propagation, "header-name", f"stack '{name}': propagation")
+    if header_name == "":
+        fail(f"stack '{name}': field 'propagation.header-name' is required (the header that routes requests to PR pods)")
+    if not HEADER_TOKEN.match(header_name):
+        fail(f"stack '{name}': propagation.header-name '{header_name}' is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
+
+    defaults = stack.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        fail(f"stack '{name}': field 'defaults' must be a mapping")
+    default_ns = namespace_field(defaults, "namespace", f"stack '{name}': defaults", default_namespace or "staging")
+    default_container_port = port_field(defaults, "container-port", f"stack '{name}': defaults", 8080)
+    default_service_port = port_field(defaults, "service-port", f"stack '{name}': defaults", 80)
+    default_readiness = text_field(defaults, "readiness-path", f"stack '{name}': defaults")
+
+    raw_apps = stack.get("apps")
+    if not isinstance(raw_apps, list) or not raw_apps:
+        fail(f"stack '{name}': field 'apps' must be a non-empty list of apps")
+
+    apps = {}
+    index = {}
+    for position, raw in enumerate(raw_apps):
+        where = f"stack '{name}': apps[{position}]"
+        if not isinstance(raw, dict):
+            fail(f"{where} must be a mapping with name, repo and build")
+        app_name = text_field(raw, "name", where, required=True)
+        where = f"stack '{name}': app '{app_name}'"
+        if app_name in index:
+            fail(f"stack '{name}': duplicate app name '{app_name}' (apps[{index[app_name]}] and apps[{position}]); app names must be unique")
+        if not DNS_LABEL.match(app_name):
+            fail(f"{where}: field 'name' must be a DNS-1123 label (lowercase letters, digits, '-', at most 63), because its Deployment and Service carry that name")
+        index[app_name] = position
+
+        build = raw.get("build")
+        if not isinstance(build, dict):
+            fail(f"{where}: field 'build' with 'tool' is required (one of {', '.join(ALLOWED_TOOLS)})")
+        tool = text_field(build, "tool", f"{where}: build")
+        if tool not in ALLOWED_TOOLS:
+            shown = f"'{tool}'" if tool else "missing"
+            fail(f"{where}: build.tool {shown} is not supported (allowed: {', '.join(ALLOWED_TOOLS)})")
+        build_out = {"tool": tool}
+        for key, value in build.items():
+            if key != "tool" and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                build_out[key] = str(value)
+
+        downstream = raw.get("downstream") or []
+        if not isinstance(downstream, list) or not all(isinstance(d, str) and d.strip() for d in downstream):
+            fail(f"{where}: field 'downstream' must be a list of app names")
+        downstream = [d.strip() for d in downstream]
+        dupes = sorted({d for d in downstream if downstream.count(d) > 1})
+        if dupes:
+            fail(f"{where}: downstream lists '{dupes[0]}' more than once")
+
+        tests = raw.get("tests") or {}
+        if not isinstance(tests, dict):
+            fail(f"{where}: field 'tests' must be a mapping of suite type to path (e.g. postman: tests/postman/x.json)")
+        tests_out = {}
+        for kind, path in tests.items():
+            if not isinstance(path, str) or not path.strip():
+                fail(f"{where}: tests.{kind} must be a path inside the app repository")
+            path = path.strip()
+            if path.startswith("/") or ".." in path.split("/"):
+                fail(f"{where}: tests.{kind} '{path}' must be a relative path inside the app repository without '..'")
+            tests_out[kind] = path
+
+        propagation_role = text_field(raw, "propagation-role", where)
+        if propagation_role and propagation_role not in PROPAGATION_ROLES:
+            fail(f"{where}: propagation-role '{propagation_role}' is not one of {', '.join(PROPAGATION_ROLES)}")
+
+        context_dir = text_field(raw, "context-dir", where, default=".") or "."
+        dockerfile = text_field(raw, "dockerfile", where, default="Dockerfile") or "Dockerfile"
+        for field, value in (("context-dir", context_dir), ("dockerfile", dockerfile)):
+            if value.startswith("/") or ".." in value.split("/"):
+                fail(f"{where}: field '{field}' '{value}' must be a relative path inside the app repository without '..'")
+
+        apps[app_name] = {
+            "name": app_name,
+            "repo": repo_url(text_field(raw, "repo", where, required=True), where),
+            "role": text_field(raw, "role", where),
+            "propagationRole": propagation_role,
+            "namespace": namespace_field(raw, "namespace", where, default_ns),
+            "containerPort": port_field(raw, "container-port", where, default_container_port),
+            "servicePort": port_field(raw, "service-port", where, default_service_port),
+            "readinessPath": text_field(raw, "readiness-path", where, default=default_readiness),
+            "contextDir": context_dir,
+            "dockerfile": dockerfile,
+            "build": build_out,
+            "downstream": downstream,
+            "tests": tests_out,
+        }
+
+    names = list(apps)
+    listing = ", ".join(names)
+    for app in apps.values():
+        for target in app["downstream"]:
+            if target not in apps:
+                fail(f"stack '{name}': app '{app['name']}' lists downstream '{target}', which names no app in the stack (apps: {listing})")
+
+    edges = {n: apps[n]["downstream"] for n in names}
+    cycle = find_cycle(names, edges)
+    if cycle:
+        fail(f"stack '{name}': the downstream graph has a cycle: {' -> '.join(cycle)}")
+
+    if changed_app not in apps:
+        fail(f"changed-app '{changed_app}' is not an app of stack '{name}' (apps: {listing})")
+
+    upstream = {n: [m for m in names if n in edges[m]] for n in names}
+    roots = [n for n in names if not upstream[n]]
+    named_entry = text_field(stack, "entry-app", f"stack '{name}'")
+    if named_entry:
+        if named_entry not in apps:
+            fail(f"stack '{name}': entry-app '{named_entry}' names no app in the stack (apps: {listing})")
+        if upstream[named_entry]:
+            fail(f"stack '{name}': entry-app '{named_entry}' is downstream of {', '.join(upstream[named_entry])}; the entry app must have no upstream")
+        entry = named_entry
+    elif len(roots) == 1:
+        entry = roots[0]
+    else:
+        originators = [n for n in roots if apps[n]["propagationRole"] == "originator"]
+        if len(originators) == 1:
+            entry = originators[0]
+        else:
+            fail(f"stack '{name}': the entry app is ambiguous: {', '.join(roots)} have no upstream app"
+                 f" and {'none' if not originators else 'more than one'} of them is the originator;"
+                 " name it with the top-level field 'entry-app'")
+
+    order = topological(names, edges, index, entry)
+    from_entry = reachable(entry, edges)
+    if changed_app not in from_entry:
+        fail(f"stack '{name}': changed-app '{changed_app}' cannot be reached from the entry app '{entry}' along downstream"
+             " edges, so no request through the entry app can reach its PR pod")
+    chain = [n for n in order if n in from_entry]
+    unreachable = [n for n in order if n not in from_entry]
+
+    graph = {
+        "name": name,
+        "headerName": header_name,
+        "interceptHeaderValue": f"{header_name}: pr-{pr_number}",
+        "entryApp": entry,
+        "order": order,
+        "propagationChain": chain,
+        "buildApps": [changed_app],
+        "apps": apps,
+    }
+    return graph, unreachable
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def main():
+    os.umask(0o002)
+    parsed = env("PARSED_JSON")
+    stack_file = env("STACK_FILE")
+    changed_app = env("CHANGED_APP").strip()
+    pr_number = env("PR_NUMBER").strip()
+    run_id = env("RUN_ID")
+    workspace = env("SHARED_WORKSPACE")
+    result_path = env("STACK_JSON_RESULT")
+    default_namespace = env("DEFAULT_NAMESPACE", required=False).strip()
+    if not RUN_ID_RE.match(run_id):
+        fail(f"run-id '{run_id}' may only contain letters, digits, '.', '_' and '-'")
+
+    stack = load_parsed(parsed, stack_file)
+    graph, unreachable = resolve(stack, stack_file, changed_app, pr_number, default_namespace)
+
+    run_rel = f".tekton-dag/runs/{run_id}"
+    run_dir = os.path.join(workspace, run_rel)
+    write(os.path.join(run_dir, "stack.json"), json.dumps(graph, indent=2) + "\n")
+    write(os.path.join(run_dir, "app-list.txt"), " ".join(graph["order"]))
+    write(os.path.join(run_dir, "propagation-chain.txt"), " ".join(graph["propagationChain"]))
+
+    changed = graph["apps"][changed_app]
+    results = {
+        "stack-json": f"@{run_rel}/stack.json",
+        "app-list": f"@{run_rel}/app-list.txt",
+        "propagation-chain": f"@{run_rel}/propagation-chain.txt",
+        "entry-app": graph["entryApp"],
+        "build-apps": changed_app,
+        "intercept-header-value": graph["interceptHeaderValue"],
+        "build-tool": changed["build"]["tool"],
+        "app-repo-url": changed["repo"],
+        "app-context-dir": changed["contextDir"],
+        "app-dockerfile": changed["dockerfile"],
+    }
+    results_dir = os.path.dirname(result_path)
+    for key, value in results.items():
+        write(os.path.join(results_dir, key), value)
+
+    print(f"stack '{graph['name']}' from {stack_file}: {len(graph['apps'])} app(s)")
+    print(f"  entry app:          {graph['entryApp']}")
+    print(f"  order:              {' '.join(graph['order'])}")
+    print(f"  propagation chain:  {' '.join(graph['propagationChain'])}")
+    print(f"  build apps:         {changed_app} ({changed['build']['tool']}, {changed['repo']})")
+    print(f"  intercept header:   {graph['interceptHeaderValue']}")
+    if unreachable:
+        print(f"  warning: not reachable from {graph['entryApp']} (never on a request path): {' '.join(unreachable)}")
+    print(f"wrote {run_rel}/stack.json, app-list.txt, propagation-chain.txt")
+    total = sum(len(v.encode()) for v in results.values())
+    print(f"results: {total} bytes in all")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,172 @@
+// Shared by the tests under test/flow: run the PR-flow task scripts (resolve-stack, validate-*,
+// run-stack-tests, pr-comment) as their Tasks run them, against a temporary shared workspace.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawn, spawnSync } from "child_process";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const SCRIPTS = path.join(ROOT, "tekton", "scripts");
+export const TASKS = path.join(ROOT, "tekton", "tasks");
+export const STACKS = path.join(ROOT, "stacks");
+export const FIXTURES = path.join(__dirname, "fixtures");
+export const FAKES = path.join(__dirname, "fakes");
+
+/** The yq the resolve-stack Task's parse step runs: mikefarah yq, same version as the Task's image. */
+export const YQ_VERSION = "v4.47.1";
+
+function isMikefarahYq(bin: string): boolean {
+    const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
+    return r.status === 0 && r.stdout.includes("mikefarah") && r.stdout.includes(YQ_VERSION);
+}
+
+/**
+ * A directory holding mikefarah yq (same version as the Task image), to put first on PATH.
+ * Looks at TEKTON_DAG_YQ_DIR, then a per-user cache; builds it with `go install` from the Go module
+ * proxy when missing (a few minutes, once per machine). Debian's `yq` is a different program.
+ */
+export function yqDir(): string {
+    const candidates = [process.env.TEKTON_DAG_YQ_DIR ?? ""].filter(Boolean);
+    const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "tekton-dag-test", `yq-${YQ_VERSION}`);
+    candidates.push(cache);
+    for (const dir of candidates) {
+        if (isMikefarahYq(path.join(dir, "yq"))) return dir;
+    }
+    fs.mkdirSync(cache, { recursive: true });
+    const r = spawnSync("go", ["install", `github.com/mikefarah/yq/v4@${YQ_VERSION}`], {
+        encoding: "utf8",
+        env: { ...process.env, GOBIN: cache, GOFLAGS: "-mod=mod", CGO_ENABLED: "0" },
+        timeout: 15 * 60 * 1000,
+    });
+    if (r.status !== 0 || !isMikefarahYq(path.join(cache, "yq"))) {
+        throw new Error(`could not build mikefarah yq ${YQ_VERSION} with go install (needed by resolve-stack's parse step): ${r.error ?? ""} ${r.stderr}`);
+    }
+    return cache;
+}
+
+export function tmpDir(prefix: string): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), `tekton-dag-${prefix}-`));
+}
+
+export interface RunResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Runs a script asynchronously (so an HTTP server in this process can answer it). */
+export function runScript(script: string, env: Record<string, string>, extraPath: string[] = []): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(path.join(SCRIPTS, script), [], {
+            env: { ...process.env, ...env, PATH: [...extraPath, process.env.PATH ?? ""].join(path.delimiter) },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+}
+
+export interface ResolveOutcome extends RunResult {
+    workspace: string;
+    runId: string;
+    results: Record<string, string>;
+    graph?: any;
+}
+
+/**
+ * Runs both steps of resolve-stack like the Task: the parse step (sh + yq), then the resolve step
+ * (python3), on a platform checkout that holds `stackText` (or nothing, when it is undefined).
+ */
+export async function resolveStack(opts: {
+    stackText?: string;
+    stackFile?: string;
+    changedApp: string;
+    prNumber?: string;
+    runId?: string;
+    defaultNamespace?: string;
+}): Promise<ResolveOutcome> {
+    const workspace = tmpDir("ws");
+    const runId = opts.runId ?? "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
+    const stackFile = opts.stackFile ?? "stacks/stack.yaml";
+    const platform = path.join(workspace, ".tekton-dag", "runs", runId, "platform");
+    fs.mkdirSync(platform, { recursive: true });
+    if (opts.stackText !== undefined) {
+        fs.mkdirSync(path.dirname(path.join(platform, stackFile)), { recursive: true });
+        fs.writeFileSync(path.join(platform, stackFile), opts.stackText);
+    }
+    const work = tmpDir("work");
+    const resultsDir = tmpDir("results");
+    const env = {
+        SHARED_WORKSPACE: workspace,
+        RUN_ID: runId,
+        STACK_FILE: stackFile,
+        PARSED_JSON: path.join(work, "stack-parsed.json"),
+        CHANGED_APP: opts.changedApp,
+        PR_NUMBER: opts.prNumber ?? "42",
+        DEFAULT_NAMESPACE: opts.defaultNamespace ?? "staging",
+        STACK_JSON_RESULT: path.join(resultsDir, "stack-json"),
+    };
+    const outcome: ResolveOutcome = { code: 0, stdout: "", stderr: "", workspace, runId, results: {} };
+    const parse = await runScript("resolve-stack-parse.sh", env, [yqDir()]);
+    Object.assign(outcome, parse);
+    if (parse.code === 0) {
+        const resolve = await runScript("resolve-stack.py", env);
+        outcome.code = resolve.code;
+        outcome.stdout += resolve.stdout;
+        outcome.stderr += resolve.stderr;
+    }
+    for (const f of fs.readdirSync(resultsDir)) outcome.results[f] = fs.readFileSync(path.join(resultsDir, f), "utf8");
+    const graphFile = path.join(workspace, ".tekton-dag", "runs", runId, "stack.json");
+    if (fs.existsSync(graphFile)) outcome.graph = JSON.parse(fs.readFileSync(graphFile, "utf8"));
+    return outcome;
+}
+
+/** Reads an `@path` value relative to the workspace, as lib-common.sh's read_value does. */
+export function readAt(workspace: string, value: string): string {
+    if (!value.startsWith("@")) throw new Error(`not an @path value: ${value}`);
+    return fs.readFileSync(path.join(workspace, value.slice(1)), "utf8");
+}
+
+/**
+ * A 40-app stack: app-00 is the originator; each app i calls i+1 and i+5 (when they exist), so the graph
+ * has long chains and shared children. Names are long on purpose (the result budget test).
+ */
+export function fortyAppStack(): string {
+    const name = (i: number) => `service-number-${String(i).padStart(2, "0")}-with-a-long-descriptive-name`;
+    const tools = ["npm", "maven", "gradle", "pip", "composer"];
+    const lines = [
+        "# Generated by test/flow/helpers.ts fortyAppStack(): 40 apps, app i calls i+1 and i+5.",
+        "name: forty-apps",
+        "propagation:",
+        "  header-name: x-dev-session",
+        "defaults:",
+        "  namespace: staging",
+        '  service-port: "80"',
+        '  container-port: "8080"',
+        "apps:",
+    ];
+    for (let i = 0; i < 40; i++) {
+        const down = [i + 1, i + 5].filter((j) => j < 40).map(name);
+        lines.push(
+            `  - name: ${name(i)}`,
+            `    repo: example-org/${name(i)}`,
+            `    role: ${i === 0 ? "frontend" : "middleware"}`,
+            `    propagation-role: ${i === 0 ? "originator" : down.length ? "forwarder" : "terminal"}`,
+            "    build:",
+            `      tool: ${tools[i % tools.length]}`,
+            `    downstream: [${down.join(", ")}]`,
+            "    tests:",
+            `      postman: tests/postman/${name(i)}.json`,
+        );
+    }
+    return lines.join("\n") + "\n";
+}
+
+export function writeFile(file: string, text: string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+}

@@ -1,0 +1,119 @@
+// pr-comment: skipped with a log line without a token secret; otherwise a comment posted to a GitHub API
+// played by a server on 127.0.0.1, with the token read through (fake) kubectl.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as path from "path";
+import { FAKES, RunResult, runScript, tmpDir, writeFile } from "./helpers";
+
+const RUN_ID = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
+const SUMMARY = {
+    status: "failed", entryApp: "demo-fe", baseUrl: "http://demo-fe.staging.svc.cluster.local:80", header: "x-dev-session: pr-42",
+    counts: { passed: 1, failed: 1, skipped: 1 },
+    suites: [
+        { app: "demo-fe", type: "postman", path: "tests/postman/fe-tests.json", status: "passed", reason: "" },
+        { app: "demo-api", type: "postman", path: "tests/postman/api-tests.json", status: "failed", reason: "newman exited 1" },
+        { app: "demo-api", type: "artillery", path: "tests/artillery/load.yml", status: "skipped", reason: "run-stack-tests has no runner for artillery suites (only postman runs)" },
+    ],
+};
+
+interface Posted { method: string; url: string; headers: http.IncomingHttpHeaders; body: any }
+
+async function comment(env: Record<string, string>, opts: { status?: number; withSummary?: boolean; secret?: boolean } = {}) {
+    const workspace = tmpDir("comment-ws");
+    const kube = tmpDir("comment-kube");
+    const runDir = path.join(workspace, ".tekton-dag", "runs", RUN_ID);
+    fs.mkdirSync(runDir, { recursive: true });
+    if (opts.withSummary !== false) {
+        writeFile(path.join(runDir, "test-summary.json"), JSON.stringify(SUMMARY));
+        writeFile(path.join(runDir, "validation-with-header.json"), JSON.stringify({ mode: "with-header", verdict: "pass", answeredBy: "pr-pod/staging/pr-demo-fe-0f8e6c1a" }));
+    }
+    if (opts.secret !== false) writeFile(path.join(kube, "secrets", "github-token"), Buffer.from("ghp_example_token\n").toString("base64"));
+    const posted: Posted[] = [];
+    const server = http.createServer((req, res) => {
+        let data = "";
+        req.on("data", (d) => (data += d));
+        req.on("end", () => {
+            posted.push({ method: req.method!, url: req.url!, headers: req.headers, body: JSON.parse(data || "null") });
+            res.writeHead(opts.status ?? 201, { "content-type": "application/json" });
+            res.end(opts.status && opts.status !== 201 ? '{"message":"Bad credentials"}' : '{"html_url":"https://github.example/org/fe/pull/42#issuecomment-1"}');
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out: RunResult = await runScript("pr-comment.sh", {
+        RUN_ID, RUN_NAME: "stack-pr-test-run-abc12", REPO_FULL_NAME: "org/fe", PR_NUMBER: "42",
+        GITHUB_TOKEN_SECRET: "github-token", PIPELINE_STATUS: "Failed", GITHUB_API_URL: api,
+        SHARED_WORKSPACE: workspace, FAKE_KUBE_DIR: kube, ...env,
+    }, [FAKES]);
+    await new Promise<void>((r) => server.close(() => r()));
+    const callsFile = path.join(kube, "calls.log");
+    return { out, posted, kubectlCalls: fs.existsSync(callsFile) ? fs.readFileSync(callsFile, "utf8").trim().split("\n") : [] };
+}
+
+describe("pr-comment.sh", function () {
+    this.timeout(60000);
+
+    it("logs a line and succeeds without a token secret, touching nothing", async () => {
+        const { out, posted, kubectlCalls } = await comment({ GITHUB_TOKEN_SECRET: "" });
+        assert.equal(out.code, 0, out.stderr);
+        assert.match(out.stderr, /no GitHub token secret configured \(param github-token-secret is empty\); not commenting on the PR/);
+        assert.equal(posted.length, 0);
+        assert.deepEqual(kubectlCalls, []);
+    });
+
+    it("logs a line and succeeds without a repository", async () => {
+        const { out, posted } = await comment({ REPO_FULL_NAME: "" });
+        assert.equal(out.code, 0, out.stderr);
+        assert.match(out.stderr, /repo-full-name is empty/);
+        assert.equal(posted.length, 0);
+    });
+
+    it("posts the status, the routing verdicts and the test summary table", async () => {
+        const { out, posted, kubectlCalls } = await comment({});
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(kubectlCalls, ["get secret github-token -o jsonpath={.data.token}"]);
+        assert.equal(posted.length, 1);
+        const p = posted[0];
+        assert.equal(p.method, "POST");
+        assert.equal(p.url, "/repos/org/fe/issues/42/comments");
+        assert.equal(p.headers.authorization, "Bearer ghp_example_token");
+        assert.equal(p.headers.accept, "application/vnd.github+json");
+        const body: string = p.body.body;
+        assert.match(body, /### tekton-dag: ❌ Failed/);
+        assert.match(body, /PipelineRun `stack-pr-test-run-abc12`/);
+        assert.match(body, /with the PR header: pass, answered by `pr-pod\/staging\/pr-demo-fe-0f8e6c1a`/);
+        assert.match(body, /\*\*Tests\*\* through `demo-fe` with `x-dev-session: pr-42`: failed \(1 passed, 1 failed, 1 skipped\)/);
+        assert.match(body, /\| demo-api \| postman `tests\/postman\/api-tests.json` \| ❌ failed \| newman exited 1 \|/);
+        assert.match(body, /\| demo-api \| artillery `tests\/artillery\/load.yml` \| ⚠️ skipped \| run-stack-tests has no runner for artillery suites/);
+        assert.match(out.stderr, /comment created: https:\/\/github.example\/org\/fe\/pull\/42#issuecomment-1/);
+        assert.ok(!out.stdout.includes("ghp_example_token") && !out.stderr.includes("ghp_example_token"), "the token is never printed");
+    });
+
+    it("says so when no test summary was written (the tests never ran)", async () => {
+        const { out, posted } = await comment({}, { withSummary: false });
+        assert.equal(out.code, 0, out.stderr);
+        assert.match(posted[0].body.body, /No test summary: run-stack-tests did not run in this PipelineRun\./);
+    });
+
+    it("fails naming the Secret when it cannot be read", async () => {
+        const { out, posted } = await comment({}, { secret: false });
+        assert.equal(out.code, 1);
+        assert.match(out.stderr, /cannot read Secret 'github-token' in the pipelines namespace: Error from server \(NotFound\)/);
+        assert.equal(posted.length, 0);
+    });
+
+    it("fails with GitHub's answer when the comment is refused", async () => {
+        const { out } = await comment({}, { status: 401 });
+        assert.equal(out.code, 1);
+        assert.match(out.stderr, /GitHub answered HTTP 401 to POST http:\/\/127\.0\.0\.1:\d+\/repos\/org\/fe\/issues\/42\/comments: \{"message":"Bad credentials"\}/);
+    });
+
+    it("rejects a repo-full-name that is not owner/name", async () => {
+        const { out, posted } = await comment({ REPO_FULL_NAME: "org/fe/../x" });
+        assert.equal(out.code, 1);
+        assert.match(out.stderr, /repo-full-name 'org\/fe\/..\/x' must be owner\/name/);
+        assert.equal(posted.length, 0);
+    });
+});

@@ -1,0 +1,180 @@
+// resolve-stack: the graph it emits for the sample stacks, every rejection with its message, and the
+// result budget with 40 apps. Runs the Task's two real scripts (yq parse step, python resolve step).
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { FIXTURES, STACKS, fortyAppStack, readAt, resolveStack, yqDir } from "./helpers";
+
+const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
+const sample = (name: string) => fs.readFileSync(path.join(STACKS, name), "utf8");
+
+const RESULT_NAMES = [
+    "stack-json", "app-list", "propagation-chain", "entry-app", "build-apps", "intercept-header-value",
+    "build-tool", "app-repo-url", "app-context-dir", "app-dockerfile",
+];
+
+describe("resolve-stack", function () {
+    this.timeout(20 * 60 * 1000);
+
+    before(function () {
+        yqDir(); // builds mikefarah yq once per machine when missing
+    });
+
+    describe("stacks/stack-one.yaml (three-app chain)", () => {
+        it("emits the graph, the @path results and the changed app's build facts", async () => {
+            const out = await resolveStack({ stackText: sample("stack-one.yaml"), changedApp: "release-lifecycle-demo", prNumber: "42" });
+            assert.equal(out.code, 0, out.stderr);
+            const run = `.tekton-dag/runs/${out.runId}`;
+            assert.deepEqual(Object.keys(out.results).sort(), [...RESULT_NAMES].sort());
+            assert.equal(out.results["stack-json"], `@${run}/stack.json`);
+            assert.equal(out.results["app-list"], `@${run}/app-list.txt`);
+            assert.equal(out.results["propagation-chain"], `@${run}/propagation-chain.txt`);
+            assert.equal(readAt(out.workspace, out.results["app-list"]), "demo-fe release-lifecycle-demo demo-api");
+            assert.equal(readAt(out.workspace, out.results["propagation-chain"]), "demo-fe release-lifecycle-demo demo-api");
+            assert.equal(out.results["entry-app"], "demo-fe");
+            assert.equal(out.results["build-apps"], "release-lifecycle-demo");
+            assert.equal(out.results["intercept-header-value"], "x-dev-session: pr-42");
+            assert.equal(out.results["build-tool"], "maven");
+            assert.equal(out.results["app-repo-url"], "https://github.com/jmjava/tekton-dag-spring-boot.git");
+            assert.equal(out.results["app-context-dir"], ".");
+            assert.equal(out.results["app-dockerfile"], "Dockerfile");
+
+            const g = out.graph;
+            assert.equal(g.name, "stack-one");
+            assert.equal(g.headerName, "x-dev-session");
+            assert.equal(g.interceptHeaderValue, "x-dev-session: pr-42");
+            assert.equal(g.entryApp, "demo-fe");
+            assert.deepEqual(g.order, ["demo-fe", "release-lifecycle-demo", "demo-api"]);
+            assert.deepEqual(g.propagationChain, ["demo-fe", "release-lifecycle-demo", "demo-api"]);
+            assert.deepEqual(g.buildApps, ["release-lifecycle-demo"]);
+            assert.deepEqual(g.apps["demo-fe"], {
+                name: "demo-fe", repo: "https://github.com/jmjava/tekton-dag-vue-fe.git", role: "frontend",
+                propagationRole: "originator", namespace: "staging", containerPort: 3000, servicePort: 80,
+                readinessPath: "", contextDir: ".", dockerfile: "Dockerfile",
+                build: { tool: "npm", "node-version": "22", "build-command": "npm ci && npm run build" },
+                downstream: ["release-lifecycle-demo"],
+                tests: { postman: "tests/postman/fe-tests.json", playwright: "tests/playwright" },
+            });
+            // stack defaults fill what an app leaves out; a full URL is kept as written
+            assert.equal(g.apps["release-lifecycle-demo"].containerPort, 8080);
+            assert.equal(g.apps["release-lifecycle-demo"].readinessPath, "/actuator/health");
+            assert.equal(g.apps["demo-api"].repo, "https://github.com/jmjava/tekton-dag-spring-boot-gradle.git");
+            assert.equal(g.apps["demo-api"].build.tool, "gradle");
+        });
+
+        it("emits the entry app's own build facts when the entry app changed", async () => {
+            const out = await resolveStack({ stackText: sample("stack-one.yaml"), changedApp: "demo-fe", prNumber: "7" });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.results["build-tool"], "npm");
+            assert.equal(out.results["intercept-header-value"], "x-dev-session: pr-7");
+            assert.deepEqual(out.graph.buildApps, ["demo-fe"]);
+        });
+    });
+
+    describe("stacks/single-app.yaml", () => {
+        it("makes the one app entry, chain and build app", async () => {
+            const out = await resolveStack({ stackText: sample("single-app.yaml"), changedApp: "inventory-api", prNumber: "5" });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.results["entry-app"], "inventory-api");
+            assert.equal(readAt(out.workspace, out.results["app-list"]), "inventory-api");
+            assert.equal(readAt(out.workspace, out.results["propagation-chain"]), "inventory-api");
+            assert.equal(out.results["build-tool"], "pip");
+            assert.equal(out.results["app-repo-url"], "https://github.com/jmjava/tekton-dag-flask.git");
+            assert.equal(out.graph.apps["inventory-api"].containerPort, 5000);
+            assert.equal(out.graph.apps["inventory-api"].servicePort, 80);
+        });
+
+        it("falls back to the default-namespace param when the stack names no namespace", async () => {
+            const text = sample("single-app.yaml").replace("  namespace: staging\n", "");
+            const out = await resolveStack({ stackText: text, changedApp: "inventory-api", defaultNamespace: "shop" });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.graph.apps["inventory-api"].namespace, "shop");
+        });
+    });
+
+    describe("entry app", () => {
+        it("rejects two apps without upstream when the stack names no entry", async () => {
+            const out = await resolveStack({ stackText: fixture("ambiguous-entry.yaml"), changedApp: "api" });
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /entry app is ambiguous: web, mobile-bff have no upstream app/);
+            assert.match(out.stderr, /entry-app/);
+        });
+
+        it("uses the stack's entry-app and keeps apps it cannot reach out of the chain", async () => {
+            const out = await resolveStack({ stackText: fixture("named-entry.yaml"), changedApp: "api" });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.results["entry-app"], "mobile-bff");
+            assert.equal(readAt(out.workspace, out.results["app-list"]), "mobile-bff web api");
+            assert.equal(readAt(out.workspace, out.results["propagation-chain"]), "mobile-bff api");
+            assert.match(out.stdout, /not reachable from mobile-bff.*web/);
+        });
+
+        it("rejects a changed app the entry app cannot reach", async () => {
+            const out = await resolveStack({ stackText: fixture("named-entry.yaml"), changedApp: "web" });
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /changed-app 'web' cannot be reached from the entry app 'mobile-bff'/);
+        });
+    });
+
+    describe("rejections name the field or app at fault", () => {
+        const cases: Array<{ title: string; stack?: string; stackFile?: string; changedApp?: string; pr?: string; message: RegExp }> = [
+            { title: "a missing stack file", stack: undefined, stackFile: "stacks/nope.yaml", message: /stack-file 'stacks\/nope.yaml': no such file in the platform checkout/ },
+            { title: "malformed YAML", stack: fixture("malformed.yaml"), message: /stack-file 'stacks\/stack.yaml' is not valid YAML: .*line/ },
+            { title: "a YAML file that is not a mapping", stack: "- just\n- a list\n", message: /must be a mapping with 'name', 'propagation' and 'apps', not a list/ },
+            { title: "an empty file", stack: "", message: /stack-file 'stacks\/stack.yaml': the file is empty/ },
+            { title: "a cycle, named", stack: fixture("cycle.yaml"), changedApp: "orders", message: /the downstream graph has a cycle: orders -> billing -> orders/ },
+            { title: "an unknown changed-app, listing the apps", stack: sample("stack-one.yaml"), changedApp: "billing", message: /changed-app 'billing' is not an app of stack 'stack-one' \(apps: demo-fe, release-lifecycle-demo, demo-api\)/ },
+            { title: "a downstream naming no app", stack: fixture("downstream-unknown.yaml"), changedApp: "orders", message: /app 'gateway' lists downstream 'ledger', which names no app in the stack \(apps: gateway, orders\)/ },
+            { title: "duplicate app names", stack: fixture("duplicate-names.yaml"), changedApp: "orders", message: /duplicate app name 'orders' \(apps\[1\] and apps\[2\]\)/ },
+            { title: "an unsupported build tool", stack: fixture("unsupported-tool.yaml"), changedApp: "gateway", message: /app 'engine': build.tool 'cargo' is not supported \(allowed: npm, maven, gradle, pip, composer\)/ },
+            { title: "a missing header-name", stack: fixture("missing-header.yaml"), changedApp: "gateway", message: /stack 'headless': field 'propagation.header-name' is required/ },
+            { title: "a non-numeric pr-number", stack: sample("stack-one.yaml"), changedApp: "demo-fe", pr: "4a2", message: /pr-number '4a2' must be a positive whole number/ },
+            { title: "an invalid header-name", stack: sample("single-app.yaml").replace("header-name: x-dev-session", "header-name: 'x dev session'"), changedApp: "inventory-api", message: /propagation.header-name 'x dev session' is not a valid HTTP header name/ },
+            { title: "an app without build", stack: sample("single-app.yaml").replace(/    build:\n(      .*\n)+/, ""), changedApp: "inventory-api", message: /app 'inventory-api': field 'build' with 'tool' is required/ },
+            { title: "an app name that cannot name a Service", stack: sample("single-app.yaml").replace("name: inventory-api", "name: Inventory_API"), changedApp: "Inventory_API", message: /app 'Inventory_API': field 'name' must be a DNS-1123 label/ },
+            { title: "a port that is not a number", stack: sample("single-app.yaml").replace('container-port: "5000"', 'container-port: "http"'), changedApp: "inventory-api", message: /defaults: field 'container-port' must be a port number 1-65535, not "http"/ },
+            { title: "a duplicate key", stack: sample("single-app.yaml").replace("name: standalone-api", "name: standalone-api\nname: other"), changedApp: "inventory-api", message: /duplicate key 'name'/ },
+            { title: "a stack-file path leaving the checkout", stack: undefined, stackFile: "../secrets.yaml", message: /stack-file '..\/secrets.yaml' must not contain '..'/ },
+        ];
+        for (const c of cases) {
+            it(`rejects ${c.title}`, async () => {
+                const out = await resolveStack({ stackText: c.stack, stackFile: c.stackFile, changedApp: c.changedApp ?? "demo-fe", prNumber: c.pr });
+                assert.equal(out.code, 1, `expected a rejection; stdout: ${out.stdout}`);
+                assert.match(out.stderr, /^error: /m);
+                assert.match(out.stderr, c.message);
+                assert.equal(out.graph, undefined, "no stack.json on a rejection");
+                assert.deepEqual(out.results, {}, "no results on a rejection");
+            });
+        }
+    });
+
+    describe("a stack of 40 apps", () => {
+        it("the committed fixture is what the generator makes", () => {
+            assert.equal(fixture("stack-40-apps.yaml"), fortyAppStack());
+        });
+
+        it("keeps all results far below Tekton's 4096-byte budget and orders the graph", async () => {
+            const text = fixture("stack-40-apps.yaml");
+            const out = await resolveStack({ stackText: text, changedApp: "service-number-39-with-a-long-descriptive-name", prNumber: "123456" });
+            assert.equal(out.code, 0, out.stderr);
+            const total = Object.values(out.results).reduce((n, v) => n + Buffer.byteLength(v), 0);
+            assert.ok(total < 1024, `results take ${total} bytes`);
+            const graphBytes = Buffer.byteLength(JSON.stringify(out.graph));
+            assert.ok(graphBytes > 4096, `the graph itself (${graphBytes} bytes) would not fit in a result`);
+
+            const order: string[] = readAt(out.workspace, out.results["app-list"]).split(" ");
+            assert.equal(order.length, 40);
+            assert.equal(new Set(order).size, 40);
+            assert.equal(order[0], "service-number-00-with-a-long-descriptive-name");
+            assert.deepEqual(out.graph.order, order);
+            const pos = new Map(order.map((a, i) => [a, i]));
+            for (const app of Object.values<any>(out.graph.apps)) {
+                for (const d of app.downstream) assert.ok(pos.get(app.name)! < pos.get(d)!, `${app.name} before ${d}`);
+            }
+            // every app is reachable from app-00 along i+1 edges, so the chain is the whole order
+            assert.deepEqual(readAt(out.workspace, out.results["propagation-chain"]).split(" "), order);
+            assert.equal(out.results["entry-app"], "service-number-00-with-a-long-descriptive-name");
+            assert.equal(out.results["build-tool"], ["npm", "maven", "gradle", "pip", "composer"][39 % 5]);
+        });
+    });
+});
