@@ -81,6 +81,9 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
             problems.push(`${PROJECT}:${key} is not a known config key; known keys: ${Object.keys(shape).join(", ")}`);
             continue;
         }
+        // Pulumi.yaml must give every key a default or the engine demands a value, so optional keys
+        // default to "" there, which means "not set".
+        if (value === "" && (schema as any).def.type === "optional") continue;
         const { value: coerced, problem } = coerce(baseKind(schema), value);
         if (problem) problems.push(`${PROJECT}:${key} ${problem}`);
         else input[key] = coerced;

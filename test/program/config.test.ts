@@ -58,6 +58,12 @@ describe("stack config", () => {
         ]);
     });
 
+    it("treats an empty optional key as not set (Pulumi.yaml's default for it)", () => {
+        const c = parseConfig({ "tekton-dag:registryPush": "r:5000", "tekton-dag:registryPull": "", "tekton-dag:mirrordImage": "" });
+        assert.equal(c.registryPull, "r:5000");
+        assert.equal(c.mirrordImage, undefined);
+    });
+
     it("accepts lists as JSON or comma-separated", () => {
         assert.deepEqual(parseConfig({ "tekton-dag:targetNamespaces": '["a","b"]' }).targetNamespaces, ["a", "b"]);
         assert.deepEqual(parseConfig({ "tekton-dag:targetNamespaces": "a, b" }).targetNamespaces, ["a", "b"]);
@@ -99,7 +105,9 @@ describe("stack config", () => {
         assert.deepEqual(Object.keys(declared).sort(), Object.keys(configSchema.shape).sort());
         for (const [key, decl] of Object.entries(declared)) {
             assert.ok(decl.description, `${key} has a description`);
-            assert.deepEqual(decl.default, defaults[key], `default of ${key}`);
+            // A key without a default is required by the engine in every stack.
+            assert.ok("default" in decl, `${key} declares a default`);
+            assert.deepEqual(decl.default, defaults[key] ?? "", `default of ${key}`);
             const value = defaults[key] ?? "";
             const expected = Array.isArray(value) ? "array" : typeof value === "boolean" ? "boolean"
                 : typeof value === "number" ? "integer" : "string";
