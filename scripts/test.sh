@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): installs what the tests need, then runs every check.
+#   bash scripts/test.sh            everything
+#   bash scripts/test.sh --quick    skip the slow stages that build Go tools (Tekton validator, Pulumi engine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+passed=0
+failed=0
+skipped=0
+stage() { printf '\n==> %s\n' "$*"; }
+
+# shellcheck source=scripts/lib-setup.sh
+. scripts/lib-setup.sh
+ensure_node_modules .
+[ -f policy/package.json ] && ensure_node_modules policy
+
+stage "typecheck (tsc --noEmit)"
+npx --no-install tsc --noEmit -p tsconfig.json
+
+stage "mocha: resource graph, task scripts, pipelines, policy pack"
+mocha_log=$(mktemp)
+set +e
+npx --no-install mocha 2>&1 | tee "$mocha_log"
+mocha_status=${PIPESTATUS[0]}
+set -e
+count() { { grep -oE "[0-9]+ $1" "$mocha_log" || echo 0; } | tail -1 | grep -oE '^[0-9]+'; }
+passed=$((passed + $(count passing)))
+failed=$((failed + $(count failing)))
+rm -f "$mocha_log"
+if [ "$mocha_status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
+    stage "Tekton validation and shellcheck over the rendered objects"
+    if bash scripts/check-tekton.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    stage "real Pulumi engine: preview of the render stack with the policy pack"
+    set +e
+    bash scripts/engine-smoke.sh
+    smoke_status=$?
+    set -e
+    case "$smoke_status" in
+        0) passed=$((passed + 1)) ;;
+        # No complete engine can be had from these registries (tools/pulumi-engine/README.md): reported,
+        # neither passed nor failed.
+        3) skipped=$((skipped + 1)) ;;
+        *) failed=$((failed + 1)) ;;
+    esac
+fi
+
+printf '\nsummary: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
+[ "$failed" -eq 0 ]
