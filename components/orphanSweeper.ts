@@ -55,12 +55,20 @@ export class OrphanSweeper extends pulumi.ComponentResource {
                                         { name: "PIPELINES_NAMESPACE", value: args.pipelinesNamespace },
                                         { name: "TARGET_NAMESPACES", value: args.targetNamespaces.join(" ") },
                                         { name: "MAX_AGE_SECONDS", value: pulumi.output(args.maxAgeSeconds).apply(String) },
+                                        // The root filesystem is read-only; bash and jq may need scratch space.
+                                        { name: "TMPDIR", value: "/tmp" },
                                     ],
                                     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true },
                                     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-                                    volumeMounts: [{ name: SCRIPTS_VOLUME, mountPath: "/tekton-dag/scripts", readOnly: true }],
+                                    volumeMounts: [
+                                        { name: SCRIPTS_VOLUME, mountPath: "/tekton-dag/scripts", readOnly: true },
+                                        { name: "tmp", mountPath: "/tmp" },
+                                    ],
                                 }],
-                                volumes: [{ name: SCRIPTS_VOLUME, configMap: { name: args.scriptsConfigMapName, defaultMode: SCRIPTS_MODE } }],
+                                volumes: [
+                                    { name: SCRIPTS_VOLUME, configMap: { name: args.scriptsConfigMapName, defaultMode: SCRIPTS_MODE } },
+                                    { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+                                ],
                             },
                         },
                     },

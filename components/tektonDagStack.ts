@@ -20,7 +20,7 @@ export const TELEPRESENCE_IMAGE = "tekton-dag-build-telepresence";
  */
 export class TektonDagStack extends pulumi.ComponentResource {
     /** The image the mirrord task and proxy pods use (by digest when built here). */
-    public readonly mirrordImage: pulumi.Output<string | undefined>;
+    public readonly mirrordImage: pulumi.Output<string>;
     public readonly telepresenceImage: pulumi.Output<string | undefined>;
     public readonly pipelinesNamespace: string;
     public readonly taskNames: string[];
@@ -47,27 +47,31 @@ export class TektonDagStack extends pulumi.ComponentResource {
         const inNamespace = namespace ? [namespace] : [];
 
         const image = (imageName: string, versionArg: string, versionKey: "mirrordVersion" | "telepresenceVersion",
-            configured?: string) => {
-            if (!c.buildImages) return pulumi.output(configured);
+            imageKey: "mirrordImage" | "telepresenceImage"): pulumi.Output<string> => {
+            if (!c.buildImages) {
+                // parseConfig has already required it; this guards direct callers of the component.
+                const configured = c[imageKey];
+                if (!configured) throw new Error(`tekton-dag:${imageKey} is required when tekton-dag:buildImages is false`);
+                return pulumi.output(configured);
+            }
             checkPinnedVersion(imageName, versionArg, versionKey, c[versionKey]);
             return new BuildImage(`${name}-${imageName}`, {
                 imageName, tag: c[versionKey], registryPush: c.registryPush, registryPull: c.registryPull,
             }, child).pullRef;
         };
-        this.mirrordImage = c.enableIntercepts
-            ? image(MIRRORD_IMAGE, "MIRRORD_VERSION", "mirrordVersion", c.mirrordImage)
-            : pulumi.output(undefined);
+        // Always needed: besides the mirrord proxies it is every pipeline's kubectl/jq tools image.
+        this.mirrordImage = image(MIRRORD_IMAGE, "MIRRORD_VERSION", "mirrordVersion", "mirrordImage");
         this.telepresenceImage = c.telepresenceUsable
-            ? image(TELEPRESENCE_IMAGE, "TELEPRESENCE_VERSION", "telepresenceVersion", c.telepresenceImage)
+            ? image(TELEPRESENCE_IMAGE, "TELEPRESENCE_VERSION", "telepresenceVersion", "telepresenceImage")
             : pulumi.output(undefined);
 
-        if (c.telepresenceUsable && c.installTelepresence) {
-            new TelepresenceTrafficManager(`${name}-telepresence`, {
+        const trafficManager = c.telepresenceUsable && c.installTelepresence
+            ? new TelepresenceTrafficManager(`${name}-telepresence`, {
                 namespace: c.telepresenceNamespace,
                 version: c.telepresenceVersion,
                 managedNamespaces: c.targetNamespaces,
-            }, child);
-        }
+            }, child)
+            : undefined;
 
         const rbac = new PipelineRbac(`${name}-rbac`, {
             pipelinesNamespace: c.pipelinesNamespace,
@@ -75,7 +79,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
             telepresenceNamespace: c.telepresenceNamespace,
             enableIntercepts: c.enableIntercepts,
             githubTokenSecret: c.githubTokenSecret,
-        }, { parent: this, dependsOn: inNamespace });
+        }, { parent: this, dependsOn: [...inNamespace, ...(trafficManager ? [trafficManager.namespaceResource] : [])] });
 
         this.paramDefaults = pulumi.all([this.mirrordImage, this.telepresenceImage]).apply(([mirrord, telepresence]) => {
             const defaults: Record<string, string> = {
@@ -87,8 +91,9 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "lease-wait-seconds": String(c.leaseWaitSeconds),
                 "github-token-secret": c.githubTokenSecret,
                 "traffic-manager-namespace": c.telepresenceNamespace,
+                "intercepts-enabled": String(c.enableIntercepts),
             };
-            if (mirrord) defaults["mirrord-image"] = mirrord;
+            defaults["mirrord-image"] = mirrord;
             if (telepresence) defaults["telepresence-image"] = telepresence;
             return defaults;
         });
@@ -112,7 +117,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
             platformRepoUrl: c.platformRepoUrl,
             platformRepoRevision: c.platformRepoRevision,
             stackFile: c.stackFile,
-            dependsOn: [...tektonReady, ...Object.values(pipelines.pipelines)],
+            dependsOn: [...tektonReady, ...inNamespace, ...Object.values(pipelines.pipelines)],
         }, child);
 
         if (c.enableIntercepts && c.installOrphanSweeper) {
@@ -121,7 +126,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 targetNamespaces: c.targetNamespaces,
                 schedule: c.orphanSweepSchedule,
                 maxAgeSeconds: c.orphanMaxAgeSeconds,
-                image: this.mirrordImage.apply((i) => i!),
+                image: this.mirrordImage,
                 serviceAccountName: rbac.pipelineServiceAccountName,
                 scriptsConfigMapName: tasks.scriptsConfigMapName,
             }, { parent: this, dependsOn: [tasks.scriptsConfigMap] });

@@ -34,7 +34,7 @@ export class TektonTasks extends pulumi.ComponentResource {
         this.scriptsConfigMap = new k8s.core.v1.ConfigMap(`${name}-scripts`, {
             metadata: objectMeta(this.scriptsConfigMapName, "tekton-tasks", args.namespace),
             data: scripts.files,
-        }, { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: false });
+        }, { parent: this, dependsOn: args.dependsOn });
 
         const tasks = readFolder("tasks", "Task").map((t) => withScriptsConfigMap(t, this.scriptsConfigMapName));
         this.tasks = registerTektonObjects(this, tasks, args.namespace, "tekton-tasks", args.paramDefaults,

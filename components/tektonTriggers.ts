@@ -97,12 +97,12 @@ export class TektonTriggers extends pulumi.ComponentResource {
         // through a RoleBinding, plus read access to the cluster-scoped interceptors it must resolve.
         const listenerSa = new k8s.core.v1.ServiceAccount(`${name}-listener`, {
             metadata: objectMeta("tekton-dag-triggers", "triggers", ns),
-        }, { parent: this });
+        }, child);
         new k8s.rbac.v1.RoleBinding(`${name}-listener`, {
             metadata: objectMeta("tekton-dag-triggers", "triggers", ns),
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "tekton-triggers-eventlistener-roles" },
             subjects: [{ kind: "ServiceAccount", name: listenerSa.metadata.name, namespace: ns }],
-        }, { parent: this });
+        }, child);
         new k8s.rbac.v1.ClusterRoleBinding(`${name}-listener-interceptors`, {
             metadata: objectMeta(`tekton-dag-triggers-${ns}`, "triggers"),
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "tekton-triggers-eventlistener-clusterroles" },

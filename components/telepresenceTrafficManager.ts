@@ -5,7 +5,7 @@ import { objectMeta } from "../lib/labels";
 export interface TelepresenceTrafficManagerArgs {
     /** Namespace the traffic manager runs in (Telepresence's default is `ambassador`). */
     readonly namespace: string;
-    /** Telepresence OSS release; header intercepts need 2.25 or later. */
+    /** Telepresence OSS release; header intercepts need 2.25 or later (checked with the config). */
     readonly version: pulumi.Input<string>;
     /** Namespaces whose workloads may be intercepted; the manager gets RBAC in these only. */
     readonly managedNamespaces: string[];
@@ -13,25 +13,18 @@ export interface TelepresenceTrafficManagerArgs {
 
 export const TELEPRESENCE_CHART = "oci://ghcr.io/telepresenceio/telepresence-oss";
 
-/** Header-filtered intercepts are open source only from Telepresence 2.25.0 (`--http-header`). */
-export function checkTelepresenceVersion(version: string): void {
-    const [major, minor] = version.replace(/^v/, "").split(".").map(Number);
-    if (major < 2 || (major === 2 && minor < 25)) {
-        throw new Error(`tekton-dag:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got "${version}"`);
-    }
-}
-
 /**
  * The Telepresence traffic manager, installed once per cluster from its Helm chart. PR runs only connect
  * to it; they never install it.
  */
 export class TelepresenceTrafficManager extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
+    /** The traffic manager's namespace; Roles bound there depend on it. */
+    public readonly namespaceResource: k8s.core.v1.Namespace;
     public readonly chart: k8s.helm.v4.Chart;
 
     constructor(name: string, args: TelepresenceTrafficManagerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tekton-dag:index:TelepresenceTrafficManager", name, {}, opts);
-        pulumi.output(args.version).apply(checkTelepresenceVersion);
 
         const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {
             metadata: objectMeta(args.namespace, "telepresence"),
@@ -48,6 +41,7 @@ export class TelepresenceTrafficManager extends pulumi.ComponentResource {
             },
         }, { parent: this });
         this.namespace = ns.metadata.name;
+        this.namespaceResource = ns;
         this.registerOutputs({ namespace: this.namespace });
     }
 }

@@ -45,7 +45,7 @@ export const configSchema = z.strictObject({
     insecureRegistry: z.boolean().default(false),
     /** Build and push the task images with Docker during `pulumi up`. */
     buildImages: z.boolean().default(true),
-    /** Image for the mirrord task and proxy pods; required when buildImages is false. */
+    /** Image for the mirrord proxy pods and every kubectl/jq step; required when buildImages is false. */
     mirrordImage: imageRef.optional(),
     /** Image for the Telepresence task; required when buildImages is false and Telepresence is usable. */
     telepresenceImage: imageRef.optional(),
@@ -59,11 +59,14 @@ export const configSchema = z.strictObject({
     installTelepresence: z.boolean().default(true),
     telepresenceNamespace: k8sName.default("ambassador"),
     /** How long a run waits for another run's intercept of the same app before failing. */
-    leaseWaitSeconds: z.number().int().min(0).max(7200).default(600),
+    leaseWaitSeconds: z.number().int().min(1).max(7200).default(600),
     installOrphanSweeper: z.boolean().default(true),
     orphanSweepSchedule: z.string().regex(/^(\S+\s+){4}\S+$/, "must be a five-field cron schedule").default("*/15 * * * *"),
-    /** Intercept objects older than this are removed by the sweeper even if their run still exists. */
-    orphanMaxAgeSeconds: z.number().int().min(600).default(21600),
+    /**
+     * Intercept objects older than this are removed by the sweeper even if their run still exists; longer
+     * than any run may last (pipeline timeout plus lease wait).
+     */
+    orphanMaxAgeSeconds: z.number().int().min(7200).default(21600),
     /** Secret (key `secret`) holding the GitHub webhook secret the EventListener verifies. */
     githubWebhookSecret: k8sName.default("github-webhook-secret"),
     /** Secret (key `token`) used to comment on PRs; empty disables PR comments. */

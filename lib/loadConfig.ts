@@ -111,7 +111,8 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
 function checkCombinations(c: StackConfig): void {
     const problems: string[] = [];
     const images: Array<["mirrordImage" | "telepresenceImage", boolean]> = [
-        ["mirrordImage", c.enableIntercepts],
+        // The mirrord image is also every pipeline's kubectl/jq tools image, so it is always needed.
+        ["mirrordImage", true],
         ["telepresenceImage", c.telepresenceUsable],
     ];
     for (const [key, needed] of images) {
@@ -121,6 +122,17 @@ function checkCombinations(c: StackConfig): void {
         if (c.buildImages && c[key]) {
             problems.push(`${PROJECT}:${key} is set but ${PROJECT}:buildImages is true; set buildImages to false to use your own image, or remove ${key}`);
         }
+    }
+    if (c.telepresenceUsable) {
+        const [major, minor] = c.telepresenceVersion.replace(/^v/, "").split(".").map(Number);
+        if (major < 2 || (major === 2 && minor < 25)) {
+            problems.push(`${PROJECT}:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got ${JSON.stringify(c.telepresenceVersion)}`);
+        }
+    }
+    if (c.telepresenceUsable && c.installTelepresence &&
+        [c.pipelinesNamespace, ...c.targetNamespaces].includes(c.telepresenceNamespace)) {
+        problems.push(`${PROJECT}:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); ` +
+            `got ${JSON.stringify(c.telepresenceNamespace)}, which is also the pipelines or a target namespace`);
     }
     if (new Set(c.targetNamespaces).size !== c.targetNamespaces.length) {
         problems.push(`${PROJECT}:targetNamespaces lists a namespace twice; got ${JSON.stringify(c.targetNamespaces)}`);

@@ -24,7 +24,7 @@ npx --no-install tsc --noEmit -p tsconfig.json
 stage "mocha: resource graph, task scripts, pipelines, policy pack"
 mocha_log=$(mktemp)
 set +e
-npx --no-install mocha 2>&1 | tee "$mocha_log"
+npx --no-install mocha --no-color 2>&1 | tee "$mocha_log"
 mocha_status=${PIPESTATUS[0]}
 set -e
 count() { { grep -oE "[0-9]+ $1" "$mocha_log" || echo 0; } | tail -1 | grep -oE '^[0-9]+'; }

@@ -23,8 +23,8 @@ function isTelepresenceChart(r: PolicyInput): boolean {
 }
 
 /**
- * Production policy: when install-info data.production is "true", the stack installs no mirrord proxy RBAC
- * or mirrord image, no privileged settings anywhere, no Telepresence traffic manager, and mirrord is not the
+ * Production policy: when install-info data.production is "true", the stack installs no mirrord proxy RBAC,
+ * no privileged settings anywhere, no Telepresence traffic manager, and mirrord is not the
  * default intercept backend (install-info interceptBackend or any intercept-backend param default).
  */
 export function checkProduction(resources: PolicyInput[]): Violation[] {
@@ -44,9 +44,6 @@ export function checkProduction(resources: PolicyInput[]): Violation[] {
         const who = describe(r);
         if (RBAC_TYPES.has(r.type) && (metadataName(r) === MIRRORD_PROXY_NAME || /mirrord/i.test(metadataName(r)))) {
             v.push({ urn: r.urn, message: `${who}: metadata.name — mirrord proxy RBAC is intercept tooling; ${FIX}.` });
-        }
-        if (r.type === TYPES.dockerImage && /mirrord/i.test(`${r.name} ${typeof r.props?.imageName === "string" ? r.props.imageName : ""}`)) {
-            v.push({ urn: r.urn, message: `${who}: imageName — the mirrord image is intercept tooling; ${FIX}.` });
         }
         if (isTelepresenceChart(r)) {
             v.push({ urn: r.urn, message: `${r.type.split(":").pop()} ${r.name}: chart — the Telepresence traffic manager is intercept tooling; ${FIX}.` });
@@ -69,7 +66,7 @@ export const productionPolicy: StackValidationPolicy = {
     name: "production",
     description:
         "A stack whose install-info ConfigMap (tekton-dag-install-info) says production=\"true\" may not install intercept tooling: " +
-        "no mirrord proxy ServiceAccount/Role/RoleBinding or mirrord image, no privileged, hostPID or added capabilities anywhere, " +
+        "no mirrord proxy ServiceAccount/Role/RoleBinding, no privileged, hostPID or added capabilities anywhere, " +
         "no Telepresence traffic manager chart, and intercept-backend may not default to mirrord. " +
         "Set tekton-dag:enableIntercepts=false, installTelepresence=false and interceptBackend=telepresence for production stacks.",
     enforcementLevel: "mandatory",

@@ -151,7 +151,6 @@ describe("policy: production", () => {
             "Task tekton-dag/deploy-intercept-mirrord: spec.steps[0].securityContext.capabilities.add[0] sets capability NET_ADMIN; a production stack runs nothing privileged (no privileged, hostPID/hostNetwork/hostIPC or added capabilities).",
             `ServiceAccount staging/tekton-dag-mirrord-proxy: metadata.name — mirrord proxy RBAC is intercept tooling; ${fix}.`,
             `Role staging/tekton-dag-mirrord-proxy: metadata.name — mirrord proxy RBAC is intercept tooling; ${fix}.`,
-            `docker Image mirrord-image: imageName — the mirrord image is intercept tooling; ${fix}.`,
             `Chart telepresence-traffic-manager: chart — the Telepresence traffic manager is intercept tooling; ${fix}.`,
         ]);
         assert.equal(reports[1].urn, pipelineOf(stack).urn);

@@ -93,6 +93,25 @@ describe("stack config", () => {
         ]);
     });
 
+    it("rejects a Telepresence version without header intercepts, and a traffic manager namespace it would share", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:telepresenceVersion": "2.24.9" }),
+            ['tekton-dag:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got "2.24.9"']);
+        assert.deepEqual(problemsOf({ "tekton-dag:telepresenceNamespace": "staging" }), [
+            'tekton-dag:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); got "staging", which is also the pipelines or a target namespace',
+        ]);
+        assert.doesNotThrow(() => parseConfig({ "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false" }));
+    });
+
+    it("rejects a lease wait of zero and a sweep age shorter than a run", () => {
+        assert.match(problemsOf({ "tekton-dag:leaseWaitSeconds": "0" })[0], /^tekton-dag:leaseWaitSeconds .*>=1; got "0"$/);
+        assert.match(problemsOf({ "tekton-dag:orphanMaxAgeSeconds": "600" })[0], /^tekton-dag:orphanMaxAgeSeconds .*>=7200; got "600"$/);
+    });
+
+    it("needs the mirrord (tools) image even with intercepts off, because every pipeline runs it", () => {
+        assert.deepEqual(problemsOf({ "tekton-dag:buildImages": "false", "tekton-dag:enableIntercepts": "false" }),
+            ["tekton-dag:mirrordImage is required when tekton-dag:buildImages is false (an image reference pinned by digest or tag)"]);
+    });
+
     it("rejects a pipelines namespace that is also a target namespace", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:pipelinesNamespace": "staging" }),
             ['tekton-dag:pipelinesNamespace must differ from every target namespace; got "staging" in both']);

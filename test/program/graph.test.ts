@@ -118,13 +118,15 @@ describe("resource graph", () => {
             }]);
         });
 
-        it("installs no intercept tooling when intercepts are disabled", async () => {
+        it("installs no intercept tooling when intercepts are disabled, and says so to every run", async () => {
             const all = await rendered({ stack: "kind", overrides: { enableIntercepts: "false" } });
             const objs = all.filter((r) => r.inputs?.kind).map((r) => r.inputs);
-            assert.equal(objs.filter((o) => o.metadata.name === "tekton-dag-mirrord-proxy").length, 0);
+            assert.equal(objs.filter((o) => /mirrord-proxy|telepresence/.test(o.metadata.name)).length, 0);
             assert.equal(all.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart").length, 0);
-            assert.equal(all.filter((r) => r.type === "docker:index/image:Image").length, 0);
+            assert.deepEqual(all.filter((r) => r.type === "docker:index/image:Image").map((r) => r.inputs.imageName),
+                ["localhost:5001/tekton-dag-build-mirrord:3.250.0"], "only the tools image every pipeline runs");
             assert.equal(ofKind(objs, "CronJob").length, 0);
+            for (const name of PIPELINES) assert.equal(paramDefault(named(objs, "Pipeline", name), "intercepts-enabled"), "false");
         });
     });
 
@@ -161,6 +163,21 @@ describe("resource graph", () => {
             await assert.rejects(renderStack({ stack: "kind", overrides: { mirrordVersion: "3.251.0" } }),
                 /tekton-dag:mirrordVersion is "3.251.0" but images\/tekton-dag-build-mirrord\/Dockerfile pins MIRRORD_VERSION=3.250.0/);
         });
+    });
+
+    it("leaves no placeholder image behind in any configuration", async () => {
+        for (const options of [KIND, KIND_MIRRORD, { stack: "render" }]) {
+            const text = JSON.stringify(await objects(options));
+            assert.ok(!text.includes("registry.invalid"), `${JSON.stringify(options)} still has a placeholder image`);
+            assert.ok(!/set-by-program/.test(text), `${JSON.stringify(options)} still has a placeholder value`);
+        }
+        // With intercepts off only the Telepresence deploy task keeps its placeholder; check-intercept-backend
+        // stops every run before it, and every task that does run has the tools image.
+        const off = await objects({ stack: "kind", overrides: { enableIntercepts: "false" } });
+        for (const obj of [...ofKind(off, "Task"), ...ofKind(off, "Pipeline")]) {
+            const mirrord = paramDefault(obj, "mirrord-image");
+            if (mirrord !== undefined) assert.doesNotMatch(String(mirrord), /registry\.invalid/, `${obj.kind} ${obj.metadata.name}`);
+        }
     });
 
     it("fails on bad config with the config message before registering anything", async () => {
