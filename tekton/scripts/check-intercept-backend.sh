@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Fails the run before anything is deployed unless intercept-backend is telepresence or mirrord.
-# (Tekton alone would skip both when-guarded deploy tasks and carry on.)
-# Environment: INTERCEPT_BACKEND (the pipeline param intercept-backend).
+# Fails the run before anything is deployed unless intercepts are enabled in this environment and
+# intercept-backend is telepresence or mirrord. (Tekton alone would skip both when-guarded deploy tasks
+# and carry on.)
+# Environment: INTERCEPTS_ENABLED (param intercepts-enabled, "true" or "false"; the program sets its
+# default from tekton-dag:enableIntercepts), INTERCEPT_BACKEND (param intercept-backend).
 set -euo pipefail
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-common.sh
 . "${SCRIPTS_DIR}/lib-common.sh"
+
+enabled="${INTERCEPTS_ENABLED-true}"
+case "$enabled" in
+  true) ;;
+  false) die "intercepts are disabled in this environment (tekton-dag:enableIntercepts is false); no intercept backend can run here" ;;
+  *) die "intercepts-enabled must be true or false; got \"${enabled}\"" ;;
+esac
 
 backend="${INTERCEPT_BACKEND-}"
 case "$backend" in

@@ -6,11 +6,14 @@
 #   3. a proxy pod (ServiceAccount tekton-dag-mirrord-proxy) runs
 #      mirrord exec -f /config/mirrord.json -- socat TCP-LISTEN:<port>,fork,reuseaddr TCP:<pr-pod-ip>:<port>
 #      so requests carrying the intercept header are stolen from deployment/<app> and reach the PR pod;
-#   4. wait until the steal is active (proxy Ready = socat listening under mirrord, agent pod Running).
+#   4. wait until the steal is active (proxy Ready = socat listening under mirrord, and the agent pod
+#      labelled tekton-dag.io/proxy=<this attempt's proxy pod> Running).
+# Open-source mirrord steals from one random replica of a Deployment, so a target with more than one
+# replica is rejected before anything is created.
 # Writes deployed-pods (app -> PR pod) to the run directory and the task result.
 #
 # Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
-# INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
+# INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, TARGET_NAMESPACES, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
 # POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; optional MIRRORD_AGENT_IMAGE.
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns
@@ -21,21 +24,36 @@ SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 . "${SCRIPTS_DIR}/lib-intercept.sh"
 
 PROXY_SERVICE_ACCOUNT=tekton-dag-mirrord-proxy
+# Tells this attempt's proxy pods (and through their label, their agents) from those of an earlier
+# attempt of a retried TaskRun, whose agent may still be running.
+ATTEMPT_ID="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 
 validate_backend_inputs() {
   require_env MIRRORD_IMAGE
-  local app
-  # Generate (and so check) every config before anything is created.
+  local app ns deployment replicas
+  # Generate (and so check) every config, and check every target, before anything is created.
   for app in "${DEPLOY_APPS[@]}"; do
-    mirrord_config "$(app_namespace "$app")" "$app" >/dev/null
+    ns="$(app_namespace "$app")"
+    mirrord_config "$ns" "$app" >/dev/null
+    if ! deployment="$(kubectl get deployment "$app" -n "$ns" -o json 2>&1)"; then
+      die "app ${app}: cannot read Deployment ${ns}/${app} (the intercept target): ${deployment}"
+    fi
+    replicas="$(printf '%s' "$deployment" | jq -r '.spec.replicas // 1')"
+    if [ "$replicas" != 1 ] && [ "$replicas" != 0 ]; then
+      die "app ${app}: Deployment ${ns}/${app} has ${replicas} replicas (.spec.replicas); open-source mirrord steals from one random pod of a Deployment only, so requests carrying the header would reach the PR pod only now and then. Scale it to 1 replica in this PR namespace (kubectl scale deployment/${app} -n ${ns} --replicas=1) or use intercept-backend telepresence"
+    fi
   done
+}
+
+proxy_name() {
+  object_name mirrord "$1" "$RUN_ID" "$ATTEMPT_ID"
 }
 
 mirrord_config() {
   local ns="$1" app="$2" config out tmp
   config="$(APP="$app" NAMESPACE="$ns" INTERCEPT_HEADER="$INTERCEPT_HEADER_VALUE" RUN_ID="$RUN_ID" \
     RUN_NAME="$RUN_NAME" PORT="$(app_field "$app" containerPort)" AGENT_IMAGE="${MIRRORD_AGENT_IMAGE:-}" \
-    "${SCRIPTS_DIR}/mirrord-config.sh")"
+    PROXY_NAME="$(proxy_name "$app")" "${SCRIPTS_DIR}/mirrord-config.sh")"
   if command -v mirrord >/dev/null 2>&1; then
     # mirrord's own check of the file (it exits 0 either way; the JSON says Success or Fail).
     tmp="$(mktemp)"
@@ -80,12 +98,18 @@ proxy_pod_manifest() {
   }'
 }
 
-# Waits until this run's agent pod for the app is Running; fails with the proxy's (mirrord's) own output.
+# The agent pods the CLI in this proxy pod started (agent.labels carry tekton-dag.io/proxy=<proxy pod>).
+agent_selector() {
+  printf '%s,tekton-dag.io/proxy=%s' "$(run_selector "$1" mirrord-agent)" "$2"
+}
+
+# Waits until the agent pod of this attempt's proxy is Running; fails with the proxy's (mirrord's) own
+# output. An earlier attempt's agent carries another proxy name and never counts.
 wait_agent_running() {
   local ns="$1" app="$2" proxy="$3" deadline left phases
   deadline=$(($(date +%s) + POD_READY_TIMEOUT_SECONDS))
   while true; do
-    phases="$(kubectl get pods -n "$ns" -l "$(run_selector "$app" mirrord-agent)" -o json | jq -r '[.items[].status.phase] | join(",")')"
+    phases="$(kubectl get pods -n "$ns" -l "$(agent_selector "$app" "$proxy")" -o json | jq -r '[.items[].status.phase] | join(",")')"
     case ",${phases}," in
       *,Running,*)
         log "mirrord agent for ${ns}/${app} is running; steal active"
@@ -95,7 +119,7 @@ wait_agent_running() {
     left=$((deadline - $(date +%s)))
     if [ "$left" -le 0 ]; then
       diagnose_pod "$ns" "$proxy"
-      die "no running mirrord agent with label $(run_selector "$app" mirrord-agent) in ${ns} within ${POD_READY_TIMEOUT_SECONDS}s (agent pods: ${phases:-none}); mirrord said: $(pod_log_tail "$ns" "$proxy")"
+      die "no running mirrord agent with label $(agent_selector "$app" "$proxy") in ${ns} within ${POD_READY_TIMEOUT_SECONDS}s (agent pods: ${phases:-none}); mirrord said: $(pod_log_tail "$ns" "$proxy")"
     fi
     log "waiting for the mirrord agent of ${ns}/${app} (pods: ${phases:-none}); ${left}s left"
     sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
@@ -104,12 +128,14 @@ wait_agent_running() {
 
 deploy_proxy() {
   local ns="$1" app="$2" ip="$3" name config labels
-  name="$(object_name mirrord "$app" "$RUN_ID")"
+  name="$(proxy_name "$app")"
   config="$(mirrord_config "$ns" "$app")"
   labels="$(labels_json "$app" mirrord-config)"
-  # A retried task replaces its own earlier proxy and config (selected by this run's label).
+  # A retried task replaces its own earlier proxy, agent and config (selected by this run's label): the
+  # earlier agent would otherwise hold the target's iptables and the new agent would find them dirty.
   kubectl delete pods -n "$ns" -l "$(run_selector "$app" mirrord-proxy)" --ignore-not-found --wait=true >&2
-  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" mirrord-config)" --ignore-not-found >&2
+  kubectl delete jobs.batch -n "$ns" -l "$(run_selector "$app" mirrord-agent)" --ignore-not-found --cascade=foreground --wait=true >&2
+  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" mirrord-config)" --ignore-not-found --wait=false >&2
   jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg config "$config" '{
     apiVersion: "v1", kind: "ConfigMap",
     metadata: {name: $name, namespace: $ns, labels: $labels},

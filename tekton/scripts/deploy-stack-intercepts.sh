@@ -11,7 +11,7 @@
 # Writes deployed-pods (app -> PR pod) to the run directory and the task result.
 #
 # Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
-# INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
+# INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, TARGET_NAMESPACES, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
 # POD_READY_TIMEOUT_SECONDS, TELEPRESENCE_IMAGE, TRAFFIC_MANAGER_NAMESPACE, SHARED_WORKSPACE, RESULT_PATH.
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns
@@ -101,7 +101,7 @@ deploy_proxy() {
   labels="$(labels_json "$app" telepresence-intercept)"
   # A retried task replaces its own earlier proxy (selected by this run's label).
   kubectl delete pods -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found --wait=true >&2
-  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found >&2
+  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found --wait=false >&2
   jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg key "$PROXY_SCRIPT" \
     --rawfile script "${SCRIPTS_DIR}/${PROXY_SCRIPT}" '{
     apiVersion: "v1", kind: "ConfigMap",

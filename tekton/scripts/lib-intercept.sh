@@ -50,14 +50,16 @@ short_run_id() {
   printf '%s' "${1:0:8}"
 }
 
-# <prefix>-<app>-<short run id>, at most 63 characters, DNS-safe (the app part is shortened if needed).
+# <prefix>-<app>-<short run id>[-<suffix>], at most 63 characters, DNS-safe (the app part is shortened
+# if needed).
 object_name() {
-  local prefix="$1" app="$2" uid="$3" short room part
+  local prefix="$1" app="$2" uid="$3" suffix="${4:-}" short room part
   short="$(short_run_id "$uid")"
   room=$((63 - ${#prefix} - ${#short} - 2))
+  [ -z "$suffix" ] || room=$((room - ${#suffix} - 1))
   part="${app:0:$room}"
   while [ "${part%-}" != "$part" ]; do part="${part%-}"; done
-  printf '%s-%s-%s' "$prefix" "$part" "$short"
+  printf '%s-%s-%s%s' "$prefix" "$part" "$short" "${suffix:+-${suffix}}"
 }
 
 lease_name() {
@@ -128,10 +130,16 @@ regex_escape() {
 # Loads and checks every input before anything is created. Sets STACK (JSON), IMAGES (JSON),
 # DEPLOY_APPS (array of build apps, deduplicated, in the given order).
 load_deploy_inputs() {
-  require_env STACK_JSON BUILT_IMAGES INTERCEPT_HEADER_VALUE DEFAULT_NAMESPACE RUN_ID RUN_NAME SHARED_WORKSPACE
+  require_env STACK_JSON BUILT_IMAGES INTERCEPT_HEADER_VALUE DEFAULT_NAMESPACE TARGET_NAMESPACES RUN_ID RUN_NAME SHARED_WORKSPACE
   validate_run_id "$RUN_ID"
   validate_run_name "$RUN_NAME"
   validate_dns_label "default-namespace" "$DEFAULT_NAMESPACE"
+  local target targets=""
+  for target in $TARGET_NAMESPACES; do
+    validate_dns_label "target namespace" "$target"
+    targets+="${targets:+ }${target}"
+  done
+  [ -n "$targets" ] || die "target-namespaces is empty; expected the space-separated namespaces the pipeline may deploy to, e.g. \"staging\""
   LEASE_WAIT_SECONDS="${LEASE_WAIT_SECONDS:-600}"
   POD_READY_TIMEOUT_SECONDS="${POD_READY_TIMEOUT_SECONDS:-300}"
   POLL_INTERVAL_SECONDS="${POLL_INTERVAL_SECONDS:-5}"
@@ -172,6 +180,12 @@ load_deploy_inputs() {
       die "app \"${app}\": containerPort \"${port}\" in the stack is not a port number (1-65535)"
     ns="$(app_namespace "$app")"
     validate_dns_label "namespace of app ${app}" "$ns"
+    # The pipeline's rights, cleanup and the orphan sweeper cover the target namespaces only: an app
+    # elsewhere would fail late with "forbidden" and leave objects nobody removes.
+    case " ${targets} " in
+      *" ${ns} "*) ;;
+      *) die "app \"${app}\" is in namespace \"${ns}\", which is not one of target-namespaces (${targets}); the pipeline may create objects only there and cleanup looks only there. Add ${ns} to the stack config's tekton-dag:targetNamespaces, or give the app a namespace from that list" ;;
+    esac
     path="$(app_field "$app" readinessPath)"
     [ -z "$path" ] || [[ "$path" =~ ^/[!-~]*$ ]] || die "app \"${app}\": readinessPath \"${path}\" must start with '/'"
   done
@@ -230,7 +244,7 @@ acquire_lease() {
     now=$(date +%s)
     left=$((deadline - now))
     if [ "$left" -le 0 ]; then
-      die "app ${app} in namespace ${ns} is being intercepted by PipelineRun ${holder_name} (run ${holder_id}); gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for lease ${name}. If that run is gone, cleanup or the orphan sweeper removes its lease."
+      die "app ${app} in namespace ${ns} is being intercepted by PipelineRun ${holder_name} (run ${holder_id}); gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for lease ${name}. If that run is gone or finished (a cancelled run may skip its cleanup), the orphan sweeper removes its lease and objects on its next pass."
     fi
     log "waiting for lease ${ns}/${name}: held by PipelineRun ${holder_name} (run ${holder_id}); ${left}s left"
     sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
@@ -393,7 +407,8 @@ run_deploy() {
 
 # Deletes every object of one run in one namespace, selected by its run label only.
 # Proxies go first (their TERM handler ends the Telepresence intercept; mirrord's agent loses its client),
-# then agent Jobs and the remaining pods, the ConfigMaps, and the Leases last.
+# then agent Jobs and the remaining pods, the ConfigMaps, and the Leases last. Every delete without
+# --wait=false watches until the objects are gone, so the Role grants watch on pods and jobs.
 delete_run_objects() {
   local ns="$1" run="$2" failed=0 sel
   validate_run_id "$run"
@@ -402,7 +417,8 @@ delete_run_objects() {
   kubectl delete pods -n "$ns" -l "${sel},tekton-dag.io/role=telepresence-intercept" --ignore-not-found --wait=true >&2 || failed=1
   kubectl delete jobs.batch -n "$ns" -l "$sel" --ignore-not-found --cascade=foreground --wait=true >&2 || failed=1
   kubectl delete pods -n "$ns" -l "$sel" --ignore-not-found --wait=true >&2 || failed=1
-  kubectl delete configmaps -n "$ns" -l "$sel" --ignore-not-found >&2 || failed=1
-  kubectl delete leases.coordination.k8s.io -n "$ns" -l "$sel" --ignore-not-found >&2 || failed=1
+  # ConfigMaps and Leases have no finalizers: gone at once, nothing to wait (and watch) for.
+  kubectl delete configmaps -n "$ns" -l "$sel" --ignore-not-found --wait=false >&2 || failed=1
+  kubectl delete leases.coordination.k8s.io -n "$ns" -l "$sel" --ignore-not-found --wait=false >&2 || failed=1
   return "$failed"
 }

@@ -11,6 +11,8 @@
 #   RUN_NAME          optional: the PipelineRun name (label tekton-dag.io/pipeline-run)
 #   PORT              optional: the app's container port; limits stealing to it
 #   AGENT_IMAGE       optional: agent image (default: the CLI's own version, ghcr.io/metalbear-co/mirrord:<cli>)
+#   PROXY_NAME        optional: the proxy pod that runs this config; labels the agent tekton-dag.io/proxy=<name>
+#                     so the deploy task waits for this attempt's agent, not an earlier attempt's
 set -euo pipefail
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-common.sh
@@ -28,15 +30,24 @@ if [ -n "$PORT" ]; then
   is_port "$PORT" ||
     die "PORT \"${PORT}\" is not a port number (1-65535)"
 fi
+PROXY_NAME="${PROXY_NAME:-}"
+[ -z "$PROXY_NAME" ] || validate_dns_label "PROXY_NAME" "$PROXY_NAME"
 parse_intercept_header "$INTERCEPT_HEADER"
 
-# mirrord renders each request header as "Name: value" and matches the filter case-insensitively and
-# unanchored, so the value is escaped and the whole line anchored: pr-4 must not match pr-42.
-filter="^${HEADER_NAME}: $(regex_escape "$HEADER_VALUE")\$"
+# mirrord renders each request header as "name: value" and matches the filter unanchored, compiled as
+# "(?i)<filter>" (fancy-regex, mirrord/agent/src/http/filter.rs), so: the value is escaped and the whole
+# line anchored (pr-4 must not match pr-42); the name stays case-insensitive (HTTP header names are), but
+# the value is wrapped in (?-i:...) so it compares case-sensitively like Telepresence's exact match
+# (PR-42 must not reach the PR pod of pr-42).
+filter="^${HEADER_NAME}: (?-i:$(regex_escape "$HEADER_VALUE"))\$"
+
+# clean_iptables_on_start is false: an agent must never wipe the rules of another session on the target
+# (a developer's own mirrord, say); it fails with mirrord's "Detected dirty iptables" error instead. The
+# Lease already serialises pipeline runs, and a retried task removes its earlier agent first.
 
 jq -n \
   --arg app "$APP" --arg ns "$NAMESPACE" --arg run "$RUN_ID" --arg runName "${RUN_NAME:-}" \
-  --arg filter "$filter" --arg port "$PORT" --arg agentImage "${AGENT_IMAGE:-}" '
+  --arg filter "$filter" --arg port "$PORT" --arg agentImage "${AGENT_IMAGE:-}" --arg proxy "$PROXY_NAME" '
   ($port | if . == "" then null else tonumber end) as $p
   | {
     target: {path: ("deployment/" + $app), namespace: $ns},
@@ -50,10 +61,11 @@ jq -n \
         "tekton-dag.io/run": $run,
         "tekton-dag.io/app": $app,
         "tekton-dag.io/role": "mirrord-agent"
-      } + (if $runName == "" then {} else {"tekton-dag.io/pipeline-run": $runName} end)),
+      } + (if $runName == "" then {} else {"tekton-dag.io/pipeline-run": $runName} end)
+        + (if $proxy == "" then {} else {"tekton-dag.io/proxy": $proxy} end)),
       annotations: {"tekton-dag.io/run": $run},
       check_out_of_pods: false,
-      clean_iptables_on_start: true,
+      clean_iptables_on_start: false,
       startup_timeout: 120,
       communication_timeout: 30,
       ttl: 30

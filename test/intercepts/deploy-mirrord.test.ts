@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { created, OTHER_RUN_ID, Rule, RUN_ID, runScript, tempDir } from "./harness";
-import { deployEnv, happyRules, IMAGES } from "./fixtures";
+import { created, flag, OTHER_RUN_ID, Rule, RUN_ID, runScript, tempDir } from "./harness";
+import { AGENT_PODS, DEPLOYMENT, deployEnv, happyRules, IMAGES } from "./fixtures";
 
 const SCRIPT = "deploy-intercept-mirrord.sh";
 
@@ -96,10 +96,30 @@ describe("deploy-intercept-mirrord.sh (against a recorded kubectl)", () => {
             assert.ok(res.calls.some((c) => c.cmd === "mirrord" && c.argv[0] === "verify-config"));
         });
 
-        it("waits for this run's agent pod by run label", () => {
-            const q = res.calls.find((c) => c.cmd === "kubectl" && c.argv.join(" ").includes("tekton-dag.io/role=mirrord-agent"));
+        it("waits for the agent pod of this attempt's proxy: run label and tekton-dag.io/proxy=<proxy pod>", () => {
+            const q = res.calls.find((c) => c.cmd === "kubectl" && c.argv[0] === "get" && c.argv.join(" ").includes("tekton-dag.io/role=mirrord-agent"));
             assert.ok(q, "agent query");
-            assert.ok(q!.argv.join(" ").includes(`tekton-dag.io/run=${RUN_ID}`));
+            const proxy = byKind(objs, "Pod", "mirrord-proxy").find((p) => p.metadata.labels["tekton-dag.io/app"] === "demo-fe");
+            assert.equal(q!.argv[q!.argv.indexOf("-l") + 1],
+                `tekton-dag.io/run=${RUN_ID},tekton-dag.io/app=demo-fe,tekton-dag.io/role=mirrord-agent,tekton-dag.io/proxy=${proxy.metadata.name}`);
+            const config = JSON.parse(byKind(objs, "ConfigMap", "mirrord-config").find((c) => c.metadata.labels["tekton-dag.io/app"] === "demo-fe").data["mirrord.json"]);
+            assert.equal(config.agent.labels["tekton-dag.io/proxy"], proxy.metadata.name, "the agent gets the label through agent.labels");
+        });
+
+        it("names the proxy per attempt, so a retried TaskRun's proxy differs from the earlier one", () => {
+            const again = created(runScript(SCRIPT, deployEnv(tempDir()), happyRules()).calls);
+            const name = (list: any[]) => byKind(list, "Pod", "mirrord-proxy").find((p) => p.metadata.labels["tekton-dag.io/app"] === "demo-fe").metadata.name;
+            assert.match(name(objs), /^mirrord-demo-fe-0f8e6c1a-[0-9a-f]{6}$/);
+            assert.notEqual(name(objs), name(again));
+        });
+
+        it("removes this run's earlier agent Job of the app (a retry) before it starts the proxy", () => {
+            const i = res.calls.findIndex((c) => c.cmd === "kubectl" && c.argv[0] === "delete" && c.argv[1] === "jobs.batch" && flag(c.argv, "-n") === "staging");
+            assert.ok(i >= 0, "a delete of jobs.batch in staging");
+            assert.equal(flag(res.calls[i].argv, "-l"), `tekton-dag.io/run=${RUN_ID},tekton-dag.io/app=demo-fe,tekton-dag.io/role=mirrord-agent`);
+            assert.ok(res.calls[i].argv.includes("--cascade=foreground") && res.calls[i].argv.includes("--wait=true"));
+            const proxyCreate = res.calls.findIndex((c) => c.cmd === "kubectl" && c.argv[0] === "create" && c.stdin.includes('"mirrord-proxy"') && c.stdin.includes('"kind": "Pod"') && c.stdin.includes('"staging"'));
+            assert.ok(proxyCreate > i, "before the proxy pod");
         });
 
         it("writes deployed-pods to the run's own directory and to the result", () => {
@@ -123,6 +143,9 @@ describe("deploy-intercept-mirrord.sh (against a recorded kubectl)", () => {
         ["an empty build-apps", { BUILD_APPS: " " }, /build-apps is empty/],
         ["a header without a value", { INTERCEPT_HEADER_VALUE: "x-dev-session" }, /intercept-header-value/],
         ["an empty run id", { RUN_ID: "" }, /RUN_ID is required|run-id is empty/],
+        ["an app outside target-namespaces", { TARGET_NAMESPACES: "staging" },
+            /app "demo-api" is in namespace "api-ns", which is not one of target-namespaces \(staging\)/],
+        ["an empty target-namespaces", { TARGET_NAMESPACES: " " }, /target-namespaces is empty/],
     ] as Array<[string, Record<string, string>, RegExp]>) {
         it(`fails on ${what}, naming it, before anything is created`, () => {
             const dir = tempDir();
@@ -178,7 +201,7 @@ describe("deploy-intercept-mirrord.sh (against a recorded kubectl)", () => {
         ];
         const res = runScript(SCRIPT, deployEnv(dir), rules, dir);
         assert.notEqual(res.status, 0);
-        assert.match(res.stderr, /mirrord proxy pod staging\/mirrord-demo-fe-0f8e6c1a stopped \(phase Failed\).*Detected dirty iptables/);
+        assert.match(res.stderr, /mirrord proxy pod staging\/mirrord-demo-fe-0f8e6c1a-[0-9a-f]{6} stopped \(phase Failed\).*Detected dirty iptables/);
         assert.ok(res.calls.some((c) => c.cmd === "kubectl" && c.argv[0] === "describe"), "describes the pod");
         assert.ok(!fs.existsSync(path.join(dir, "ws", ".tekton-dag", "runs", RUN_ID, "deployed-pods.json")));
     });
@@ -206,5 +229,39 @@ describe("deploy-intercept-mirrord.sh (against a recorded kubectl)", () => {
         const res = runScript(SCRIPT, deployEnv(dir, { POD_READY_TIMEOUT_SECONDS: "300" }), rules, dir);
         assert.notEqual(res.status, 0);
         assert.match(res.stderr, /cannot start: ImagePullBackOff/);
+    });
+    it("does not take an earlier attempt's agent (another proxy label) for this attempt's", () => {
+        const dir = tempDir();
+        const rules: Rule[] = [
+            // The earlier attempt's agent is Running, but only a query without this attempt's proxy label finds it.
+            { cmd: "kubectl", match: "^get pods .*tekton-dag.io/role=mirrord-agent,tekton-dag.io/proxy=", stdout: { items: [] } },
+            { cmd: "kubectl", match: "^get pods .*tekton-dag.io/role=mirrord-agent", stdout: AGENT_PODS },
+            ...happyRules(),
+        ];
+        const res = runScript(SCRIPT, deployEnv(dir, { POD_READY_TIMEOUT_SECONDS: "1", POLL_INTERVAL_SECONDS: "1" }), rules, dir);
+        assert.notEqual(res.status, 0, "must not report the steal active");
+        assert.match(res.stderr, /no running mirrord agent with label \S*tekton-dag.io\/proxy=mirrord-demo-fe-0f8e6c1a-[0-9a-f]{6} in staging/);
+    });
+
+    for (const replicas of [2, 3]) {
+        it(`refuses a target Deployment with ${replicas} replicas before anything is created, naming the app and the alternatives`, () => {
+            const dir = tempDir();
+            const scaled = { ...DEPLOYMENT, metadata: { name: "demo-api" }, spec: { ...DEPLOYMENT.spec, replicas } };
+            const rules: Rule[] = [{ cmd: "kubectl", match: "^get deployment demo-api ", stdout: scaled }, ...happyRules()];
+            const res = runScript(SCRIPT, deployEnv(dir), rules, dir);
+            assert.notEqual(res.status, 0);
+            assert.match(res.stderr, new RegExp(`app demo-api: Deployment api-ns/demo-api has ${replicas} replicas`));
+            assert.match(res.stderr, /steals from one random pod/);
+            assert.match(res.stderr, /kubectl scale deployment\/demo-api -n api-ns --replicas=1/);
+            assert.match(res.stderr, /intercept-backend telepresence/);
+            assert.deepEqual(res.calls.filter((c) => c.cmd === "kubectl" && c.argv[0] !== "get"), [], "nothing created or deleted");
+        });
+    }
+
+    it("accepts a Deployment with replicas: 1", () => {
+        const dir = tempDir();
+        const one = { ...DEPLOYMENT, spec: { ...DEPLOYMENT.spec, replicas: 1 } };
+        const res = runScript(SCRIPT, deployEnv(dir), [{ cmd: "kubectl", match: "^get deployment ", stdout: one }, ...happyRules()], dir);
+        assert.equal(res.status, 0, res.stderr);
     });
 });

@@ -60,6 +60,14 @@ describe("deploy-stack-intercepts.sh (Telepresence, against a recorded kubectl)"
         assert.equal(cm.data["telepresence-proxy.sh"], fs.readFileSync(path.join(SCRIPTS, "telepresence-proxy.sh"), "utf8"));
     });
 
+    it("rejects an app whose namespace is not a target namespace, naming it, before anything is created", () => {
+        const d = tempDir();
+        const r = runScript(SCRIPT, deployEnv(d, { TARGET_NAMESPACES: "staging other" }), happyRules(), d);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /app "demo-api" is in namespace "api-ns", which is not one of target-namespaces \(staging other\)/);
+        assert.deepEqual(r.calls, []);
+    });
+
     it("rejects a header value Telepresence would read as a regular expression, before anything is created", () => {
         const d = tempDir();
         const r = runScript(SCRIPT, deployEnv(d, { INTERCEPT_HEADER_VALUE: "x-dev-session: pr.42" }), happyRules(), d);

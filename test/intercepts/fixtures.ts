@@ -71,6 +71,7 @@ export function deployEnv(dir: string, extra: Record<string, string> = {}): Reco
         BUILT_IMAGES: JSON.stringify(IMAGES),
         INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42",
         DEFAULT_NAMESPACE: "staging",
+        TARGET_NAMESPACES: "staging api-ns",
         RUN_ID,
         RUN_NAME: "stack-pr-test-run-42",
         LEASE_WAIT_SECONDS: "600",

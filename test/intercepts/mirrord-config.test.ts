@@ -5,6 +5,45 @@ import { RUN_ID, runScript } from "./harness";
 
 const SCHEMA_FILE = require("node:path").resolve(__dirname, "..", "..", "..", "shared", "schemas", "mirrord-schema-3.250.0.json");
 
+/**
+ * The header filter as mirrord's agent compiles it: fancy-regex, `Regex::new(&format!("(?i){filter}"))`
+ * (mirrord/agent/src/http/filter.rs, fancy-regex 0.14), matched unanchored against each "name: value".
+ * JavaScript (Node 20) has no inline flag groups, so this compiles without the `i` flag and spells out the
+ * case-insensitivity instead: outside a `(?-i:...)` group every letter becomes `[xX]`; inside, the text is
+ * kept as is (case-sensitive). Escapes are copied unchanged. Character classes are not emulated.
+ */
+function mirrordHeaderRegex(filter: string): RegExp {
+    let out = "";
+    const caseInsensitive: boolean[] = [true]; // one entry per open group
+    for (let i = 0; i < filter.length; i++) {
+        const c = filter[i];
+        const ci = caseInsensitive[caseInsensitive.length - 1];
+        if (c === "\\") {
+            out += filter.slice(i, i + 2);
+            i++;
+        } else if (filter.startsWith("(?-i:", i)) {
+            out += "(?:";
+            caseInsensitive.push(false);
+            i += 4;
+        } else if (filter.startsWith("(?", i) && !filter.startsWith("(?:", i)) {
+            throw new Error(`emulation does not handle the group at ${i} of ${filter}`);
+        } else if (c === "(") {
+            out += "(";
+            caseInsensitive.push(ci);
+        } else if (c === ")") {
+            out += ")";
+            caseInsensitive.pop();
+        } else if (c === "[") {
+            throw new Error(`emulation does not handle character classes: ${filter}`);
+        } else if (ci && /[a-z]/i.test(c)) {
+            out += `[${c.toLowerCase()}${c.toUpperCase()}]`;
+        } else {
+            out += c;
+        }
+    }
+    return new RegExp(out);
+}
+
 function config(env: Record<string, string>) {
     const res = runScript("mirrord-config.sh", { APP: "demo-fe", NAMESPACE: "staging", RUN_ID, ...env });
     const json: any = res.status === 0 ? JSON.parse(res.stdout) : undefined;
@@ -19,7 +58,7 @@ describe("mirrord-config.sh", () => {
             const { status, stderr, json } = config({ INTERCEPT_HEADER: header, PORT: "3000", RUN_NAME: "stack-pr-test-run-42" });
             assert.equal(status, 0, stderr);
             assert.ok(validate(json), JSON.stringify(validate.errors, null, 2));
-            assert.equal(json.feature.network.incoming.http_filter.header_filter, "^x-dev-session: pr\\-42$");
+            assert.equal(json.feature.network.incoming.http_filter.header_filter, "^x-dev-session: (?-i:pr\\-42)$");
         });
     }
 
@@ -27,6 +66,19 @@ describe("mirrord-config.sh", () => {
         const { status, json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
         assert.equal(status, 0);
         assert.ok(validate(json), JSON.stringify(validate.errors));
+    });
+
+    it("never lets the agent wipe iptables rules another session left (clean_iptables_on_start false)", () => {
+        const { json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
+        assert.equal(json.agent.clean_iptables_on_start, false);
+    });
+
+    it("labels the agent with the proxy pod that runs it (PROXY_NAME), so a retry can tell its own agent apart", () => {
+        const named = config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
+        assert.equal(named.status, 0, named.stderr);
+        assert.equal(named.json.agent.labels["tekton-dag.io/proxy"], "mirrord-demo-fe-0f8e6c1a-3fdc65");
+        assert.ok(validate(named.json), JSON.stringify(validate.errors));
+        assert.equal(config({ INTERCEPT_HEADER: "x-dev-session: pr-42" }).json.agent.labels["tekton-dag.io/proxy"], undefined);
     });
 
     it("targets deployment/<app> in the app's namespace, no operator, steal mode, local fs, agent labelled with the run", () => {
@@ -47,23 +99,29 @@ describe("mirrord-config.sh", () => {
         assert.equal(json.feature.network.outgoing, false, "socat must reach the PR pod from the proxy pod itself");
     });
 
-    describe("header filter (compiled case-insensitive, as mirrord does)", () => {
+    describe("header filter (compiled with (?i) in front, as mirrord does)", () => {
         let filter: RegExp;
         before(() => {
             const { json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
-            filter = new RegExp(json.feature.network.incoming.http_filter.header_filter, "i");
+            filter = mirrordHeaderRegex(json.feature.network.incoming.http_filter.header_filter);
         });
-        for (const line of ["x-dev-session: pr-42", "X-Dev-Session: pr-42"]) {
-            it(`matches ${JSON.stringify(line)}`, () => assert.ok(filter.test(line)));
+        for (const line of ["x-dev-session: pr-42", "X-Dev-Session: pr-42", "X-DEV-SESSION: pr-42"]) {
+            it(`matches ${JSON.stringify(line)} (header names are case-insensitive)`, () => assert.ok(filter.test(line)));
         }
-        for (const line of ["x-dev-session: pr-420", "x-dev-session: pr-4", "x-other: pr-42", "x-x-dev-session: pr-42", "x-dev-session: pr-42, pr-43"]) {
-            it(`does not match ${JSON.stringify(line)}`, () => assert.ok(!filter.test(line)));
+        for (const line of ["x-dev-session: PR-42", "x-dev-session: Pr-42", "x-dev-session: pr-420", "x-dev-session: pr-4",
+            "x-other: pr-42", "x-x-dev-session: pr-42", "x-dev-session: pr-42, pr-43"]) {
+            it(`does not match ${JSON.stringify(line)} (the value compares exactly, as with Telepresence)`, () => assert.ok(!filter.test(line)));
         }
+        it("the emulation is case-insensitive outside (?-i:...): a bare value would let PR-42 through", () => {
+            assert.ok(mirrordHeaderRegex("^x-dev-session: pr\\-42$").test("x-dev-session: PR-42"));
+            assert.ok(!mirrordHeaderRegex("^x-dev-session: (?-i:pr\\-42)$").test("x-dev-session: PR-42"));
+        });
         it("escapes regex characters in the value", () => {
             const dotted = config({ INTERCEPT_HEADER: "x-dev-session: pr.4+2" }).json;
-            const re = new RegExp(dotted.feature.network.incoming.http_filter.header_filter, "i");
+            const re = mirrordHeaderRegex(dotted.feature.network.incoming.http_filter.header_filter);
             assert.ok(re.test("x-dev-session: pr.4+2"));
             assert.ok(!re.test("x-dev-session: prX44442"));
+            assert.ok(!re.test("x-dev-session: PR.4+2"));
         });
     });
 
@@ -77,6 +135,7 @@ describe("mirrord-config.sh", () => {
         ["bad namespace", { NAMESPACE: "Staging!", INTERCEPT_HEADER: "x-dev-session: pr-42" }, /NAMESPACE "Staging!" is not a DNS label/],
         ["bad run id", { RUN_ID: "42", INTERCEPT_HEADER: "x-dev-session: pr-42" }, /run-id "42" is not a PipelineRun uid/],
         ["bad port", { PORT: "99999", INTERCEPT_HEADER: "x-dev-session: pr-42" }, /PORT "99999"/],
+        ["bad proxy name", { PROXY_NAME: "Proxy_1", INTERCEPT_HEADER: "x-dev-session: pr-42" }, /PROXY_NAME "Proxy_1" is not a DNS label/],
     ];
     for (const [what, env, message] of bad) {
         it(`fails with a message on bad input: ${what}`, () => {

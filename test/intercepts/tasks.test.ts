@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { REPO, SCRIPTS } from "./harness";
+import { REPO, RUN_ID, runScript, SCRIPTS, tempDir } from "./harness";
+import { deployEnv, happyRules } from "./fixtures";
 
 const TASKS = ["check-intercept-backend", "deploy-intercept-mirrord", "deploy-stack-intercepts", "deploy-intercepts-result", "cleanup-stack-intercepts"];
 const MY_SCRIPTS = ["check-intercept-backend.sh", "mirrord-config.sh", "deploy-intercept-mirrord.sh", "deploy-stack-intercepts.sh",
@@ -49,6 +50,21 @@ describe("intercept Tasks", () => {
         assert.ok(t.spec.params.some((p: any) => p.name === "telepresence-image"));
     });
 
+    it("both deploy tasks take target-namespaces (default staging) and hand it to the script as TARGET_NAMESPACES", () => {
+        for (const name of ["deploy-intercept-mirrord", "deploy-stack-intercepts"]) {
+            const task = load(name);
+            assert.equal(task.spec.params.find((p: any) => p.name === "target-namespaces")?.default, "staging", name);
+            const env = task.spec.steps[0].env.find((e: any) => e.name === "TARGET_NAMESPACES");
+            assert.equal(env?.value, "$(params.target-namespaces)", name);
+        }
+    });
+
+    it("check-intercept-backend takes intercepts-enabled (default \"true\") and hands it to the script as INTERCEPTS_ENABLED", () => {
+        const task = load("check-intercept-backend");
+        assert.equal(task.spec.params.find((p: any) => p.name === "intercepts-enabled")?.default, "true");
+        assert.equal(task.spec.steps[0].env.find((e: any) => e.name === "INTERCEPTS_ENABLED")?.value, "$(params.intercepts-enabled)");
+    });
+
     it("scripts never interpolate params, never use Telepresence's removed --http-match, never install the traffic manager", () => {
         for (const s of MY_SCRIPTS) {
             const text = fs.readFileSync(path.join(SCRIPTS, s), "utf8");
@@ -75,6 +91,34 @@ describe("intercept RBAC rule files", () => {
             for (const [, i] of ruleLines) assert.match(lines[i - 1], /^\s*#/, `rule at line ${i + 1} of ${f} has no comment`);
         });
     }
+
+    it("tekton-dag-pipeline may do every delete the intercept scripts run in a target namespace, including the watch of --wait", () => {
+        // kubectl delete -l lists; without --wait=false (its default is true) it then gets and watches each
+        // object until it is gone (a Job deleted with --cascade=foreground stays until its pods are).
+        const doc = YAML.parse(fs.readFileSync(path.join(REPO, "tekton", "rbac", "pipeline-in-target.yaml"), "utf8"));
+        const grants = new Set<string>(doc.rules.flatMap((r: any) => r.apiGroups.flatMap((g: string) =>
+            r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${g}/${res}:${v}`)))));
+        const resourceOf: Record<string, string> = {
+            pod: "/pods", pods: "/pods", configmaps: "/configmaps", "jobs.batch": "batch/jobs", "leases.coordination.k8s.io": "coordination.k8s.io/leases",
+        };
+        const deletes: string[][] = [];
+        for (const [script, env] of [
+            ["cleanup-stack-intercepts.sh", { RUN_ID, TARGET_NAMESPACES: "staging", DEFAULT_NAMESPACE: "staging" }],
+            ["deploy-intercept-mirrord.sh", deployEnv(tempDir())],
+            ["deploy-stack-intercepts.sh", deployEnv(tempDir())],
+        ] as Array<[string, Record<string, string>]>) {
+            const res = runScript(script, env, happyRules());
+            assert.equal(res.status, 0, `${script}: ${res.stderr}`);
+            deletes.push(...res.calls.filter((c) => c.cmd === "kubectl" && c.argv[0] === "delete").map((c) => c.argv));
+        }
+        assert.ok(deletes.some((a) => a[1] === "jobs.batch" && a.includes("--wait=true")), "the agent Jobs are deleted with --wait=true");
+        for (const argv of deletes) {
+            const resource = resourceOf[argv[1]];
+            assert.ok(resource, `unknown kind in: kubectl ${argv.join(" ")}`);
+            const needed = argv.includes("--wait=false") ? ["list", "delete"] : ["list", "delete", "get", "watch"];
+            for (const verb of needed) assert.ok(grants.has(`${resource}:${verb}`), `kubectl ${argv.join(" ")} needs ${verb} on ${resource}`);
+        }
+    });
 
     it("the mirrord proxy gets exactly what the CLI needs without the operator", () => {
         const doc = YAML.parse(fs.readFileSync(path.join(REPO, "tekton", "rbac", "mirrord-proxy.yaml"), "utf8"));

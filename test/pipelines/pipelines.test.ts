@@ -1,6 +1,5 @@
 // The wiring of stack-pr-test and stack-pr-continue (docs/conventions.md, "Pipeline shape").
 import { strict as assert } from "assert";
-import * as fs from "fs";
 import * as path from "path";
 import {
     PIPELINE_NAMES, SCRIPTS_DIR, allPipelineTasks, ancestors, paramValue, pipeline, pipelineTask,
@@ -10,20 +9,25 @@ import {
 const DEPLOY_TASKS = ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord"];
 const DEPLOYED_PODS = "$(tasks.deploy-intercepts-result.results.deployed-pods)";
 
-/** check-intercept-backend as it would run: the real script when it exists. */
-function checkBackend(backend: string): boolean {
+/** check-intercept-backend as it would run: the real script. */
+function checkBackend(backend: string, enabled = "true"): boolean {
     const script = path.join(SCRIPTS_DIR, "check-intercept-backend.sh");
-    if (fs.existsSync(script)) return runScript(script, { INTERCEPT_BACKEND: backend }).status === 0;
-    return ["telepresence", "mirrord"].includes(backend);
+    return runScript(script, { INTERCEPT_BACKEND: backend, INTERCEPTS_ENABLED: enabled }).status === 0;
 }
 
-function runWith(name: string, backend: string) {
+function runWith(name: string, backend: string, enabled?: string) {
     const p = pipeline(name);
     const params: Record<string, string> = {};
     for (const decl of p.spec.params) params[decl.name] = decl.default ?? `value-of-${decl.name}`;
     params["intercept-backend"] = backend;
+    if (enabled !== undefined) params["intercepts-enabled"] = enabled;
+    // The check task gets what the pipeline passes it (its params, resolved), as Tekton would.
+    const check = pipelineTask(p, "check-intercept-backend");
+    const resolve = (v: string | undefined) => (v ?? "").replace(/\$\(params\.([a-z0-9-]+)\)/g, (_m, n) => params[n]);
     return simulate(p, params, { "resolve-stack": { "build-tool": "npm" } }, (t) =>
-        t === "check-intercept-backend" ? checkBackend(backend) : true,
+        t === "check-intercept-backend"
+            ? checkBackend(resolve(paramValue(check, "intercept-backend")), resolve(paramValue(check, "intercepts-enabled")) || "true")
+            : true,
     );
 }
 
@@ -49,6 +53,7 @@ for (const name of PIPELINE_NAMES) {
             assert.equal(byName["default-namespace"].default, "staging");
             assert.equal(byName["target-namespaces"].default, "staging");
             assert.equal(byName["lease-wait-seconds"].default, "600");
+            assert.equal(byName["intercepts-enabled"]?.default, "true", "param intercepts-enabled, default \"true\"");
             assert.equal(byName["request-path"].default, "/");
         });
 
@@ -118,6 +123,7 @@ for (const name of PIPELINE_NAMES) {
             const check = pipelineTask(p, "check-intercept-backend");
             assert.equal(check.taskRef.name, "check-intercept-backend");
             assert.equal(paramValue(check, "intercept-backend"), "$(params.intercept-backend)");
+            assert.equal(paramValue(check, "intercepts-enabled"), "$(params.intercepts-enabled)");
             assert.deepEqual(check.runAfter ?? [], []);
             assert.deepEqual(check.when ?? [], []);
             for (const d of [...DEPLOY_TASKS, "deploy-intercepts-result"]) {
@@ -140,6 +146,7 @@ for (const name of PIPELINE_NAMES) {
                 for (const n of ["stack-json", "build-apps", "propagation-chain", "built-images", "intercept-header-value", "default-namespace", "lease-wait-seconds"]) {
                     assert.ok(paramValue(d, n), `${d.name} passes ${n}`);
                 }
+                assert.equal(paramValue(d, "target-namespaces"), "$(params.target-namespaces)", `${d.name} passes target-namespaces`);
             }
             assert.equal(paramValue(md, "mirrord-image"), "$(params.mirrord-image)");
             assert.equal(paramValue(tp, "telepresence-image"), "$(params.telepresence-image)");
@@ -218,15 +225,25 @@ for (const name of PIPELINE_NAMES) {
                 });
             }
 
-            it("without check-intercept-backend an unknown backend would skip both deploys and go on (why it exists)", () => {
-                const p2 = structuredClone(pipeline(name));
-                const params: Record<string, string> = {};
-                for (const decl of p2.spec.params) params[decl.name] = decl.default ?? "x";
-                params["intercept-backend"] = "foo";
-                const o = simulate(p2, params, { "resolve-stack": { "build-tool": "npm" } }, () => true);
-                assert.equal(o["deploy-intercepts-telepresence"], "skipped");
-                assert.equal(o["deploy-intercepts-mirrord"], "skipped");
-                assert.equal(o["deploy-intercepts-result"], "succeeded");
+            it("intercepts-enabled \"false\": check-intercept-backend fails and no deploy task runs, whatever the backend", () => {
+                for (const backend of ["telepresence", "mirrord"]) {
+                    const o = runWith(name, backend, "false");
+                    assert.equal(o["check-intercept-backend"], "failed");
+                    assert.ok(Object.entries(o).every(([t, s]) => t === "check-intercept-backend" || s !== "succeeded"), JSON.stringify(o));
+                }
+            });
+
+            it("the backends check-intercept-backend accepts are exactly those one deploy task's when-guard selects", () => {
+                // Tekton skips every when-guarded deploy task for a value no guard names and carries on; the
+                // check is what stops that, so the script and the guards in this file must agree.
+                const guarded = DEPLOY_TASKS.map((d) => pipelineTask(p, d));
+                const guardValues = guarded.flatMap((t) => t.when.flatMap((w: any) => w.values));
+                for (const backend of [...new Set([...guardValues, "", "foo", "Telepresence", "mirrord ", "istio"])]) {
+                    const selecting = guarded.filter((t) => t.when.every((w: any) =>
+                        w.input === "$(params.intercept-backend)" && (w.operator === "in") === w.values.includes(backend)));
+                    assert.equal(checkBackend(backend), selecting.length === 1,
+                        `backend ${JSON.stringify(backend)}: accepted=${checkBackend(backend)}, deploy tasks selecting it: ${selecting.map((t) => t.name)}`);
+                }
             });
         });
     });

@@ -30,7 +30,9 @@ module.exports = function run(cmd) {
         fs.writeFileSync(statePath, JSON.stringify(used));
         if (rule.stdout) process.stdout.write(typeof rule.stdout === "string" ? rule.stdout : JSON.stringify(rule.stdout));
         if (rule.stderr) process.stderr.write(rule.stderr);
-        process.exit(rule.exit ?? 0);
+        // No process.exit() here: into a pipe, output over 64 KiB is still being written and would be cut off.
+        process.exitCode = rule.exit ?? 0;
+        return;
     }
-    process.exit(0);
+    process.exitCode = 0;
 };
