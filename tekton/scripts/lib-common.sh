@@ -57,3 +57,33 @@ run_labels() {
     "tekton-dag.io/app=${app}" \
     "tekton-dag.io/role=${role}"
 }
+
+# An HTTP header name: letters, digits, '-' and '_' (a conservative subset of RFC 9110 tokens).
+HEADER_NAME_RE='^[A-Za-z0-9][-A-Za-z0-9_]*$'
+
+# Splits "Name: value" or "Name:value" into HEADER_NAME and HEADER_VALUE; dies on anything else.
+parse_intercept_header() {
+  local raw="${1-}" name value
+  [ -n "$raw" ] || die "intercept-header-value is empty; expected \"<header-name>: <value>\", e.g. \"x-dev-session: pr-42\""
+  case "$raw" in
+    *:*) ;;
+    *) die "intercept-header-value \"${raw}\" has no ':'; expected \"<header-name>: <value>\" or \"<header-name>:<value>\", e.g. \"x-dev-session: pr-42\"" ;;
+  esac
+  name="${raw%%:*}"
+  value="${raw#*:}"
+  name="${name#"${name%%[![:space:]]*}"}"
+  name="${name%"${name##*[![:space:]]}"}"
+  value="${value#"${value%%[![:space:]]*}"}"
+  value="${value%"${value##*[![:space:]]}"}"
+  [[ "$name" =~ $HEADER_NAME_RE ]] ||
+    die "intercept-header-value \"${raw}\": header name \"${name}\" must be letters, digits, '-' or '_' (e.g. x-dev-session)"
+  [ -n "$value" ] || die "intercept-header-value \"${raw}\": the header value after ':' is empty"
+  # Printable ASCII only: no control characters, no non-ASCII, nothing a header could not carry.
+  local LC_ALL=C
+  [[ "$value" =~ ^[\ -~]+$ ]] ||
+    die "intercept-header-value \"${raw}\": the header value may contain printable ASCII characters only"
+  # shellcheck disable=SC2034 # read by the sourcing script
+  HEADER_NAME="$name"
+  # shellcheck disable=SC2034
+  HEADER_VALUE="$value"
+}

@@ -9,7 +9,6 @@ RUN_LABEL=tekton-dag.io/run
 UID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 DNS_LABEL_RE='^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
 LABEL_VALUE_RE='^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'
-HEADER_NAME_RE='^[A-Za-z0-9][-A-Za-z0-9_]*$'
 
 # The run id must be a PipelineRun uid: an empty or odd value would widen a label selector.
 validate_run_id() {
@@ -85,31 +84,6 @@ run_selector() {
   [ -z "$app" ] || sel="${sel},tekton-dag.io/app=${app}"
   [ -z "$role" ] || sel="${sel},tekton-dag.io/role=${role}"
   printf '%s' "$sel"
-}
-
-# Splits "Name: value" or "Name:value" into HEADER_NAME and HEADER_VALUE; dies on anything else.
-parse_intercept_header() {
-  local raw="${1-}" name value
-  [ -n "$raw" ] || die "intercept-header-value is empty; expected \"<header-name>: <value>\", e.g. \"x-dev-session: pr-42\""
-  case "$raw" in
-    *:*) ;;
-    *) die "intercept-header-value \"${raw}\" has no ':'; expected \"<header-name>: <value>\" or \"<header-name>:<value>\", e.g. \"x-dev-session: pr-42\"" ;;
-  esac
-  name="${raw%%:*}"
-  value="${raw#*:}"
-  name="${name#"${name%%[![:space:]]*}"}"
-  name="${name%"${name##*[![:space:]]}"}"
-  value="${value#"${value%%[![:space:]]*}"}"
-  value="${value%"${value##*[![:space:]]}"}"
-  [[ "$name" =~ $HEADER_NAME_RE ]] ||
-    die "intercept-header-value \"${raw}\": header name \"${name}\" must be letters, digits, '-' or '_' (e.g. x-dev-session)"
-  [ -n "$value" ] || die "intercept-header-value \"${raw}\": the header value after ':' is empty"
-  # Printable ASCII only: no control characters, no non-ASCII, nothing a header could not carry.
-  local LC_ALL=C
-  [[ "$value" =~ ^[\ -~]+$ ]] ||
-    die "intercept-header-value \"${raw}\": the header value may contain printable ASCII characters only"
-  HEADER_NAME="$name"
-  HEADER_VALUE="$value"
 }
 
 # Escapes every regex meta character so the value matches literally (fancy-regex and JavaScript agree).

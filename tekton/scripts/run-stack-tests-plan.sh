@@ -30,13 +30,7 @@ jq -e 'type == "object" and (.apps | type == "object")' >/dev/null 2>&1 <<<"$sta
 jq -e --arg a "$ENTRY_APP" '.apps | has($a)' >/dev/null <<<"$stack" ||
   die "entry-app '${ENTRY_APP}' is not an app of stack-json (apps: $(jq -r '.apps | keys_unsorted | join(", ")' <<<"$stack"))"
 
-HEADER_NAME="${INTERCEPT_HEADER_VALUE%%:*}"
-HEADER_VALUE="${INTERCEPT_HEADER_VALUE#*:}"
-HEADER_VALUE="${HEADER_VALUE#"${HEADER_VALUE%%[![:space:]]*}"}"
-HEADER_NAME="${HEADER_NAME%"${HEADER_NAME##*[![:space:]]}"}"
-if [ "$HEADER_NAME" = "$INTERCEPT_HEADER_VALUE" ] || [ -z "$HEADER_NAME" ] || [ -z "$HEADER_VALUE" ]; then
-  die "intercept-header-value '${INTERCEPT_HEADER_VALUE}' must be 'Name: value' (e.g. x-dev-session: pr-42)"
-fi
+parse_intercept_header "$INTERCEPT_HEADER_VALUE"
 
 app_list="$(read_value "${APP_LIST:-}")"
 if [ -z "${app_list//[[:space:]]/}" ]; then

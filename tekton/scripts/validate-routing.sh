@@ -72,13 +72,7 @@ app_namespace() {
   jq -r --arg a "$1" --arg d "$DEFAULT_NAMESPACE" '.apps[$a].namespace // $d | if . == "" then $d else . end' <<<"$stack"
 }
 
-HEADER_NAME="${INTERCEPT_HEADER_VALUE%%:*}"
-HEADER_VALUE="${INTERCEPT_HEADER_VALUE#*:}"
-HEADER_VALUE="${HEADER_VALUE#"${HEADER_VALUE%%[![:space:]]*}"}"
-HEADER_NAME="${HEADER_NAME%"${HEADER_NAME##*[![:space:]]}"}"
-if [ "$HEADER_NAME" = "$INTERCEPT_HEADER_VALUE" ] || [ -z "$HEADER_NAME" ] || [ -z "$HEADER_VALUE" ]; then
-  die "intercept-header-value '${INTERCEPT_HEADER_VALUE}' must be 'Name: value' (e.g. x-dev-session: pr-42)"
-fi
+parse_intercept_header "$INTERCEPT_HEADER_VALUE"
 
 pods_raw="$(read_value "${DEPLOYED_PODS:-}")"
 [ -n "$pods_raw" ] || pods_raw='{}'

@@ -228,7 +228,7 @@ describe("validate-routing.sh (validate-stack-propagation, validate-original-tra
 
         const bad: Array<[string, Record<string, string>, RegExp]> = [
             ["an entry app the graph lacks", { ENTRY_APP: "web" }, /entry-app 'web' is not an app of stack-json \(apps: demo-fe, demo-api\)/],
-            ["a header value without a name", { INTERCEPT_HEADER_VALUE: "pr-42" }, /intercept-header-value 'pr-42' must be 'Name: value'/],
+            ["a header value without a name", { INTERCEPT_HEADER_VALUE: "pr-42" }, /intercept-header-value "pr-42" has no ':'; expected "<header-name>: <value>"/],
             ["no PR pod with the header", { DEPLOYED_PODS: "{}" }, /deployed-pods names no PR pod/],
             ["deployed-pods that is not JSON", { DEPLOYED_PODS: "pr-demo-fe" }, /deployed-pods is not a JSON object of app -> PR pod name/],
             ["retries that are not a number", { RETRIES: "many" }, /retries 'many' must be a whole number/],
