@@ -19,7 +19,7 @@ export const TELEPRESENCE_IMAGE = "tekton-dag-build-telepresence";
  * with config-driven defaults, the GitHub trigger, the Telepresence traffic manager and the orphan sweeper.
  */
 export class TektonDagStack extends pulumi.ComponentResource {
-    /** The image the mirrord task and proxy pods use (by digest when built here). */
+    /** The mirrord proxy and kubectl/jq tools image every pipeline uses (by digest when built here). */
     public readonly mirrordImage: pulumi.Output<string>;
     public readonly telepresenceImage: pulumi.Output<string | undefined>;
     public readonly pipelinesNamespace: string;
