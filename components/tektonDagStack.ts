@@ -61,11 +61,11 @@ export class TektonDagStack extends pulumi.ComponentResource {
         };
         // Always needed: besides the mirrord proxies it is every pipeline's kubectl/jq tools image.
         this.mirrordImage = image(MIRRORD_IMAGE, "MIRRORD_VERSION", "mirrordVersion", "mirrordImage");
-        this.telepresenceImage = c.telepresenceUsable
+        this.telepresenceImage = c.enableIntercepts
             ? image(TELEPRESENCE_IMAGE, "TELEPRESENCE_VERSION", "telepresenceVersion", "telepresenceImage")
             : pulumi.output(undefined);
 
-        const trafficManager = c.telepresenceUsable && c.installTelepresence
+        const trafficManager = c.installsTrafficManager
             ? new TelepresenceTrafficManager(`${name}-telepresence`, {
                 namespace: c.telepresenceNamespace,
                 version: c.telepresenceVersion,
@@ -141,7 +141,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 production: String(c.production),
                 enableIntercepts: String(c.enableIntercepts),
                 interceptBackend: c.interceptBackend,
-                installTelepresence: String(c.telepresenceUsable && c.installTelepresence),
+                installTelepresence: String(c.installsTrafficManager),
                 targetNamespaces: c.targetNamespaces.join(" "),
                 pipelinesNamespace: c.pipelinesNamespace,
             },

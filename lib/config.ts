@@ -89,8 +89,8 @@ export type StackConfig = Omit<z.output<typeof configSchema>, "registryPull" | "
     prImageRegistry: string;
     /** The namespace PR pods use when the stack file names none. */
     defaultNamespace: string;
-    /** Telepresence's traffic manager is installed and its image is needed. */
-    telepresenceUsable: boolean;
+    /** The program installs Telepresence's traffic manager (intercepts on and installTelepresence). */
+    installsTrafficManager: boolean;
 };
 
 export class ConfigError extends Error {

@@ -101,7 +101,7 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
         registryPull,
         prImageRegistry: parsed.prImageRegistry ?? registryPull,
         defaultNamespace: parsed.targetNamespaces[0],
-        telepresenceUsable: parsed.enableIntercepts,
+        installsTrafficManager: parsed.enableIntercepts && parsed.installTelepresence,
     };
     checkCombinations(config);
     return config;
@@ -113,7 +113,7 @@ function checkCombinations(c: StackConfig): void {
     const images: Array<["mirrordImage" | "telepresenceImage", boolean]> = [
         // The mirrord image is also every pipeline's kubectl/jq tools image, so it is always needed.
         ["mirrordImage", true],
-        ["telepresenceImage", c.telepresenceUsable],
+        ["telepresenceImage", c.enableIntercepts],
     ];
     for (const [key, needed] of images) {
         if (!c.buildImages && needed && !c[key]) {
@@ -123,14 +123,13 @@ function checkCombinations(c: StackConfig): void {
             problems.push(`${PROJECT}:${key} is set but ${PROJECT}:buildImages is true; set buildImages to false to use your own image, or remove ${key}`);
         }
     }
-    if (c.telepresenceUsable) {
+    if (c.enableIntercepts) {
         const [major, minor] = c.telepresenceVersion.replace(/^v/, "").split(".").map(Number);
         if (major < 2 || (major === 2 && minor < 25)) {
             problems.push(`${PROJECT}:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got ${JSON.stringify(c.telepresenceVersion)}`);
         }
     }
-    if (c.telepresenceUsable && c.installTelepresence &&
-        [c.pipelinesNamespace, ...c.targetNamespaces].includes(c.telepresenceNamespace)) {
+    if (c.installsTrafficManager && [c.pipelinesNamespace, ...c.targetNamespaces].includes(c.telepresenceNamespace)) {
         problems.push(`${PROJECT}:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); ` +
             `got ${JSON.stringify(c.telepresenceNamespace)}, which is also the pipelines or a target namespace`);
     }
