@@ -5,8 +5,13 @@
 # the intercept when the pod is deleted (TERM): the traffic manager would otherwise keep a vanished
 # client's session, and its intercept, until client.connectionTTL runs out.
 #
+# The first intercept of a workload injects the traffic agent, which rolls the workload; the traffic
+# manager waits timeouts.agentArrival for the new pod's agent and fails the intercept when it does not
+# arrive in time. By then the rollout is usually nearly done, so that one error gets one retry.
+#
 # Environment (set in the pod spec): TP_WORKLOAD, TP_NAMESPACE, TP_MANAGER_NAMESPACE, TP_APP_PORT,
-# TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value").
+# TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value"); TP_AGENT_ARRIVAL_SECONDS (the manager's
+# timeouts.agentArrival, for messages only).
 set -euo pipefail
 
 READY_FILE="${TP_READY_FILE:-/tmp/telepresence-intercept-active}"
@@ -55,9 +60,31 @@ trap 'exit 0' TERM INT
 log "connecting to the traffic manager in ${TP_MANAGER_NAMESPACE} (namespace ${TP_NAMESPACE})"
 telepresence connect --namespace "$TP_NAMESPACE" --manager-namespace "$TP_MANAGER_NAMESPACE" \
   --mapped-namespaces "$TP_NAMESPACE"
+# What the traffic manager reports when the agent did not arrive within timeouts.agentArrival
+# ("request timed out while waiting for agent <workload>.<namespace> to arrive", state/intercept.go).
+AGENT_ARRIVAL_TIMEOUT_RE='timed out while waiting for agent [^[:space:]]+ to arrive'
+
+# Runs the intercept; its output goes to the log either way and is kept in INTERCEPT_OUTPUT.
+intercept() {
+  local status=0
+  INTERCEPT_OUTPUT="$(telepresence intercept "$TP_WORKLOAD" --port "${TP_APP_PORT}:${TP_SERVICE_PORT}" \
+    --address "$TP_TARGET_IP" --http-header "$TP_HTTP_HEADER" --mount=false 2>&1)" || status=$?
+  [ -z "$INTERCEPT_OUTPUT" ] || printf '%s\n' "$INTERCEPT_OUTPUT" >&2
+  return "$status"
+}
+
+arrival="timeouts.agentArrival${TP_AGENT_ARRIVAL_SECONDS:+ (${TP_AGENT_ARRIVAL_SECONDS}s)}"
 log "intercepting ${TP_WORKLOAD} port ${TP_SERVICE_PORT} for ${TP_HTTP_HEADER} -> ${TP_TARGET_IP}:${TP_APP_PORT}"
-telepresence intercept "$TP_WORKLOAD" --port "${TP_APP_PORT}:${TP_SERVICE_PORT}" --address "$TP_TARGET_IP" \
-  --http-header "$TP_HTTP_HEADER" --mount=false
+if ! intercept; then
+  [[ "$INTERCEPT_OUTPUT" =~ $AGENT_ARRIVAL_TIMEOUT_RE ]] ||
+    die "telepresence intercept ${TP_WORKLOAD} failed: $(tail -n 5 <<<"$INTERCEPT_OUTPUT" | tr '\n' ' ')"
+  log "the traffic agent of ${TP_WORKLOAD} did not arrive within ${arrival} (the workload is rolling to add it); retrying the intercept once"
+  if ! intercept; then
+    [[ "$INTERCEPT_OUTPUT" =~ $AGENT_ARRIVAL_TIMEOUT_RE ]] ||
+      die "telepresence intercept ${TP_WORKLOAD} failed on its retry: $(tail -n 5 <<<"$INTERCEPT_OUTPUT" | tr '\n' ' ')"
+    die "the traffic agent of ${TP_WORKLOAD} did not arrive within ${arrival}, twice (one retry): check that the Deployment ${TP_NAMESPACE}/${TP_WORKLOAD} rolls out and its pods become Ready (kubectl rollout status), or raise the stack config's tekton-dag:telepresenceAgentArrivalSeconds for an app that starts slowly"
+  fi
+fi
 touch "$READY_FILE"
 log "intercept active"
 while true; do
