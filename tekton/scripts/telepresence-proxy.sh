@@ -11,7 +11,7 @@
 #
 # Environment (set in the pod spec): TP_WORKLOAD, TP_NAMESPACE, TP_MANAGER_NAMESPACE, TP_APP_PORT,
 # TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value"); TP_AGENT_ARRIVAL_SECONDS (the manager's
-# timeouts.agentArrival, for messages only).
+# timeouts.agentArrival; the client is told to wait a little longer, so the manager's answer is what it sees).
 set -euo pipefail
 
 READY_FILE="${TP_READY_FILE:-/tmp/telepresence-intercept-active}"
@@ -21,6 +21,16 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 for name in TP_WORKLOAD TP_NAMESPACE TP_MANAGER_NAMESPACE TP_APP_PORT TP_SERVICE_PORT TP_TARGET_IP TP_HTTP_HEADER; do
   [ -n "${!name:-}" ] || die "environment variable ${name} is required"
 done
+
+# The client's own wait for the traffic agent (timeouts.agentInstall, 2 minutes by default) must outlast the
+# manager's, or a slow first intercept ends with the client's timeout instead of the manager's answer.
+if [ -n "${TP_AGENT_ARRIVAL_SECONDS:-}" ]; then
+  [[ "$TP_AGENT_ARRIVAL_SECONDS" =~ ^[0-9]{1,5}$ ]] ||
+    die "TP_AGENT_ARRIVAL_SECONDS must be a whole number of seconds; got \"${TP_AGENT_ARRIVAL_SECONDS}\""
+  export XDG_CONFIG_HOME="${TP_CONFIG_HOME:-/tmp/tekton-dag-telepresence-config}"
+  mkdir -p "${XDG_CONFIG_HOME}/telepresence"
+  printf 'timeouts:\n  agentInstall: %ss\n' "$((TP_AGENT_ARRIVAL_SECONDS + 30))" >"${XDG_CONFIG_HOME}/telepresence/config.yml"
+fi
 
 # A kubeconfig for the pod's own ServiceAccount (the token file is re-read, so rotation is fine).
 sa=/var/run/secrets/kubernetes.io/serviceaccount

@@ -132,6 +132,7 @@ describe("telepresence-proxy.sh (the proxy pod's program, against a recorded tel
         KUBERNETES_SERVICE_HOST: "10.96.0.1", TP_WORKLOAD: "demo-fe", TP_NAMESPACE: "staging", TP_MANAGER_NAMESPACE: "ambassador",
         TP_APP_PORT: "3000", TP_SERVICE_PORT: "80", TP_TARGET_IP: "10.1.2.3", TP_HTTP_HEADER: "x-dev-session=pr-42",
         TP_AGENT_ARRIVAL_SECONDS: "180", TP_READY_FILE: path.join(dir, "ready"), TP_KUBECONFIG: path.join(dir, "kubeconfig"),
+        TP_CONFIG_HOME: path.join(dir, "config"),
     });
     const intercepts = (r: ReturnType<typeof runScript>) => r.calls.filter((c) => c.cmd === "telepresence" && c.argv[0] === "intercept");
 
@@ -153,6 +154,8 @@ describe("telepresence-proxy.sh (the proxy pod's program, against a recorded tel
         const calls = readCalls(dir).filter((c) => c.cmd === "telepresence").map((c) => c.argv[0]);
         assert.deepEqual(calls, ["connect", "intercept", "intercept", "leave", "quit"]);
         assert.match(stderr, /did not arrive within timeouts\.agentArrival \(180s\).*retrying the intercept once/);
+        // The client waits longer for the agent than the manager does, so the manager's timeout is what it reports.
+        assert.equal(fs.readFileSync(path.join(dir, "config", "telepresence", "config.yml"), "utf8"), "timeouts:\n  agentInstall: 210s\n");
     });
 
     it("fails with a message naming the config key when the agent misses its arrival twice", () => {

@@ -77,8 +77,10 @@ describe("Telepresence traffic manager values", () => {
             assert.equal(values.timeouts?.agentArrival, c.arrival);
         });
     }
+});
 
-    it("installs no chart when the program does not install the traffic manager", async () => {
+describe("Telepresence traffic manager chart", () => {
+    it("is not installed when the program does not install the traffic manager", async () => {
         for (const overrides of [{ installTelepresence: "false" }, { enableIntercepts: "false" }] as Array<Record<string, string>>) {
             const charts = (await rendered({ overrides })).filter((r) => r.type === "kubernetes:helm.sh/v4:Chart");
             assert.equal(charts.length, 0, JSON.stringify(overrides));
