@@ -7,7 +7,7 @@ import * as path from "node:path";
 import Ajv2020, { ValidateFunction } from "ajv/dist/2020";
 import * as YAML from "yaml";
 import { REPO_ROOT } from "../../lib/tektonSources";
-import { rendered } from "../helpers/render";
+import { named, objects, paramDefault, rendered } from "../helpers/render";
 
 /** The chart's schema, shared beside the repository (../shared), never copied into it. */
 const SCHEMA_FILE = path.resolve(REPO_ROOT, "..", "shared", "schemas", "telepresence-oss-values.schema.yaml");
@@ -80,6 +80,13 @@ describe("Telepresence traffic manager values", () => {
 });
 
 describe("Telepresence traffic manager chart", () => {
+    it("gives the deploy task the same agent arrival time as the chart", async () => {
+        for (const [overrides, expected] of [[{}, "180"], [{ telepresenceAgentArrivalSeconds: "600" }, "600"]] as const) {
+            const task = named(await objects({ overrides }), "Task", "deploy-stack-intercepts");
+            assert.equal(paramDefault(task, "telepresence-agent-arrival-seconds"), expected);
+        }
+    });
+
     it("is not installed when the program does not install the traffic manager", async () => {
         for (const overrides of [{ installTelepresence: "false" }, { enableIntercepts: "false" }] as Array<Record<string, string>>) {
             const charts = (await rendered({ overrides })).filter((r) => r.type === "kubernetes:helm.sh/v4:Chart");
