@@ -7,7 +7,9 @@
 #
 # The first intercept of a workload injects the traffic agent, which rolls the workload; the traffic
 # manager waits timeouts.agentArrival for the new pod's agent and fails the intercept when it does not
-# arrive in time. By then the rollout is usually nearly done, so that one error gets one retry.
+# arrive in time. That one error gets one retry: it covers a rollout that finished just too late. It cannot
+# cover an app that always needs longer (recent managers drop the agent config on that timeout and inject
+# again), which is what the stack config's telepresenceAgentArrivalSeconds is for.
 #
 # Environment (set in the pod spec): TP_WORKLOAD, TP_NAMESPACE, TP_MANAGER_NAMESPACE, TP_APP_PORT,
 # TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value"); TP_AGENT_ARRIVAL_SECONDS (the manager's
