@@ -118,6 +118,7 @@ deploy_proxy() {
   proxy_pod_manifest "$ns" "$app" "$name" "$name" "$ip" | kubectl create -f - >&2 ||
     die "app ${app}: could not create Telepresence proxy pod ${ns}/${name}"
   log "Telepresence proxy ${ns}/${name}: intercepting ${app} for '${HEADER_NAME}=${HEADER_VALUE}' to ${ip}"
+  log "Telepresence proxy ${ns}/${name}: waiting up to ${PROXY_READY_TIMEOUT_SECONDS}s (2 x telepresence-agent-arrival-seconds + 60, at least pod-ready-timeout-seconds)"
   wait_pod_ready "$ns" "$name" "$PROXY_READY_TIMEOUT_SECONDS" "Telepresence proxy pod"
 }
 
