@@ -18,10 +18,10 @@ Every rejection names the field or app at fault and what is allowed, and exits 1
 
 import heapq
 import json
-from collections import Counter
 import os
 import re
 import sys
+from collections import Counter
 
 ALLOWED_TOOLS = ("npm", "maven", "gradle", "pip", "composer")
 PROPAGATION_ROLES = ("originator", "forwarder", "terminal")
@@ -33,6 +33,8 @@ REPO_SHORT = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 # Tekton passes a step's results in its termination message, 4096 bytes in all.
 TERMINATION_MESSAGE_BYTES = 4096
+# A long cycle is shown by its first and last this many apps.
+CYCLE_SHOWN = 10
 
 
 class StackError(Exception):
@@ -149,7 +151,7 @@ def find_cycle(names, edges):
     return None
 
 
-def describe_cycle(cycle, shown=10):
+def describe_cycle(cycle, shown=CYCLE_SHOWN):
     """The cycle as 'a -> b -> ... -> a', its middle left out when it is long."""
     if len(cycle) <= 2 * shown:
         return " -> ".join(cycle)
@@ -303,7 +305,7 @@ def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
     edges = {n: apps[n]["downstream"] for n in names}
     cycle = find_cycle(names, edges)
     if cycle:
-        through = "" if len(cycle) <= 21 else f" through {len(cycle) - 1} apps"
+        through = "" if len(cycle) <= 2 * CYCLE_SHOWN else f" through {len(cycle) - 1} apps"
         fail(f"stack '{name}': the downstream graph has a cycle{through}: {describe_cycle(cycle)}")
 
     if changed_app not in apps:
