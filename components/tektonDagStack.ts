@@ -70,6 +70,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 namespace: c.telepresenceNamespace,
                 version: c.telepresenceVersion,
                 managedNamespaces: c.targetNamespaces,
+                agentArrivalSeconds: c.telepresenceAgentArrivalSeconds,
             }, child)
             : undefined;
 
@@ -91,6 +92,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "lease-wait-seconds": String(c.leaseWaitSeconds),
                 "github-token-secret": c.githubTokenSecret,
                 "traffic-manager-namespace": c.telepresenceNamespace,
+                "telepresence-agent-arrival-seconds": String(c.telepresenceAgentArrivalSeconds),
                 "intercepts-enabled": String(c.enableIntercepts),
             };
             defaults["mirrord-image"] = mirrord;

@@ -9,9 +9,32 @@ export interface TelepresenceTrafficManagerArgs {
     readonly version: pulumi.Input<string>;
     /** Namespaces whose workloads may be intercepted; the manager gets RBAC in these only. */
     readonly managedNamespaces: string[];
+    /** Seconds the manager waits for the traffic agent of a workload's first intercept. */
+    readonly agentArrivalSeconds: number;
 }
 
 export const TELEPRESENCE_CHART = "oci://ghcr.io/telepresenceio/telepresence-oss";
+
+/**
+ * The chart values, checked against the chart's values schema in test/program/telepresence-values.test.ts.
+ * A fixed `namespaces` list is what makes the chart namespaced: it creates a Role and RoleBinding in each
+ * listed namespace and in its own (the chart adds that itself), and no cluster-wide workload rights.
+ * `managerRbac` takes only `create`; its `namespaces` is the deprecated spelling of the top-level list.
+ */
+export function trafficManagerValues(args: Pick<TelepresenceTrafficManagerArgs, "managedNamespaces" | "agentArrivalSeconds">) {
+    if (args.managedNamespaces.length === 0) {
+        // An empty list would make the chart cluster-wide (every namespace but kube-system).
+        throw new Error("TelepresenceTrafficManager: managedNamespaces is empty; the traffic manager must be limited to the target namespaces");
+    }
+    return {
+        namespaces: [...args.managedNamespaces],
+        managerRbac: { create: true },
+        // The injector adds the traffic agent to a workload on its first intercept.
+        agentInjector: { enabled: true },
+        // That first intercept rolls the workload; the manager waits this long for the new pod's agent.
+        timeouts: { agentArrival: `${args.agentArrivalSeconds}s` },
+    };
+}
 
 /**
  * The Telepresence traffic manager, installed once per cluster from its Helm chart. PR runs only connect
@@ -33,12 +56,7 @@ export class TelepresenceTrafficManager extends pulumi.ComponentResource {
             chart: TELEPRESENCE_CHART,
             version: pulumi.output(args.version).apply((v) => v.replace(/^v/, "")),
             namespace: ns.metadata.name,
-            values: {
-                // Namespaced RBAC: the manager may act only in its own namespace and where PR intercepts happen.
-                managerRbac: { create: true, namespaced: true, namespaces: [args.namespace, ...args.managedNamespaces] },
-                // The injector adds the traffic agent to a workload on its first intercept.
-                agentInjector: { enabled: true },
-            },
+            values: trafficManagerValues(args),
         }, { parent: this });
         this.namespace = ns.metadata.name;
         this.namespaceResource = ns;

@@ -58,6 +58,15 @@ export const configSchema = z.strictObject({
     /** Install the Telepresence traffic manager (Helm chart) once for the cluster. */
     installTelepresence: z.boolean().default(true),
     telepresenceNamespace: k8sName.default("ambassador"),
+    /**
+     * How long the traffic manager waits for the traffic agent (the chart's timeouts.agentArrival). The agent
+     * is injected on a workload's first intercept, which rolls it: the new pods must start and pass their
+     * readiness checks within this time. The chart's 30 s is too short for JVM apps.
+     */
+    telepresenceAgentArrivalSeconds: z.number().int()
+        .min(30, "must be at least 30 (seconds; Telepresence's own default)")
+        .max(1800, "must be at most 1800 (seconds); an app that needs longer to become ready should be fixed, not waited for")
+        .default(180),
     /** How long a run waits for another run's intercept of the same app before failing. */
     leaseWaitSeconds: z.number().int().min(1).max(7200).default(600),
     installOrphanSweeper: z.boolean().default(true),

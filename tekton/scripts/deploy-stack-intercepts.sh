@@ -12,7 +12,8 @@
 #
 # Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
 # INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, TARGET_NAMESPACES, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
-# POD_READY_TIMEOUT_SECONDS, TELEPRESENCE_IMAGE, TRAFFIC_MANAGER_NAMESPACE, SHARED_WORKSPACE, RESULT_PATH.
+# POD_READY_TIMEOUT_SECONDS, TELEPRESENCE_IMAGE, TRAFFIC_MANAGER_NAMESPACE, AGENT_ARRIVAL_SECONDS,
+# SHARED_WORKSPACE, RESULT_PATH.
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
@@ -28,6 +29,11 @@ validate_backend_inputs() {
   require_env TELEPRESENCE_IMAGE
   TRAFFIC_MANAGER_NAMESPACE="${TRAFFIC_MANAGER_NAMESPACE:-ambassador}"
   validate_dns_label "traffic-manager-namespace" "$TRAFFIC_MANAGER_NAMESPACE"
+  AGENT_ARRIVAL_SECONDS="${AGENT_ARRIVAL_SECONDS:-180}"
+  validate_positive_int "telepresence-agent-arrival-seconds" "$AGENT_ARRIVAL_SECONDS"
+  # The proxy's first intercept may wait agentArrival twice (one retry) after connecting.
+  PROXY_READY_TIMEOUT_SECONDS=$((2 * AGENT_ARRIVAL_SECONDS + 60))
+  [ "$PROXY_READY_TIMEOUT_SECONDS" -ge "$POD_READY_TIMEOUT_SECONDS" ] || PROXY_READY_TIMEOUT_SECONDS="$POD_READY_TIMEOUT_SECONDS"
   [ -f "${SCRIPTS_DIR}/${PROXY_SCRIPT}" ] || die "missing ${SCRIPTS_DIR}/${PROXY_SCRIPT}"
   # Telepresence treats a header value containing regexp meta characters as an unanchored regexp
   # (pkg/matcher); only plain values compare exactly, so only those are accepted.
@@ -55,7 +61,7 @@ proxy_pod_manifest() {
     --arg sa "$PROXY_SERVICE_ACCOUNT" --arg image "$TELEPRESENCE_IMAGE" --arg cm "$configmap" \
     --arg script "$PROXY_SCRIPT" --arg app "$app" --arg tm "$TRAFFIC_MANAGER_NAMESPACE" \
     --arg appPort "$(app_field "$app" containerPort)" --arg svcPort "$(service_port "$app")" --arg ip "$ip" \
-    --arg header "${HEADER_NAME}=${HEADER_VALUE}" '{
+    --arg header "${HEADER_NAME}=${HEADER_VALUE}" --arg arrival "$AGENT_ARRIVAL_SECONDS" '{
     apiVersion: "v1", kind: "Pod",
     metadata: {name: $name, namespace: $ns, labels: $labels, annotations: {"tekton-dag.io/pipeline-run": $runName}},
     spec: {
@@ -79,7 +85,8 @@ proxy_pod_manifest() {
           {name: "TP_APP_PORT", value: $appPort},
           {name: "TP_SERVICE_PORT", value: $svcPort},
           {name: "TP_TARGET_IP", value: $ip},
-          {name: "TP_HTTP_HEADER", value: $header}
+          {name: "TP_HTTP_HEADER", value: $header},
+          {name: "TP_AGENT_ARRIVAL_SECONDS", value: $arrival}
         ],
         readinessProbe: {exec: {command: ["test", "-f", "/tmp/telepresence-intercept-active"]}, initialDelaySeconds: 2, periodSeconds: 2},
         volumeMounts: [
@@ -111,7 +118,8 @@ deploy_proxy() {
   proxy_pod_manifest "$ns" "$app" "$name" "$name" "$ip" | kubectl create -f - >&2 ||
     die "app ${app}: could not create Telepresence proxy pod ${ns}/${name}"
   log "Telepresence proxy ${ns}/${name}: intercepting ${app} for '${HEADER_NAME}=${HEADER_VALUE}' to ${ip}"
-  wait_pod_ready "$ns" "$name" "$POD_READY_TIMEOUT_SECONDS" "Telepresence proxy pod"
+  log "Telepresence proxy ${ns}/${name}: waiting up to ${PROXY_READY_TIMEOUT_SECONDS}s (2 x telepresence-agent-arrival-seconds + 60, at least pod-ready-timeout-seconds)"
+  wait_pod_ready "$ns" "$name" "$PROXY_READY_TIMEOUT_SECONDS" "Telepresence proxy pod"
 }
 
 run_deploy telepresence

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 
 ALLOWED_TOOLS = ("npm", "maven", "gradle", "pip", "composer")
 PROPAGATION_ROLES = ("originator", "forwarder", "terminal")
@@ -30,6 +31,10 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 REPO_SHORT = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# Tekton passes a step's results in its termination message, 4096 bytes in all.
+TERMINATION_MESSAGE_BYTES = 4096
+# A long cycle is shown by its first and last this many apps.
+CYCLE_SHOWN = 10
 
 
 class StackError(Exception):
@@ -65,6 +70,8 @@ def load_parsed(path, stack_file):
         document, end = decoder.raw_decode(text)
     except json.JSONDecodeError as error:
         fail(f"stack-file '{stack_file}' could not be read as a YAML document: {error}")
+    except RecursionError:
+        fail(f"stack-file '{stack_file}' nests mappings or lists too deeply to read; a stack file is a few levels deep")
     if text[end:].strip():
         fail(f"stack-file '{stack_file}' holds more than one YAML document; a stack file is one document")
     if document is None:
@@ -114,31 +121,43 @@ def repo_url(value, where):
 
 
 def find_cycle(names, edges):
-    """Return one cycle as a list of names (first repeated at the end), or None."""
+    """Return one cycle as a list of names (first repeated at the end), or None.
+
+    Depth-first with an explicit stack, so a call chain of any depth is fine (a recursive walk stops at
+    Python's recursion limit, about 1000 apps deep)."""
     white, grey, black = 0, 1, 2
     colour = {name: white for name in names}
-    stack = []
-
-    def visit(node):
-        colour[node] = grey
-        stack.append(node)
-        for nxt in edges[node]:
-            if colour[nxt] == grey:
-                return stack[stack.index(nxt):] + [nxt]
-            if colour[nxt] == white:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        colour[node] = black
-        return None
-
-    for name in names:
-        if colour[name] == white:
-            found = visit(name)
-            if found:
-                return found
+    for root in names:
+        if colour[root] != white:
+            continue
+        colour[root] = grey
+        path = [root]
+        position = {root: 0}
+        pending = [iter(edges[root])]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                done = path.pop()
+                del position[done]
+                colour[done] = black
+                pending.pop()
+            elif colour[nxt] == grey:
+                return path[position[nxt]:] + [nxt]
+            elif colour[nxt] == white:
+                colour[nxt] = grey
+                position[nxt] = len(path)
+                path.append(nxt)
+                pending.append(iter(edges[nxt]))
     return None
+
+
+def describe_cycle(cycle, shown=CYCLE_SHOWN):
+    """The cycle as 'a -> b -> ... -> a', its middle left out when it is long."""
+    if len(cycle) <= 2 * shown:
+        return " -> ".join(cycle)
+    hidden = len(cycle) - 2 * shown
+    return (f"{' -> '.join(cycle[:shown])} -> ... -> {' -> '.join(cycle[-shown:])}"
+            f" ({hidden} apps not shown)")
 
 
 def topological(names, edges, index, first):
@@ -234,7 +253,7 @@ def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
         if not isinstance(downstream, list) or not all(isinstance(d, str) and d.strip() for d in downstream):
             fail(f"{where}: field 'downstream' must be a list of app names")
         downstream = [d.strip() for d in downstream]
-        dupes = sorted({d for d in downstream if downstream.count(d) > 1})
+        dupes = sorted(d for d, n in Counter(downstream).items() if n > 1)
         if dupes:
             fail(f"{where}: downstream lists '{dupes[0]}' more than once")
 
@@ -286,12 +305,16 @@ def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
     edges = {n: apps[n]["downstream"] for n in names}
     cycle = find_cycle(names, edges)
     if cycle:
-        fail(f"stack '{name}': the downstream graph has a cycle: {' -> '.join(cycle)}")
+        through = "" if len(cycle) <= 2 * CYCLE_SHOWN else f" through {len(cycle) - 1} apps"
+        fail(f"stack '{name}': the downstream graph has a cycle{through}: {describe_cycle(cycle)}")
 
     if changed_app not in apps:
         fail(f"changed-app '{changed_app}' is not an app of stack '{name}' (apps: {listing})")
 
-    upstream = {n: [m for m in names if n in edges[m]] for n in names}
+    upstream = {n: [] for n in names}
+    for m in names:
+        for n in edges[m]:
+            upstream[n].append(m)
     roots = [n for n in names if not upstream[n]]
     named_entry = text_field(stack, "entry-app", f"stack '{name}'")
     if named_entry:
@@ -330,6 +353,19 @@ def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
         "apps": apps,
     }
     return graph, unreachable
+
+
+def check_result_budget(results, changed_app):
+    """Refuses results that would not fit in the termination message, as Tekton writes it: a JSON list of
+    {key, value, type} entries plus the entrypoint's own StartedAt entry. The graph and the app lists go to
+    the workspace (@path results), so only the changed app's own fields can make the results large."""
+    entries = [{"key": key, "value": value, "type": 1} for key, value in results.items()]
+    entries.append({"key": "StartedAt", "value": "2026-01-01T00:00:00.000000000Z", "type": 3})
+    size = len(json.dumps(entries, separators=(",", ":")).encode())
+    if size > TERMINATION_MESSAGE_BYTES:
+        key, value = max(results.items(), key=lambda kv: len(kv[1].encode()))
+        fail(f"the results of resolve-stack would take {size} bytes of the step's {TERMINATION_MESSAGE_BYTES}-byte"
+             f" termination message; {key} of app '{changed_app}' is {len(value.encode())} bytes. Shorten it in the stack file")
 
 
 def write(path, text):
@@ -375,6 +411,7 @@ def main():
         "app-context-dir": changed["contextDir"],
         "app-dockerfile": changed["dockerfile"],
     }
+    check_result_budget(results, changed_app)
     results_dir = os.path.dirname(result_path)
     for key, value in results.items():
         write(os.path.join(results_dir, key), value)
@@ -397,4 +434,8 @@ if __name__ == "__main__":
         main()
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except RecursionError:
+        # Nothing here recurses over the stack; this guards a future change from showing users a traceback.
+        print("error: resolve-stack: the stack is nested or chained too deeply to resolve", file=sys.stderr)
         sys.exit(1)

@@ -5,8 +5,15 @@
 # the intercept when the pod is deleted (TERM): the traffic manager would otherwise keep a vanished
 # client's session, and its intercept, until client.connectionTTL runs out.
 #
+# The first intercept of a workload injects the traffic agent, which rolls the workload; the traffic
+# manager waits timeouts.agentArrival for the new pod's agent and fails the intercept when it does not
+# arrive in time. That one error gets one retry: it covers a rollout that finished just too late. It cannot
+# cover an app that always needs longer (recent managers drop the agent config on that timeout and inject
+# again), which is what the stack config's telepresenceAgentArrivalSeconds is for.
+#
 # Environment (set in the pod spec): TP_WORKLOAD, TP_NAMESPACE, TP_MANAGER_NAMESPACE, TP_APP_PORT,
-# TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value").
+# TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value"); TP_AGENT_ARRIVAL_SECONDS (the manager's
+# timeouts.agentArrival; the client is told to wait a little longer, so the manager's answer is what it sees).
 set -euo pipefail
 
 READY_FILE="${TP_READY_FILE:-/tmp/telepresence-intercept-active}"
@@ -16,6 +23,16 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 for name in TP_WORKLOAD TP_NAMESPACE TP_MANAGER_NAMESPACE TP_APP_PORT TP_SERVICE_PORT TP_TARGET_IP TP_HTTP_HEADER; do
   [ -n "${!name:-}" ] || die "environment variable ${name} is required"
 done
+
+# The client's own wait for the traffic agent (timeouts.agentInstall, 2 minutes by default) must outlast the
+# manager's, or a slow first intercept ends with the client's timeout instead of the manager's answer.
+if [ -n "${TP_AGENT_ARRIVAL_SECONDS:-}" ]; then
+  [[ "$TP_AGENT_ARRIVAL_SECONDS" =~ ^[0-9]{1,5}$ ]] ||
+    die "TP_AGENT_ARRIVAL_SECONDS must be a whole number of seconds; got \"${TP_AGENT_ARRIVAL_SECONDS}\""
+  export XDG_CONFIG_HOME="${TP_CONFIG_HOME:-/tmp/tekton-dag-telepresence-config}"
+  mkdir -p "${XDG_CONFIG_HOME}/telepresence"
+  printf 'timeouts:\n  agentInstall: %ss\n' "$((TP_AGENT_ARRIVAL_SECONDS + 30))" >"${XDG_CONFIG_HOME}/telepresence/config.yml"
+fi
 
 # A kubeconfig for the pod's own ServiceAccount (the token file is re-read, so rotation is fine).
 sa=/var/run/secrets/kubernetes.io/serviceaccount
@@ -55,9 +72,31 @@ trap 'exit 0' TERM INT
 log "connecting to the traffic manager in ${TP_MANAGER_NAMESPACE} (namespace ${TP_NAMESPACE})"
 telepresence connect --namespace "$TP_NAMESPACE" --manager-namespace "$TP_MANAGER_NAMESPACE" \
   --mapped-namespaces "$TP_NAMESPACE"
+# What the traffic manager reports when the agent did not arrive within timeouts.agentArrival
+# ("request timed out while waiting for agent <workload>.<namespace> to arrive", state/intercept.go).
+AGENT_ARRIVAL_TIMEOUT_RE='timed out while waiting for agent [^[:space:]]+ to arrive'
+
+# Runs the intercept; its output goes to the log either way and is kept in INTERCEPT_OUTPUT.
+intercept() {
+  local status=0
+  INTERCEPT_OUTPUT="$(telepresence intercept "$TP_WORKLOAD" --port "${TP_APP_PORT}:${TP_SERVICE_PORT}" \
+    --address "$TP_TARGET_IP" --http-header "$TP_HTTP_HEADER" --mount=false 2>&1)" || status=$?
+  [ -z "$INTERCEPT_OUTPUT" ] || printf '%s\n' "$INTERCEPT_OUTPUT" >&2
+  return "$status"
+}
+
+arrival="timeouts.agentArrival${TP_AGENT_ARRIVAL_SECONDS:+ (${TP_AGENT_ARRIVAL_SECONDS}s)}"
 log "intercepting ${TP_WORKLOAD} port ${TP_SERVICE_PORT} for ${TP_HTTP_HEADER} -> ${TP_TARGET_IP}:${TP_APP_PORT}"
-telepresence intercept "$TP_WORKLOAD" --port "${TP_APP_PORT}:${TP_SERVICE_PORT}" --address "$TP_TARGET_IP" \
-  --http-header "$TP_HTTP_HEADER" --mount=false
+if ! intercept; then
+  [[ "$INTERCEPT_OUTPUT" =~ $AGENT_ARRIVAL_TIMEOUT_RE ]] ||
+    die "telepresence intercept ${TP_WORKLOAD} failed: $(tail -n 5 <<<"$INTERCEPT_OUTPUT" | tr '\n' ' ')"
+  log "the traffic agent of ${TP_WORKLOAD} did not arrive within ${arrival} (the workload is rolling to add it); retrying the intercept once"
+  if ! intercept; then
+    [[ "$INTERCEPT_OUTPUT" =~ $AGENT_ARRIVAL_TIMEOUT_RE ]] ||
+      die "telepresence intercept ${TP_WORKLOAD} failed on its retry: $(tail -n 5 <<<"$INTERCEPT_OUTPUT" | tr '\n' ' ')"
+    die "the traffic agent of ${TP_WORKLOAD} did not arrive within ${arrival}, twice (one retry): check that the Deployment ${TP_NAMESPACE}/${TP_WORKLOAD} rolls out and its pods become Ready (kubectl rollout status), or raise the stack config's tekton-dag:telepresenceAgentArrivalSeconds for an app that starts slowly"
+  fi
+fi
 touch "$READY_FILE"
 log "intercept active"
 while true; do

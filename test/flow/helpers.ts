@@ -166,6 +166,34 @@ export function fortyAppStack(): string {
     return lines.join("\n") + "\n";
 }
 
+/**
+ * A generated stack of `count` apps named app-0000...: a "chain" (each app calls the next) or a "fan-out"
+ * (app-0000 calls every other app). `cycleBack` adds an edge from the last app to that app, closing a cycle.
+ */
+export function largeStack(count: number, shape: "chain" | "fan-out", cycleBack?: number): string {
+    const name = (i: number) => `app-${String(i).padStart(4, "0")}`;
+    const lines = ["name: large", "propagation:", "  header-name: x-dev-session", "apps:"];
+    for (let i = 0; i < count; i++) {
+        let down: number[] = shape === "chain" ? (i + 1 < count ? [i + 1] : [])
+            : (i === 0 ? Array.from({ length: count - 1 }, (_, j) => j + 1) : []);
+        if (cycleBack !== undefined && i === count - 1) down = [...down, cycleBack];
+        lines.push(`  - name: ${name(i)}`, `    repo: example-org/${name(i)}`, "    build: {tool: npm}",
+            `    downstream: [${down.map(name).join(", ")}]`);
+    }
+    return lines.join("\n") + "\n";
+}
+
+/**
+ * The bytes a step's results take in its termination message as Tekton writes it: a JSON list of
+ * {key, value, type} entries (results are type 1), plus the StartedAt entry the entrypoint adds.
+ */
+export function terminationMessageBytes(results: Record<string, string>): number {
+    const entries: Array<{ key: string; value: string; type: number }> = Object.entries(results)
+        .map(([key, value]) => ({ key, value, type: 1 }));
+    entries.push({ key: "StartedAt", value: "2026-12-01T20:00:00.000Z", type: 3 });
+    return Buffer.byteLength(JSON.stringify(entries));
+}
+
 export function writeFile(file: string, text: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text);

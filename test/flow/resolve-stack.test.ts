@@ -3,7 +3,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { FIXTURES, STACKS, fortyAppStack, readAt, resolveStack, yqDir } from "./helpers";
+import { FIXTURES, STACKS, fortyAppStack, largeStack, readAt, resolveStack, terminationMessageBytes, yqDir } from "./helpers";
 
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "utf8");
 const sample = (name: string) => fs.readFileSync(path.join(STACKS, name), "utf8");
@@ -175,6 +175,50 @@ describe("resolve-stack", function () {
             assert.deepEqual(readAt(out.workspace, out.results["propagation-chain"]).split(" "), order);
             assert.equal(out.results["entry-app"], "service-number-00-with-a-long-descriptive-name");
             assert.equal(out.results["build-tool"], ["npm", "maven", "gradle", "pip", "composer"][39 % 5]);
+        });
+    });
+    describe("stacks of any size: no recursion limit, named errors only, results within the budget", () => {
+        const app = (i: number) => `app-${String(i).padStart(4, "0")}`;
+        const noTraceback = (out: { stderr: string }) => assert.ok(!/Traceback|RecursionError/.test(out.stderr), out.stderr.slice(-2000));
+
+        for (const shape of ["chain", "fan-out"] as const) {
+            it(`resolves a ${shape} of 5,000 apps`, async () => {
+                const out = await resolveStack({ stackText: largeStack(5000, shape), changedApp: app(4999), prNumber: "42" });
+                noTraceback(out);
+                assert.equal(out.code, 0, out.stderr.slice(-2000));
+                assert.equal(out.results["entry-app"], app(0));
+                const order = readAt(out.workspace, out.results["app-list"]).split(" ");
+                assert.equal(order.length, 5000);
+                assert.equal(order[0], app(0));
+                if (shape === "chain") assert.deepEqual(order, Array.from({ length: 5000 }, (_, i) => app(i)));
+                assert.equal(readAt(out.workspace, out.results["propagation-chain"]).split(" ").length, 5000);
+                const bytes = terminationMessageBytes(out.results);
+                assert.ok(bytes <= 4096, `results take ${bytes} bytes of the 4096-byte termination message`);
+            });
+        }
+
+        it("finds a cycle at the end of a call chain 1,500 apps deep (Python's recursion limit is 1,000)", async () => {
+            const out = await resolveStack({ stackText: largeStack(1500, "chain", 1400), changedApp: app(1499) });
+            noTraceback(out);
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /^error: stack 'large': the downstream graph has a cycle through 100 apps: app-1400 -> app-1401 -> .* -> app-1499 -> app-1400 \(81 apps not shown\)\n$/);
+        });
+
+        it("shortens the message of a cycle through 5,000 apps", async () => {
+            const out = await resolveStack({ stackText: largeStack(5000, "chain", 0), changedApp: app(4999) });
+            noTraceback(out);
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /the downstream graph has a cycle through 5000 apps: app-0000 -> app-0001 -> .* -> app-4999 -> app-0000 \(\d+ apps not shown\)/);
+            assert.ok(out.stderr.length < 2000, `${out.stderr.length} characters`);
+        });
+
+        it("refuses, naming the result, a stack whose results would overflow the termination message", async () => {
+            const longRepo = `https://git.example.com/${"x".repeat(4000)}.git`;
+            const text = largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: ${longRepo}`);
+            const out = await resolveStack({ stackText: text, changedApp: app(2) });
+            noTraceback(out);
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /^error: the results of resolve-stack would take \d+ bytes of the step's 4096-byte termination message; app-repo-url of app 'app-0002' is 4\d{3} bytes/);
         });
     });
 });

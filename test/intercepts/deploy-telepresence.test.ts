@@ -60,6 +60,27 @@ describe("deploy-stack-intercepts.sh (Telepresence, against a recorded kubectl)"
         assert.equal(cm.data["telepresence-proxy.sh"], fs.readFileSync(path.join(SCRIPTS, "telepresence-proxy.sh"), "utf8"));
     });
 
+    it("tells the proxy the agent arrival time and waits for it long enough to retry once", () => {
+        const d = tempDir();
+        const notReadyOnce = { cmd: "kubectl" as const, match: "^get pod tp-\\S+ -n \\S+ -o json$", stdout: { status: { phase: "Pending" } }, times: 1 };
+        const r = runScript(SCRIPT, deployEnv(d, { AGENT_ARRIVAL_SECONDS: "300", POD_READY_TIMEOUT_SECONDS: "30" }),
+            [notReadyOnce, ...happyRules()], d);
+        assert.equal(r.status, 0, r.stderr);
+        const proxy = created(r.calls).find((o) => o.kind === "Pod" && o.metadata.labels["tekton-dag.io/role"] === "telepresence-intercept");
+        const env = Object.fromEntries(proxy.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+        assert.equal(env.TP_AGENT_ARRIVAL_SECONDS, "300");
+        // 2 x 300 s + 60 s, not the 30 s a PR pod gets.
+        assert.match(r.stderr, /waiting for Telepresence proxy pod \S+ to be Ready \(phase Pending\); 6[56]\ds left/);
+    });
+
+    it("rejects an agent arrival time that is not a positive number of seconds, before anything is created", () => {
+        const d = tempDir();
+        const r = runScript(SCRIPT, deployEnv(d, { AGENT_ARRIVAL_SECONDS: "2m" }), happyRules(), d);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /telepresence-agent-arrival-seconds must be a positive whole number of seconds; got "2m"/);
+        assert.deepEqual(r.calls, []);
+    });
+
     it("rejects an app whose namespace is not a target namespace, naming it, before anything is created", () => {
         const d = tempDir();
         const r = runScript(SCRIPT, deployEnv(d, { TARGET_NAMESPACES: "staging other" }), happyRules(), d);
@@ -104,6 +125,61 @@ describe("telepresence-proxy.sh (the proxy pod's program, against a recorded tel
         assert.ok(!calls.flat().some((a) => a.includes("http-match") || a === "helm"), "no --http-match, no traffic-manager install");
         assert.ok(!fs.existsSync(ready), "not ready after leaving");
         assert.match(fs.readFileSync(path.join(dir, "kubeconfig"), "utf8"), /tokenFile: \/var\/run\/secrets\/kubernetes.io\/serviceaccount\/token/);
+    });
+
+    const ARRIVAL_TIMEOUT = "telepresence intercept: error: request timed out while waiting for agent demo-fe.staging to arrive\n";
+    const proxyEnv = (dir: string) => ({
+        KUBERNETES_SERVICE_HOST: "10.96.0.1", TP_WORKLOAD: "demo-fe", TP_NAMESPACE: "staging", TP_MANAGER_NAMESPACE: "ambassador",
+        TP_APP_PORT: "3000", TP_SERVICE_PORT: "80", TP_TARGET_IP: "10.1.2.3", TP_HTTP_HEADER: "x-dev-session=pr-42",
+        TP_AGENT_ARRIVAL_SECONDS: "180", TP_READY_FILE: path.join(dir, "ready"), TP_KUBECONFIG: path.join(dir, "kubeconfig"),
+        TP_CONFIG_HOME: path.join(dir, "config"),
+    });
+    const intercepts = (r: ReturnType<typeof runScript>) => r.calls.filter((c) => c.cmd === "telepresence" && c.argv[0] === "intercept");
+
+    it("retries the intercept once when the traffic agent did not arrive in time, then becomes ready", async function () {
+        this.timeout(30_000);
+        const dir = tempDir();
+        const ready = path.join(dir, "ready");
+        const env = { ...process.env, ...fakeEnv(dir, [{ cmd: "telepresence", match: "^intercept ", stderr: ARRIVAL_TIMEOUT, exit: 1, times: 1 }]),
+            ...proxyEnv(dir) };
+        let stderr = "";
+        const child = spawn("bash", [path.join(SCRIPTS, "telepresence-proxy.sh")], { env, stdio: ["ignore", "ignore", "pipe"] });
+        child.stderr.on("data", (b) => { stderr += b; });
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+        const deadline = Date.now() + 20_000;
+        while (!fs.existsSync(ready) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.ok(fs.existsSync(ready), `ready after the retry; stderr:\n${stderr}`);
+        child.kill("SIGTERM");
+        assert.equal(await exited, 0);
+        const calls = readCalls(dir).filter((c) => c.cmd === "telepresence").map((c) => c.argv[0]);
+        assert.deepEqual(calls, ["connect", "intercept", "intercept", "leave", "quit"]);
+        assert.match(stderr, /did not arrive within timeouts\.agentArrival \(180s\).*retrying the intercept once/);
+        // The client waits longer for the agent than the manager does, so the manager's timeout is what it reports.
+        assert.equal(fs.readFileSync(path.join(dir, "config", "telepresence", "config.yml"), "utf8"), "timeouts:\n  agentInstall: 210s\n");
+    });
+
+    it("fails with a message naming the config key when the agent misses its arrival twice", () => {
+        const dir = tempDir();
+        const r = runScript("telepresence-proxy.sh", proxyEnv(dir),
+            [{ cmd: "telepresence", match: "^intercept ", stderr: ARRIVAL_TIMEOUT, exit: 1 }], dir);
+        assert.notEqual(r.status, 0);
+        assert.equal(intercepts(r).length, 2, "one retry, no more");
+        assert.match(r.stderr, /error: the traffic agent of demo-fe did not arrive within timeouts\.agentArrival \(180s\), twice \(one retry\)/);
+        assert.match(r.stderr, /tekton-dag:telepresenceAgentArrivalSeconds/);
+        assert.ok(!fs.existsSync(path.join(dir, "ready")));
+        assert.ok(r.calls.some((c) => c.argv[0] === "quit"), "disconnects on failure");
+    });
+
+    it("does not retry any other intercept error", () => {
+        for (const error of ["telepresence intercept: error: no such workload\n",
+            "telepresence intercept: error: request timed out while waiting for the traffic-manager\n"]) {
+            const dir = tempDir();
+            const r = runScript("telepresence-proxy.sh", proxyEnv(dir),
+                [{ cmd: "telepresence", match: "^intercept ", stderr: error, exit: 1, times: 1 }], dir);
+            assert.notEqual(r.status, 0, error);
+            assert.equal(intercepts(r).length, 1, error);
+            assert.ok(r.stderr.includes(`error: telepresence intercept demo-fe failed: ${error.trim()}`), r.stderr);
+        }
     });
 
     it("fails (so the deploy task reports it) when the intercept is refused", () => {

@@ -107,6 +107,16 @@ describe("stack config", () => {
         assert.match(problemsOf({ "tekton-dag:orphanMaxAgeSeconds": "600" })[0], /^tekton-dag:orphanMaxAgeSeconds .*>=7200; got "600"$/);
     });
 
+    it("rejects an agent arrival wait outside 30-1800 seconds, naming the key and the bounds", () => {
+        assert.equal(parseConfig({}).telepresenceAgentArrivalSeconds, 180, "long enough for a JVM app's first intercept");
+        assert.deepEqual(problemsOf({ "tekton-dag:telepresenceAgentArrivalSeconds": "10" }),
+            ["tekton-dag:telepresenceAgentArrivalSeconds must be at least 30 (seconds; Telepresence's own default); got \"10\""]);
+        assert.match(problemsOf({ "tekton-dag:telepresenceAgentArrivalSeconds": "3600" })[0],
+            /^tekton-dag:telepresenceAgentArrivalSeconds must be at most 1800 \(seconds\).*; got "3600"$/);
+        assert.deepEqual(problemsOf({ "tekton-dag:telepresenceAgentArrivalSeconds": "2m" }),
+            ['tekton-dag:telepresenceAgentArrivalSeconds must be a whole number; got "2m"']);
+    });
+
     it("needs the mirrord (tools) image even with intercepts off, because every pipeline runs it", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:buildImages": "false", "tekton-dag:enableIntercepts": "false" }),
             ["tekton-dag:mirrordImage is required when tekton-dag:buildImages is false (an image reference pinned by digest or tag)"]);
