@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Task deploy-intercept-mirrord: for each app in build-apps, under a Lease per (namespace, app):
-#   1. a PR pod runs the built image with its own entrypoint; wait Ready;
+#   1. a PR pod: the Deployment's pod template with the built image in the app container; wait Ready;
 #   2. a per-run ConfigMap holds the mirrord config (mirrord-config.sh);
 #   3. a proxy pod (ServiceAccount tekton-dag-mirrord-proxy) runs
 #      mirrord exec -f /config/mirrord.json -- socat TCP-LISTEN:<port>,fork,reuseaddr TCP:<pr-pod-ip>:<port>
