@@ -92,6 +92,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "github-token-secret": c.githubTokenSecret,
                 "traffic-manager-namespace": c.telepresenceNamespace,
                 "intercepts-enabled": String(c.enableIntercepts),
+                "mirrord-agent-image": c.mirrordAgentImage,
             };
             defaults["mirrord-image"] = mirrord;
             if (telepresence) defaults["telepresence-image"] = telepresence;

@@ -15,7 +15,8 @@
 #
 # Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
 # INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, TARGET_NAMESPACES, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
-# POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; optional MIRRORD_AGENT_IMAGE.
+# POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; MIRRORD_AGENT_IMAGE (param
+# mirrord-agent-image; empty lets mirrord pick ghcr.io/metalbear-co/mirrord:<its version>).
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
@@ -32,6 +33,9 @@ ATTEMPT_ID="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 validate_backend_inputs() {
   require_env MIRRORD_IMAGE
   local app ns deployment replicas
+  if [ -n "${MIRRORD_AGENT_IMAGE:-}" ] && ! is_pinned_image "$MIRRORD_AGENT_IMAGE"; then
+    die "mirrord-agent-image \"${MIRRORD_AGENT_IMAGE}\" is not a pinned image reference; pin it with a digest (@sha256:...) or a tag other than latest (stack config tekton-dag:mirrordAgentImage)"
+  fi
   # Generate (and so check) every config, and check every target, before anything is created.
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"

@@ -37,6 +37,18 @@ is_port() {
   [[ "${1-}" =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
 }
 
+# True for an image reference pinned by a digest, or by a tag other than latest (as the images policy
+# judges): the mirrord agent image must not change under a run.
+is_pinned_image() {
+  local ref="${1-}" last tag
+  [[ "$ref" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ ]] || return 1
+  [[ "$ref" =~ @sha256:[a-f0-9]{64}$ ]] && return 0
+  last="${ref##*/}"
+  [[ "$last" == *:* ]] || return 1
+  tag="${last##*:}"
+  [ -n "$tag" ] && [ "$tag" != latest ]
+}
+
 validate_positive_int() {
   local what="$1" value="$2"
   if ! [[ "$value" =~ ^[0-9]{1,9}$ ]] || [ "$value" -eq 0 ]; then
