@@ -94,6 +94,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "traffic-manager-namespace": c.telepresenceNamespace,
                 "telepresence-agent-arrival-seconds": String(c.telepresenceAgentArrivalSeconds),
                 "intercepts-enabled": String(c.enableIntercepts),
+                "mirrord-agent-image": c.mirrordAgentImage,
             };
             defaults["mirrord-image"] = mirrord;
             if (telepresence) defaults["telepresence-image"] = telepresence;

@@ -50,6 +50,12 @@ export const configSchema = z.strictObject({
     /** Image for the Telepresence task; required when buildImages is false and Telepresence is usable. */
     telepresenceImage: imageRef.optional(),
     mirrordVersion: version.default("3.250.0"),
+    /**
+     * Image of the mirrord agent (the Job the CLI starts next to the target); empty means mirrord's own
+     * default for the CLI version, ghcr.io/metalbear-co/mirrord:<mirrordVersion>. Set it to a mirror for
+     * clusters that pull only from their own registries.
+     */
+    mirrordAgentImage: z.union([imageRef, z.literal("")]).default(""),
     telepresenceVersion: version.default("2.31.2"),
     tektonPipelinesVersion: version.default("v1.15.0"),
     tektonTriggersVersion: version.default("v0.37.0"),
@@ -90,12 +96,17 @@ export const configSchema = z.strictObject({
     renderYamlToDirectory: z.string().default(""),
 });
 
+/** Where mirrord's CLI pulls its agent from unless told otherwise (mirrord/kube, tag = the CLI's version). */
+export const MIRRORD_AGENT_REPOSITORY = "ghcr.io/metalbear-co/mirrord";
+
 export type RawConfig = z.input<typeof configSchema>;
 
 /** The parsed config with every derived value filled in. */
-export type StackConfig = Omit<z.output<typeof configSchema>, "registryPull" | "prImageRegistry"> & {
+export type StackConfig = Omit<z.output<typeof configSchema>, "registryPull" | "prImageRegistry" | "mirrordAgentImage"> & {
     registryPull: string;
     prImageRegistry: string;
+    /** The agent image every mirrord session uses: the configured one, else mirrord's default for mirrordVersion. */
+    mirrordAgentImage: string;
     /** The namespace PR pods use when the stack file names none. */
     defaultNamespace: string;
     /** The program installs Telepresence's traffic manager (intercepts on and installTelepresence). */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { configSchema, ConfigError, PROJECT, StackConfig } from "./config";
+import { configSchema, ConfigError, MIRRORD_AGENT_REPOSITORY, PROJECT, StackConfig } from "./config";
 
 type BaseKind = "string" | "boolean" | "number" | "array";
 
@@ -100,6 +100,7 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
         ...parsed,
         registryPull,
         prImageRegistry: parsed.prImageRegistry ?? registryPull,
+        mirrordAgentImage: parsed.mirrordAgentImage || `${MIRRORD_AGENT_REPOSITORY}:${parsed.mirrordVersion}`,
         defaultNamespace: parsed.targetNamespaces[0],
         installsTrafficManager: parsed.enableIntercepts && parsed.installTelepresence,
     };

@@ -15,7 +15,7 @@ PIPELINE="stack-pr-continue"
 SOURCE_PIPELINE="stack-pr-test"
 # The params of stack-pr-test that stack-pr-continue takes as they are.
 COPIED_PARAMS=(
-  changed-app pr-number repo-full-name github-token-secret intercept-backend mirrord-image
+  changed-app pr-number repo-full-name github-token-secret intercept-backend mirrord-image mirrord-agent-image
   telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds request-path
   pre-test-hook post-test-hook hook-image
 )

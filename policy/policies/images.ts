@@ -1,9 +1,14 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { describe, isVendored, PolicyInput, TYPES, workloads } from "./common";
+import { describe, isVendored, paramDeclarations, PolicyInput, TYPES, workloads } from "./common";
 
 const DIGEST = /@sha256:[a-f0-9]{64}$/;
 const PARAM_REF = /\$\(params(?:\.([A-Za-z0-9_.-]+)|\[["']([^"']+)["']\])\)/g;
 const FIX = "pin it with a digest (@sha256:...) or a tag other than latest";
+/**
+ * Params whose value is an image some container runs although no container field of ours names it: the
+ * mirrord CLI starts its agent Job from `mirrord-agent-image` (through env and the config's agent.image).
+ */
+export const IMAGE_PARAMS = ["mirrord-agent-image"] as const;
 
 /** True for an image reference with a digest or a tag other than `latest`. */
 export function isPinned(image: string): boolean {
@@ -55,6 +60,16 @@ export function checkImages(resource: PolicyInput): string[] {
         return problems;
     }
     if (isVendored(resource)) return problems;
+    for (const name of IMAGE_PARAMS) {
+        for (const { path, param } of paramDeclarations(resource, name)) {
+            const value = param?.default;
+            if (typeof value !== "string" || value === "") {
+                problems.push(`${who}: ${path} (${name}) has no default; the image would be chosen at run time, unseen; set a pinned default.`);
+            } else if (!isPinned(value)) {
+                problems.push(`${who}: ${path} (${name}) defaults to ${JSON.stringify(value)}, which is not pinned; ${FIX}.`);
+            }
+        }
+    }
     for (const ref of workloads(resource).containers) {
         const image = ref.container?.image;
         if (typeof image !== "string") continue;
@@ -78,7 +93,7 @@ export const imagesPolicy: ResourceValidationPolicy = {
     description:
         "Every container image is pinned — a digest (@sha256:...) or a tag other than latest: Tekton steps, sidecars and stepTemplates, " +
         "pod templates (CronJob, Job, Deployment, Pod) and the docker Image's imageName; an image given as $(params.x) is judged by the " +
-        "param's default. Mandatory; the kind stack may lower it with --policy-pack-config policy/config.kind.json " +
+        "param's default, and so is every declaration of an image-only param (mirrord-agent-image, the mirrord agent). Mandatory; the kind stack may lower it with --policy-pack-config policy/config.kind.json " +
         "({\"images\": {\"enforcementLevel\": \"advisory\"}}).",
     enforcementLevel: "mandatory",
     configSchema: { properties: {} },

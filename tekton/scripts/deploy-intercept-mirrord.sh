@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Task deploy-intercept-mirrord: for each app in build-apps, under a Lease per (namespace, app):
-#   1. a PR pod runs the built image with its own entrypoint; wait Ready;
+#   1. a PR pod: the Deployment's pod template with the built image in the app container; wait Ready;
 #   2. a per-run ConfigMap holds the mirrord config (mirrord-config.sh);
 #   3. a proxy pod (ServiceAccount tekton-dag-mirrord-proxy) runs
 #      mirrord exec -f /config/mirrord.json -- socat TCP-LISTEN:<port>,fork,reuseaddr TCP:<pr-pod-ip>:<port>
-#      so requests carrying the intercept header are stolen from deployment/<app> and reach the PR pod;
+#      so requests carrying the intercept header are stolen from deployment/<app> and reach the PR pod
+#      (for a port below 1024 the layer binds <port>+10000 locally: the proxy has no privileges);
 #   4. wait until the steal is active (proxy Ready = socat listening under mirrord, and the agent pod
 #      labelled tekton-dag.io/proxy=<this attempt's proxy pod> Running).
 # Open-source mirrord steals from one random replica of a Deployment, so a target with more than one
@@ -14,7 +15,8 @@
 #
 # Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
 # INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, TARGET_NAMESPACES, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
-# POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; optional MIRRORD_AGENT_IMAGE.
+# POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; MIRRORD_AGENT_IMAGE (param
+# mirrord-agent-image; empty lets mirrord pick ghcr.io/metalbear-co/mirrord:<its version>).
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
@@ -31,6 +33,9 @@ ATTEMPT_ID="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 validate_backend_inputs() {
   require_env MIRRORD_IMAGE
   local app ns deployment replicas
+  if [ -n "${MIRRORD_AGENT_IMAGE:-}" ] && ! is_pinned_image "$MIRRORD_AGENT_IMAGE"; then
+    die "mirrord-agent-image \"${MIRRORD_AGENT_IMAGE}\" is not a pinned image reference; pin it with a digest (@sha256:...) or a tag other than latest (stack config tekton-dag:mirrordAgentImage)"
+  fi
   # Generate (and so check) every config, and check every target, before anything is created.
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
@@ -68,13 +73,14 @@ mirrord_config() {
 }
 
 proxy_pod_manifest() {
-  local ns="$1" app="$2" name="$3" configmap="$4" ip="$5" port labels
+  local ns="$1" app="$2" name="$3" configmap="$4" ip="$5" port local_port labels
   port="$(app_field "$app" containerPort)"
+  local_port="$(mirrord_local_port "$port")"
   labels="$(labels_json "$app" mirrord-proxy)"
   jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg runName "$RUN_NAME" \
     --arg sa "$PROXY_SERVICE_ACCOUNT" --arg image "$MIRRORD_IMAGE" --arg cm "$configmap" \
     --arg listen "TCP-LISTEN:${port},fork,reuseaddr" --arg connect "TCP:${ip}:${port}" \
-    --arg probe "grep -qsE '^ *[0-9]+: [0-9A-F]+:$(port_hex "$port") [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6" '{
+    --arg probe "grep -qsE '^ *[0-9]+: [0-9A-F]+:$(port_hex "$local_port") [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6" '{
     apiVersion: "v1", kind: "Pod",
     metadata: {name: $name, namespace: $ns, labels: $labels, annotations: {"tekton-dag.io/pipeline-run": $runName}},
     spec: {
@@ -90,6 +96,7 @@ proxy_pod_manifest() {
         command: ["mirrord", "exec", "-f", "/config/mirrord.json", "--", "socat", $listen, $connect],
         env: [{name: "MIRRORD_CHECK_VERSION", value: "false"}, {name: "MIRRORD_TELEMETRY", value: "false"}],
         # Ready once socat listens under mirrord: the layer subscribes the stolen port before listen returns.
+        # socat asks for the app port; the layer binds the local port (mirrord_local_port) instead.
         readinessProbe: {exec: {command: ["bash", "-c", $probe]}, initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 3},
         volumeMounts: [{name: "mirrord-config", mountPath: "/config", readOnly: true}],
         securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: ["ALL"]}}

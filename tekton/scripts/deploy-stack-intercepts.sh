@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # Task deploy-stack-intercepts (Telepresence, the default backend): for each app in build-apps, under a
 # Lease per (namespace, app):
-#   1. a PR pod runs the built image with its own entrypoint; wait Ready;
+#   1. a PR pod: the Deployment's pod template with the built image in the app container; wait Ready;
 #   2. a proxy pod (ServiceAccount tekton-dag-telepresence-client) runs telepresence-proxy.sh:
 #      telepresence connect (to the traffic manager the program installed), then
 #      telepresence intercept <app> --http-header <Name>=<value> --address <pr-pod-ip>, so requests with

@@ -37,6 +37,18 @@ is_port() {
   [[ "${1-}" =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
 }
 
+# True for an image reference pinned by a digest, or by a tag other than latest (as the images policy
+# judges): the mirrord agent image must not change under a run.
+is_pinned_image() {
+  local ref="${1-}" last tag
+  [[ "$ref" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ ]] || return 1
+  [[ "$ref" =~ @sha256:[a-f0-9]{64}$ ]] && return 0
+  last="${ref##*/}"
+  [[ "$last" == *:* ]] || return 1
+  tag="${last##*:}"
+  [ -n "$tag" ] && [ "$tag" != latest ]
+}
+
 validate_positive_int() {
   local what="$1" value="$2"
   if ! [[ "$value" =~ ^[0-9]{1,9}$ ]] || [ "$value" -eq 0 ]; then
@@ -282,56 +294,126 @@ pod_log_tail() {
   kubectl logs "$2" -n "$1" --all-containers --tail=20 2>&1 | tr '\n' ' ' | cut -c1-2000 || true
 }
 
-# The PR pod: the built image with its own entrypoint (no command/args), the app's port, a readiness
-# probe, the Deployment's env. It carries only run labels, never the Deployment's selector labels, so
-# it does not join the app's Service: traffic reaches it only through the intercept.
+# The Deployment annotation that names the app container when the container is not named after the app
+# and the template has more than one container.
+APP_CONTAINER_ANNOTATION=tekton-dag.io/app-container
+
+# Prints the name of the container of the Deployment's pod template that runs the app, decided in this
+# order: the container the Deployment's annotation tekton-dag.io/app-container names; the container named
+# after the app; the only container. Anything else is an error naming the containers.
+app_container_name() {
+  local ns="$1" app="$2" deployment="$3" names annotated
+  names="$(jq -r '[.spec.template.spec.containers[]?.name] | join(", ")' <<<"$deployment")"
+  [ -n "$names" ] || die "app ${app}: Deployment ${ns}/${app} has no containers in its pod template"
+  annotated="$(jq -r --arg k "$APP_CONTAINER_ANNOTATION" '.metadata.annotations[$k] // ""' <<<"$deployment")"
+  if [ -n "$annotated" ]; then
+    jq -e --arg c "$annotated" 'any(.spec.template.spec.containers[]; .name == $c)' >/dev/null <<<"$deployment" ||
+      die "app ${app}: Deployment ${ns}/${app} has annotation ${APP_CONTAINER_ANNOTATION}=${annotated}, but its pod template has no container of that name (containers: ${names})"
+    printf '%s' "$annotated"
+  elif jq -e --arg c "$app" 'any(.spec.template.spec.containers[]; .name == $c)' >/dev/null <<<"$deployment"; then
+    printf '%s' "$app"
+  elif jq -e '.spec.template.spec.containers | length == 1' >/dev/null <<<"$deployment"; then
+    jq -r '.spec.template.spec.containers[0].name' <<<"$deployment"
+  else
+    die "app ${app}: cannot tell which container of Deployment ${ns}/${app} runs the app (containers: ${names}); name it ${app}, or annotate the Deployment: kubectl annotate deployment/${app} -n ${ns} ${APP_CONTAINER_ANNOTATION}=<container>"
+  fi
+}
+
+# The PR pod is the Deployment's pod template with the app container's image replaced by the built one:
+# volumes and mounts, init containers and sidecars, ServiceAccount, imagePullSecrets, security contexts,
+# probes, resources, command and args stay as the app has them. Deliberate changes (docs/stack-file.md,
+# "The PR pod"):
+# - labels: only the run labels. None of the template's labels, because any of them may be in the
+#   selector of the app's Service (which this task may not read): a PR pod selected by it would get
+#   regular traffic, and one matching the Deployment's selector could be picked as mirrord's target.
+# - annotations: the template's, without Telepresence's (they ask its injector for a traffic agent).
+# - restartPolicy Never: a crash fails the task with the app's logs instead of restarting quietly.
+# - no podAntiAffinity, topologySpreadConstraints or hostPort: they spread the Deployment's replicas,
+#   and would keep a single extra pod off the only node of a small cluster.
+# - a readiness probe from the stack (readinessPath, else TCP on containerPort) only when the app
+#   container has none: the task waits for Ready, and without a probe Ready means merely started.
 pr_pod_manifest() {
-  local ns="$1" app="$2" name="$3" deployment="$4" image port path labels
+  local ns="$1" app="$2" name="$3" deployment="$4" container image port path labels sa
+  container="$(app_container_name "$ns" "$app" "$deployment")" || exit 1
+  sa="$(jq -r '.spec.template.spec.serviceAccountName // .spec.template.spec.serviceAccount // ""' <<<"$deployment")"
+  case "$sa" in
+    tekton-dag-*) die "app ${app}: Deployment ${ns}/${app} runs as ServiceAccount ${sa}, a tekton-dag ServiceAccount; the PR pod runs untrusted PR code and must not get the intercept tooling's rights. Give the app its own ServiceAccount" ;;
+  esac
   image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
   port="$(app_field "$app" containerPort)"
   path="$(app_field "$app" readinessPath)"
   labels="$(labels_json "$app" pr-pod)"
   jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg image "$image" \
-    --argjson port "$port" --arg path "$path" --arg runName "$RUN_NAME" --argjson dep "$deployment" '
-    ([$dep.spec.template.spec.containers[]? | select(any(.ports[]?; .containerPort == $port))][0]
-      // $dep.spec.template.spec.containers[0] // {}) as $src
+    --arg container "$container" --argjson port "$port" --arg path "$path" --arg runName "$RUN_NAME" \
+    --argjson dep "$deployment" '
+    ($dep.spec.template // {}) as $tpl
+    | ((if $path == "" then {tcpSocket: {port: $port}} else {httpGet: {path: $path, port: $port}} end)
+       + {initialDelaySeconds: 2, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3}) as $probe
     | {
       apiVersion: "v1", kind: "Pod",
-      metadata: {name: $name, namespace: $ns, labels: $labels,
-                 annotations: {"tekton-dag.io/pipeline-run": $runName, "tekton-dag.io/image": $image}},
-      spec: {
-        restartPolicy: "Never",
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        containers: [({
-          name: "app",
-          image: $image,
-          ports: [{name: "app", containerPort: $port, protocol: "TCP"}],
-          readinessProbe: ((if $path == "" then {tcpSocket: {port: $port}}
-                           else {httpGet: {path: $path, port: $port}} end)
-                           + {initialDelaySeconds: 2, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3}),
-          securityContext: {allowPrivilegeEscalation: false}
-        } + (if $src.env then {env: $src.env} else {} end)
-          + (if $src.envFrom then {envFrom: $src.envFrom} else {} end))]
-      }
+      metadata: {
+        name: $name, namespace: $ns, labels: $labels,
+        annotations: (($tpl.metadata.annotations // {}
+                       | with_entries(select(.key | startswith("telepresence.getambassador.io/") | not)))
+                      + {"tekton-dag.io/pipeline-run": $runName, "tekton-dag.io/image": $image,
+                         "tekton-dag.io/app-container": $container})
+      },
+      spec: (($tpl.spec // {})
+        | del(.topologySpreadConstraints, .affinity.podAntiAffinity)
+        | if .affinity == {} then del(.affinity) else . end
+        | .restartPolicy = "Never"
+        | .containers |= map(
+            if .ports then .ports |= map(del(.hostPort)) else . end
+            | if .name == $container then
+                .image = $image
+                | if .readinessProbe then . else .readinessProbe = $probe end
+              else . end))
     }'
+}
+
+# The intercept target: Deployment <app> in the app's namespace, as JSON.
+target_deployment() {
+  local ns="$1" app="$2" out
+  if ! out="$(kubectl get deployment "$app" -n "$ns" -o json 2>&1)"; then
+    die "app ${app}: cannot read Deployment ${ns}/${app} (the intercept target): ${out}"
+  fi
+  printf '%s' "$out"
+}
+
+# Builds every PR pod manifest once, so a Deployment the PR pod cannot be made from (no app container,
+# a tekton-dag ServiceAccount) fails the task before any Lease or pod is created.
+check_pr_pod_sources() {
+  local app ns deployment
+  for app in "${DEPLOY_APPS[@]}"; do
+    ns="$(app_namespace "$app")"
+    deployment="$(target_deployment "$ns" "$app")" || exit 1
+    pr_pod_manifest "$ns" "$app" "$(object_name pr "$app" "$RUN_ID")" "$deployment" >/dev/null || exit 1
+  done
 }
 
 # Replaces this run's PR pod of the app (a retried task must not trip over its earlier pod), waits Ready.
 # Prints the pod IP.
 deploy_pr_pod() {
-  local ns="$1" app="$2" name deployment ip
+  local ns="$1" app="$2" name deployment manifest ip
   name="$(object_name pr "$app" "$RUN_ID")"
-  if ! deployment="$(kubectl get deployment "$app" -n "$ns" -o json 2>&1)"; then
-    die "app ${app}: cannot read Deployment ${ns}/${app} (the intercept target): ${deployment}"
-  fi
+  deployment="$(target_deployment "$ns" "$app")" || exit 1
+  manifest="$(pr_pod_manifest "$ns" "$app" "$name" "$deployment")" || exit 1
   kubectl delete pod -n "$ns" -l "$(run_selector "$app" pr-pod)" --ignore-not-found --wait=true >&2
-  pr_pod_manifest "$ns" "$app" "$name" "$deployment" | kubectl create -f - >&2 ||
-    die "app ${app}: could not create PR pod ${ns}/${name}"
+  kubectl create -f - <<<"$manifest" >&2 || die "app ${app}: could not create PR pod ${ns}/${name}"
   wait_pod_ready "$ns" "$name" "$POD_READY_TIMEOUT_SECONDS" "PR pod"
   ip="$(kubectl get pod "$name" -n "$ns" -o jsonpath='{.status.podIP}')"
   [ -n "$ip" ] || die "PR pod ${ns}/${name} is Ready but has no pod IP"
   printf '%s' "$ip"
+}
+
+# The port the mirrord proxy's socat really listens on for the app's port. The proxy runs as uid 65532
+# without capabilities, and most clusters keep Linux's net.ipv4.ip_unprivileged_port_start of 1024, so a
+# port below 1024 is moved up by MIRRORD_LOW_PORT_OFFSET: mirrord's listen_ports [[port, local]] makes
+# the layer bind the local port when socat binds the app's port, while the steal stays on the app's port.
+# 10001-11023 lie below Linux's ephemeral range (32768-60999), where mirrord's own proxy listens.
+MIRRORD_LOW_PORT_OFFSET=10000
+mirrord_local_port() {
+  if [ "$1" -lt 1024 ]; then printf '%s' "$(($1 + MIRRORD_LOW_PORT_OFFSET))"; else printf '%s' "$1"; fi
 }
 
 # Hex form of a port as it appears in /proc/net/tcp (for the proxy pods' readiness probes).
@@ -360,6 +442,7 @@ run_deploy() {
   local -a keys=()
   load_deploy_inputs
   if declare -F validate_backend_inputs >/dev/null; then validate_backend_inputs; fi
+  check_pr_pod_sources
   # A retried task must not hand over an earlier attempt's result.
   rm -f "$(run_dir)/deployed-pods.json"
   log "intercept backend ${backend}: run ${RUN_NAME} (${RUN_ID}), apps ${DEPLOY_APPS[*]}, header ${HEADER_NAME}: ${HEADER_VALUE}"

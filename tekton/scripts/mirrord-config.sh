@@ -9,8 +9,10 @@
 #   INTERCEPT_HEADER  "x-dev-session: pr-42" or "x-dev-session:pr-42"
 #   RUN_ID            the PipelineRun uid (labels the agent Job and pod)
 #   RUN_NAME          optional: the PipelineRun name (label tekton-dag.io/pipeline-run)
-#   PORT              optional: the app's container port; limits stealing to it
-#   AGENT_IMAGE       optional: agent image (default: the CLI's own version, ghcr.io/metalbear-co/mirrord:<cli>)
+#   PORT              optional: the app's container port; limits stealing to it. Below 1024 the proxy
+#                     listens on PORT+10000 locally (listen_ports), as it may not bind a privileged port
+#   AGENT_IMAGE       optional: agent image, pinned by digest or a tag other than latest (default: the
+#                     CLI's own version, ghcr.io/metalbear-co/mirrord:<cli>)
 #   PROXY_NAME        optional: the proxy pod that runs this config; labels the agent tekton-dag.io/proxy=<name>
 #                     so the deploy task waits for this attempt's agent, not an earlier attempt's
 set -euo pipefail
@@ -30,6 +32,10 @@ if [ -n "$PORT" ]; then
   is_port "$PORT" ||
     die "PORT \"${PORT}\" is not a port number (1-65535)"
 fi
+AGENT_IMAGE="${AGENT_IMAGE:-}"
+if [ -n "$AGENT_IMAGE" ] && ! is_pinned_image "$AGENT_IMAGE"; then
+  die "AGENT_IMAGE \"${AGENT_IMAGE}\" (task param mirrord-agent-image) is not a pinned image reference; pin it with a digest (@sha256:...) or a tag other than latest, e.g. ghcr.io/metalbear-co/mirrord:3.250.0"
+fi
 PROXY_NAME="${PROXY_NAME:-}"
 [ -z "$PROXY_NAME" ] || validate_dns_label "PROXY_NAME" "$PROXY_NAME"
 parse_intercept_header "$INTERCEPT_HEADER"
@@ -45,10 +51,14 @@ filter="^${HEADER_NAME}: (?-i:$(regex_escape "$HEADER_VALUE"))\$"
 # (a developer's own mirrord, say); it fails with mirrord's "Detected dirty iptables" error instead. The
 # Lease already serialises pipeline runs, and a retried task removes its earlier agent first.
 
+LOCAL_PORT=""
+[ -z "$PORT" ] || LOCAL_PORT="$(mirrord_local_port "$PORT")"
+
 jq -n \
-  --arg app "$APP" --arg ns "$NAMESPACE" --arg run "$RUN_ID" --arg runName "${RUN_NAME:-}" \
-  --arg filter "$filter" --arg port "$PORT" --arg agentImage "${AGENT_IMAGE:-}" --arg proxy "$PROXY_NAME" '
+  --arg local "$LOCAL_PORT" --arg app "$APP" --arg ns "$NAMESPACE" --arg run "$RUN_ID" --arg runName "${RUN_NAME:-}" \
+  --arg filter "$filter" --arg port "$PORT" --arg agentImage "$AGENT_IMAGE" --arg proxy "$PROXY_NAME" '
   ($port | if . == "" then null else tonumber end) as $p
+  | ($local | if . == "" then null else tonumber end) as $l
   | {
     target: {path: ("deployment/" + $app), namespace: $ns},
     operator: false,
@@ -77,7 +87,7 @@ jq -n \
         incoming: ({
           mode: "steal",
           http_filter: ({header_filter: $filter} + (if $p then {ports: [$p]} else {} end))
-        } + (if $p then {ports: [$p], listen_ports: [[$p, $p]]} else {} end)),
+        } + (if $p then {ports: [$p], listen_ports: [[$p, $l]]} else {} end)),
         outgoing: false,
         dns: false
       }
