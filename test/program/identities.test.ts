@@ -64,7 +64,55 @@ function scriptUsesApi(file: string, libFunctions: Set<string>): boolean {
     return /\bkubectl\b/.test(text) || [...libFunctions].some((f) => new RegExp(`\\b${f}\\b`).test(text));
 }
 
+/**
+ * `kubectl auth can-i --as system:serviceaccount:NS:NAME VERB RESOURCE -n TARGET` over rendered objects: the
+ * RBAC authorizer's rule matching for the Roles and bindings the program creates. A binding to a role the
+ * program does not render (an upstream ClusterRole) cannot be judged, so it counts as allowing everything.
+ */
+function canI(objs: any[], account: { name: string; namespace: string }, verb: string, group: string, resource: string, namespace: string): boolean {
+    const subjectMatches = (s: any) =>
+        (s.kind === "ServiceAccount" && s.name === account.name && s.namespace === account.namespace) ||
+        (s.kind === "Group" && ["system:authenticated", "system:serviceaccounts", `system:serviceaccounts:${account.namespace}`].includes(s.name));
+    const ruleAllows = (r: any) => (r.verbs.includes(verb) || r.verbs.includes("*")) &&
+        (r.apiGroups.includes(group) || r.apiGroups.includes("*")) &&
+        (r.resources.includes(resource) || r.resources.includes("*")) && !r.resourceNames;
+    const roleAllows = (kind: string, name: string, ns?: string) => {
+        const role = objs.find((o) => o.kind === kind && o.metadata.name === name && (kind === "ClusterRole" || o.metadata.namespace === ns));
+        return role ? (role.rules ?? []).some(ruleAllows) : true;
+    };
+    return objs.some((b) => (b.kind === "RoleBinding" && b.metadata.namespace === namespace || b.kind === "ClusterRoleBinding") &&
+        (b.subjects ?? []).some(subjectMatches) && roleAllows(b.roleRef.kind, b.roleRef.name, b.metadata.namespace));
+}
+
+/** What a PR author could do from a task with the token of its ServiceAccount, in the staging namespace. */
+const ATTACKS: Array<[string, string, string]> = [
+    ["delete", "", "pods"], ["create", "", "pods"], ["list", "", "secrets"], ["get", "", "secrets"],
+    ["create", "batch", "jobs"], ["create", "", "configmaps"], ["delete", "coordination.k8s.io", "leases"],
+    ["get", "apps", "deployments"], ["patch", "apps", "deployments"], ["create", "", "pods/exec"],
+];
+
 describe("two identities per run", () => {
+    it("kubectl auth can-i, over the rendered RBAC: the identity the PR-code tasks get can do nothing; the deploy task's can", async () => {
+        const objs = await objects(KIND);
+        const run = webhookRun(objs);
+        const ns = named(objs, "TriggerTemplate", "stack-pr-test-template").metadata.namespace;
+        for (const task of PR_CODE_TASKS) {
+            const account = { name: effectiveAccount(run, task)!, namespace: ns };
+            for (const [verb, group, resource] of ATTACKS) {
+                for (const target of ["staging", ns]) {
+                    assert.equal(canI(objs, account, verb, group, resource, target), false,
+                        `${task} runs as ${account.name}, which can ${verb} ${resource} in ${target}`);
+                }
+            }
+            const sa = objs.find((o) => o.kind === "ServiceAccount" && o.metadata.name === account.name && o.metadata.namespace === ns);
+            assert.equal(sa?.automountServiceAccountToken, false, `${task}: ${account.name} mounts no token`);
+        }
+        // The same check says yes where the program grants something, so its "no" above means something.
+        const deployer = { name: effectiveAccount(run, "deploy-intercepts-mirrord")!, namespace: ns };
+        assert.equal(canI(objs, deployer, "create", "", "pods", "staging"), true);
+        assert.equal(canI(objs, deployer, "get", "", "secrets", "staging"), false);
+    });
+
     it("the webhook run's default identity is the PR-code ServiceAccount; only the cluster tasks get the pipeline's", async () => {
         const objs = await objects(KIND);
         const run = webhookRun(objs);
