@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
+import { PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT } from "../lib/identities";
 import { readRuleFiles, RuleFile } from "../lib/rbacRules";
 
 export interface PipelineRbacArgs {
@@ -16,8 +17,7 @@ export interface PipelineRbacArgs {
     readonly githubTokenSecret: string;
 }
 
-/** The ServiceAccount every TaskRun of both pipelines runs as. */
-export const PIPELINE_SERVICE_ACCOUNT = "tekton-dag-pipeline";
+export { PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT };
 
 /**
  * Least-privilege RBAC: one Role per rule file in tekton/rbac (each rule commented with the task or tool
@@ -26,6 +26,8 @@ export const PIPELINE_SERVICE_ACCOUNT = "tekton-dag-pipeline";
  */
 export class PipelineRbac extends pulumi.ComponentResource {
     public readonly pipelineServiceAccountName: pulumi.Output<string>;
+    /** What PR-code tasks run as: bound by nothing here, and its pods get no API token. */
+    public readonly prCodeServiceAccountName: pulumi.Output<string>;
     public readonly roles: k8s.rbac.v1.Role[] = [];
 
     constructor(name: string, args: PipelineRbacArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -77,8 +79,17 @@ export class PipelineRbac extends pulumi.ComponentResource {
             }, { parent: this });
             this.roles.push(role);
         }
+        // Deliberately outside the rule files: nothing may ever bind it (the identity policy checks that).
+        const prCodeSa = new k8s.core.v1.ServiceAccount(`${name}-sa-pr-code`, {
+            metadata: objectMeta(PR_CODE_SERVICE_ACCOUNT, "rbac", args.pipelinesNamespace),
+            automountServiceAccountToken: false,
+        }, { parent: this });
         this.pipelineServiceAccountName = pipelineSa.metadata.name;
-        this.registerOutputs({ pipelineServiceAccountName: this.pipelineServiceAccountName });
+        this.prCodeServiceAccountName = prCodeSa.metadata.name;
+        this.registerOutputs({
+            pipelineServiceAccountName: this.pipelineServiceAccountName,
+            prCodeServiceAccountName: this.prCodeServiceAccountName,
+        });
     }
 
     /**

@@ -115,6 +115,10 @@ export class TektonDagStack extends pulumi.ComponentResource {
         const triggers = new TektonTriggers(`${name}-triggers`, {
             namespace: c.pipelinesNamespace,
             pipelineServiceAccount: rbac.pipelineServiceAccountName,
+            prCodeServiceAccount: rbac.prCodeServiceAccountName,
+            trustedForkRepos: c.trustedForkRepos,
+            forkTestLabel: c.forkTestLabel,
+            prImagePushSecret: c.prImagePushSecret,
             interceptBackend: c.interceptBackend,
             webhookSecretName: c.githubWebhookSecret,
             platformRepoUrl: c.platformRepoUrl,

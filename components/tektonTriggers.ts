@@ -1,11 +1,20 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { pipelineRunIdentities } from "../lib/identities";
 import { objectMeta } from "../lib/labels";
 
 export interface TektonTriggersArgs {
     readonly namespace: string;
-    /** ServiceAccount the PipelineRuns run as. */
+    /** ServiceAccount with the pipeline's RBAC: only the tasks that must reach the API server run as it. */
     readonly pipelineServiceAccount: pulumi.Input<string>;
+    /** ServiceAccount without RBAC or token: every other task (everything that runs PR code) runs as it. */
+    readonly prCodeServiceAccount: pulumi.Input<string>;
+    /** Forks (owner/name) whose PRs run like the repository's own. */
+    readonly trustedForkRepos?: string[];
+    /** Label whose addition runs one test of any PR; empty: other forks' PRs never run. */
+    readonly forkTestLabel?: string;
+    /** dockerconfigjson Secret bound as the docker-config workspace (Kaniko's push credentials); empty: none. */
+    readonly prImagePushSecret?: string;
     /** Default of the template's `intercept-backend` param (the stack config's backend). */
     readonly interceptBackend: pulumi.Input<string>;
     /** Secret (key `secret`) with the GitHub webhook secret. */
@@ -22,6 +31,26 @@ const TRIGGERS_API = "triggers.tekton.dev/v1beta1";
 /** Pull request actions that should (re)test the PR. */
 export const PR_ACTIONS = ["opened", "synchronize", "reopened"];
 
+const celString = (value: string): string => {
+    // Config validation keeps quotes and backslashes out; this guards direct callers.
+    if (/['"\\\n]/.test(value)) throw new Error(`cannot put ${JSON.stringify(value)} into a CEL filter: quotes, backslashes and newlines are not allowed`);
+    return `'${value}'`;
+};
+
+/**
+ * The CEL filter that decides which pull_request events start a run. A PR's code runs in the cluster, so a
+ * PR from another repository (a fork) runs only when its repository is trusted, or once each time a
+ * maintainer adds the test label (the `labeled` event of that label; a later push does not run again).
+ */
+export function pullRequestFilter(trustedForkRepos: string[] = [], forkTestLabel = ""): string {
+    const head = "body.pull_request.head.repo.full_name";
+    const trusted = [`${head} == body.pull_request.base.repo.full_name`];
+    if (trustedForkRepos.length > 0) trusted.push(`${head} in [${trustedForkRepos.map(celString).join(", ")}]`);
+    const pushed = `body.action in [${PR_ACTIONS.map(celString).join(", ")}] && (${trusted.join(" || ")})`;
+    if (!forkTestLabel) return pushed;
+    return `(${pushed}) || (body.action == 'labeled' && body.label.name == ${celString(forkTestLabel)})`;
+}
+
 /**
  * GitHub pull_request webhook -> stack-pr-test PipelineRun. The changed app is the repository's name;
  * every run gets its own workspace volume, so no run reads another's files.
@@ -33,6 +62,8 @@ export class TektonTriggers extends pulumi.ComponentResource {
         super("tekton-dag:index:TektonTriggers", name, {}, opts);
         const ns = args.namespace;
         const child = { parent: this, dependsOn: args.dependsOn };
+
+        const identities = pipelineRunIdentities(args.pipelineServiceAccount, args.prCodeServiceAccount);
 
         const binding = new k8s.apiextensions.CustomResource(`${name}-binding`, {
             apiVersion: TRIGGERS_API,
@@ -72,11 +103,14 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     },
                     spec: {
                         pipelineRef: { name: "stack-pr-test" },
+                        // Unprivileged by default; the pipeline ServiceAccount only for the tasks listed
+                        // in lib/identities.ts (docs/conventions.md, "Identities").
                         taskRunTemplate: {
-                            serviceAccountName: args.pipelineServiceAccount,
+                            ...identities.taskRunTemplate,
                             // The clone and resolve steps run as uid 65532 and must be able to write the volume.
                             podTemplate: { securityContext: { fsGroup: 65532 } },
                         },
+                        taskRunSpecs: identities.taskRunSpecs,
                         params: ["changed-app", "app-revision", "pr-number", "repo-full-name", "git-url", "git-revision",
                             "stack-file", "intercept-backend"].map((p) => ({ name: p, value: `$(tt.params.${p})` })),
                         workspaces: [{
@@ -87,7 +121,11 @@ export class TektonTriggers extends pulumi.ComponentResource {
                                     resources: { requests: { storage: args.workspaceSize ?? "2Gi" } },
                                 },
                             },
-                        }],
+                        }, ...(args.prImagePushSecret ? [{
+                            // Registry credentials reach Kaniko as a file, never through the API token.
+                            name: "docker-config",
+                            secret: { secretName: args.prImagePushSecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] },
+                        }] : [])],
                     },
                 }],
             },
@@ -128,7 +166,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                         },
                         {
                             ref: { name: "cel", kind: "ClusterInterceptor" },
-                            params: [{ name: "filter", value: `body.action in [${PR_ACTIONS.map((a) => `'${a}'`).join(", ")}]` }],
+                            params: [{ name: "filter", value: pullRequestFilter(args.trustedForkRepos, args.forkTestLabel) }],
                         },
                     ],
                     bindings: [{ ref: binding.metadata.name }],

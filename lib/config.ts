@@ -86,6 +86,16 @@ export const configSchema = z.strictObject({
     githubWebhookSecret: k8sName.default("github-webhook-secret"),
     /** Secret (key `token`) used to comment on PRs; empty disables PR comments. */
     githubTokenSecret: z.union([k8sName, z.literal("")]).default(""),
+    /**
+     * Forks (owner/name) whose pull requests the trigger runs like the repository's own; any other fork's PR
+     * runs only when a maintainer sets forkTestLabel (PR code runs in the cluster, docs/pipelines.md).
+     */
+    trustedForkRepos: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be a GitHub owner/name")).default([]),
+    /** Label whose addition by a maintainer runs one test of a fork's PR at its head then; empty: never. */
+    forkTestLabel: z.union([z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,49}$/,
+        "must be a GitHub label of letters, digits, space and _.:/- (at most 50)"), z.literal("")]).default(""),
+    /** Secret (type kubernetes.io/dockerconfigjson) with push credentials for prImageRegistry; empty: none. */
+    prImagePushSecret: z.union([k8sName, z.literal("")]).default(""),
     /** The platform repo holding the stack files, cloned by every run. */
     platformRepoUrl: z.string().default("https://github.com/example-org/tekton-dag-platform.git"),
     platformRepoRevision: z.string().min(1).default("main"),

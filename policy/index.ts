@@ -6,5 +6,5 @@ import { policies } from "./policies";
 new PolicyPack("tekton-dag", {
     policies,
     enforcementLevel: "mandatory",
-    description: "Guardrails of the tekton-dag PR-testing stack: intercept backends, production, RBAC, privilege, images, scripts, labels.",
+    description: "Guardrails of the tekton-dag PR-testing stack: intercept backends, production, RBAC, privilege, images, scripts, labels, identity.",
 });

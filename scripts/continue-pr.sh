@@ -5,8 +5,9 @@
 #
 # It reads the run (kubectl get pipelinerun RUN_NAME -o json), copies the params it was started with,
 # adds the results of its resolve-stack and containerize TaskRuns, binds the same shared-workspace volume
-# (the PVC a volumeClaimTemplate made for the earlier run, if it used one) and keeps its ServiceAccount
-# and pod template. --set overrides or adds a param (e.g. --set intercept-backend=mirrord).
+# (the PVC a volumeClaimTemplate made for the earlier run, if it used one) and keeps its pod template.
+# Identities are always the two of docs/conventions.md: tekton-dag-pr-code by default, tekton-dag-pipeline
+# only for the tasks that reach the API server. --set overrides or adds a param (e.g. --set intercept-backend=mirrord).
 # Needs kubectl and jq; KUBECTL names another kubectl (tests use a stand-in).
 set -euo pipefail
 
@@ -18,6 +19,15 @@ COPIED_PARAMS=(
   changed-app pr-number repo-full-name github-token-secret intercept-backend mirrord-image mirrord-agent-image
   telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds request-path
   pre-test-hook post-test-hook hook-image
+)
+# The ServiceAccount with the pipeline's RBAC and the one without any (lib/identities.ts).
+PIPELINE_SA="tekton-dag-pipeline"
+PR_CODE_SA="tekton-dag-pr-code"
+# Pipeline tasks that get PIPELINE_SA; every other task runs as PR_CODE_SA (lib/identities.ts, a test keeps
+# the two lists equal).
+CLUSTER_TASKS=(
+  deploy-intercepts-telepresence deploy-intercepts-mirrord validate-stack-propagation validate-original-traffic
+  cleanup-intercepts pr-comment
 )
 # resolve-stack results that become params of the same name.
 RESOLVE_RESULTS=(stack-json build-apps propagation-chain intercept-header-value app-list entry-app)
@@ -141,15 +151,19 @@ for kv in "${overrides[@]+"${overrides[@]}"}"; do
   params="$(jq -c --arg k "$key" --arg v "${kv#*=}" '.[$k] = $v' <<<"$params")"
 done
 
-# taskRunTemplate (v1) carries the ServiceAccount and the pod template (fsGroup for the workspace).
+# taskRunTemplate (v1): the earlier run's pod template (fsGroup for the workspace), the unprivileged
+# ServiceAccount as everyone's default; taskRunSpecs give the pipeline's only to the cluster tasks.
 template="$(jq -c '.spec.taskRunTemplate // {}' <<<"$pr_json")"
-if ! jq -e 'has("serviceAccountName")' <<<"$template" >/dev/null; then
-  template="$(jq -c '. + {serviceAccountName: "tekton-dag-pipeline"}' <<<"$template")"
+earlier_sa="$(jq -r '.serviceAccountName // ""' <<<"$template")"
+if [ -n "$earlier_sa" ] && [ "$earlier_sa" != "$PR_CODE_SA" ]; then
+  warn "'${run}' ran every task as ${earlier_sa}; this run uses ${PR_CODE_SA} and gives ${PIPELINE_SA} only to: ${CLUSTER_TASKS[*]}"
 fi
+template="$(jq -c --arg sa "$PR_CODE_SA" '. + {serviceAccountName: $sa}' <<<"$template")"
+specs="$(printf '%s\n' "${CLUSTER_TASKS[@]}" | jq -R . | jq -sc --arg sa "$PIPELINE_SA" 'map({pipelineTaskName: ., serviceAccountName: $sa})')"
 
 jq -n -r \
   --arg run "$run" --arg uid "$uid" --arg ns "$run_ns" --arg pipeline "$PIPELINE" \
-  --argjson params "$params" --argjson ws "$ws" --argjson template "$template" '
+  --argjson params "$params" --argjson ws "$ws" --argjson template "$template" --argjson specs "$specs" '
   # JSON strings and flow collections are valid YAML, so values are written with tojson.
   def y: tojson;
   def block($indent): to_entries | map("\($indent)\(.key | y): \(.value | y)") | join("\n");
@@ -169,6 +183,8 @@ jq -n -r \
     "    name: \($pipeline)",
     "  taskRunTemplate:",
     ($template | block("    ")),
+    "  taskRunSpecs:",
+    ($specs | map("    - " + (to_entries | map("\(.key | y): \(.value | y)") | join("\n      "))) | join("\n")),
     "  params:",
     ($params | to_entries | map("    - name: \(.key | y)\n      value: \(.value | y)") | join("\n")),
     "  workspaces:",

@@ -11,6 +11,7 @@ import { privilegePolicy } from "./privilege";
 import { imagesPolicy } from "./images";
 import { scriptsPolicy } from "./scripts";
 import { labelsPolicy } from "./labels";
+import { identityPolicy } from "./identity";
 
 export * from "./common";
 export * from "./backend";
@@ -20,6 +21,7 @@ export * from "./privilege";
 export * from "./images";
 export * from "./scripts";
 export * from "./labels";
+export * from "./identity";
 export * from "./run";
 
 export const policies: Policies = [
@@ -30,6 +32,7 @@ export const policies: Policies = [
     imagesPolicy,
     scriptsPolicy,
     labelsPolicy,
+    identityPolicy,
 ];
 
 export type {

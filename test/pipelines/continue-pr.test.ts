@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ROOT, pipeline, runScript, tmpDir } from "./helpers";
+import { pipelineRunIdentities, PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT } from "../../lib/identities";
 
 const SCRIPT = path.join(ROOT, "scripts", "continue-pr.sh");
 const FAKE = path.join(__dirname, "fakes", "kubectl");
@@ -28,7 +29,7 @@ function pipelineRun(overrides: any = {}): any {
                 { name: "pre-test-hook", value: "hooks/seed.sh" },
             ],
             workspaces: [{ name: "shared-workspace", persistentVolumeClaim: { claimName: "tekton-dag-workspace" } }],
-            taskRunTemplate: { serviceAccountName: "tekton-dag-pipeline", podTemplate: { securityContext: { fsGroup: 65532 } } },
+            taskRunTemplate: { serviceAccountName: "tekton-dag-pr-code", podTemplate: { securityContext: { fsGroup: 65532 } } },
             ...overrides.spec,
         },
         status: { conditions: [{ type: "Succeeded", status: "False", reason: "Failed" }], ...overrides.status },
@@ -88,7 +89,9 @@ describe("scripts/continue-pr.sh", () => {
         assert.equal(doc.metadata.labels["tekton-dag.io/continues"], "stack-pr-test-abc12");
         assert.equal(doc.spec.pipelineRef.name, "stack-pr-continue");
         assert.deepEqual(doc.spec.workspaces, [{ name: "shared-workspace", persistentVolumeClaim: { claimName: "tekton-dag-workspace" } }]);
-        assert.deepEqual(doc.spec.taskRunTemplate, { serviceAccountName: "tekton-dag-pipeline", podTemplate: { securityContext: { fsGroup: 65532 } } });
+        assert.deepEqual(doc.spec.taskRunTemplate, { serviceAccountName: "tekton-dag-pr-code", podTemplate: { securityContext: { fsGroup: 65532 } } });
+        assert.deepEqual(doc.spec.taskRunSpecs, pipelineRunIdentities(PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT).taskRunSpecs);
+        assert.doesNotMatch(r.stderr, /ran every task as/);
         const params = paramsOf(doc);
         assert.equal(params["stack-json"], `@.tekton-dag/runs/${UID}/stack.json`);
         assert.equal(params["intercept-header-value"], "x-dev-session: pr-42");
@@ -139,11 +142,25 @@ describe("scripts/continue-pr.sh", () => {
         assert.match(r.stderr, /volumeClaimTemplate: binding its claim pvc-0a1b2c3d4e, which is deleted together with 'stack-pr-test-abc12'/);
     });
 
-    it("defaults the ServiceAccount to tekton-dag-pipeline when the run named none", () => {
+    it("runs PR-code tasks as tekton-dag-pr-code when the run named no ServiceAccount", () => {
         const dir = world(pipelineRun({ spec: { taskRunTemplate: undefined } }), [taskRun("resolve-stack", RESOLVE), taskRun("containerize", { "built-images": BUILT })]);
         const r = continuePr(dir, "stack-pr-test-abc12");
         assert.equal(r.status, 0, r.stderr);
-        assert.deepEqual(YAML.parse(r.stdout).spec.taskRunTemplate, { serviceAccountName: "tekton-dag-pipeline" });
+        const doc = YAML.parse(r.stdout);
+        assert.deepEqual(doc.spec.taskRunTemplate, { serviceAccountName: "tekton-dag-pr-code" });
+        assert.deepEqual(doc.spec.taskRunSpecs, pipelineRunIdentities(PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT).taskRunSpecs);
+    });
+
+    it("never hands an earlier run's privileged default identity on, and says so", () => {
+        const pr = pipelineRun({ spec: { taskRunTemplate: { serviceAccountName: "tekton-dag-pipeline", podTemplate: { nodeSelector: { pool: "ci" } } } } });
+        const dir = world(pr, [taskRun("resolve-stack", RESOLVE), taskRun("containerize", { "built-images": BUILT })]);
+        const r = continuePr(dir, "stack-pr-test-abc12");
+        assert.equal(r.status, 0, r.stderr);
+        const doc = YAML.parse(r.stdout);
+        assert.deepEqual(doc.spec.taskRunTemplate, { serviceAccountName: "tekton-dag-pr-code", podTemplate: { nodeSelector: { pool: "ci" } } });
+        assert.match(r.stderr, /'stack-pr-test-abc12' ran every task as tekton-dag-pipeline; this run uses tekton-dag-pr-code and gives tekton-dag-pipeline only to: deploy-intercepts-telepresence .* pr-comment/);
+        const names = [...pipeline("stack-pr-continue").spec.tasks, ...pipeline("stack-pr-continue").spec.finally].map((t: any) => t.name);
+        for (const spec of doc.spec.taskRunSpecs) assert.ok(names.includes(spec.pipelineTaskName), `stack-pr-continue has ${spec.pipelineTaskName}`);
     });
 
     describe("clear errors", () => {

@@ -59,7 +59,7 @@ export function pipeline(name: string, backendDefault = "telepresence"): PolicyI
                     params: [{ name: "deployed-pods", value: "$(tasks.deploy-intercepts-result.results.deployed-pods)" }] },
             ],
             finally: [
-                { name: "cleanup-intercepts", taskRef: { name: "cleanup-intercepts" }, params: [{ name: "run-id", value: "$(params.run-id)" }] },
+                { name: "cleanup-intercepts", taskRef: { name: "cleanup-stack-intercepts" }, params: [{ name: "run-id", value: "$(params.run-id)" }] },
                 { name: "pr-comment", taskRef: { name: "pr-comment" }, params: [{ name: "status", value: "$(tasks.status)" }] },
             ],
         },
@@ -103,6 +103,37 @@ export function rbac(): PolicyInput[] {
             subjects: [{ kind: "ServiceAccount", name: "tekton-dag-pipeline", namespace: PIPELINES_NS }],
         }, "tekton-dag-pipeline-staging-binding"),
     ];
+}
+
+/** The ServiceAccount PR-code tasks run as: no binding names it, no token. */
+export function prCodeAccount(): PolicyInput {
+    return k8s("kubernetes:core/v1:ServiceAccount", {
+        apiVersion: "v1", kind: "ServiceAccount", automountServiceAccountToken: false,
+        metadata: { name: "tekton-dag-pr-code", namespace: PIPELINES_NS, labels: labels("rbac") },
+    });
+}
+
+/** The webhook's TriggerTemplate: unprivileged by default, the pipeline's account for the cluster tasks. */
+export function triggerTemplate(): PolicyInput {
+    return k8s("kubernetes:triggers.tekton.dev/v1beta1:TriggerTemplate", {
+        apiVersion: "triggers.tekton.dev/v1beta1", kind: "TriggerTemplate",
+        metadata: { name: "stack-pr-test-template", namespace: PIPELINES_NS, labels: labels("triggers") },
+        spec: {
+            params: [{ name: "pr-number" }],
+            resourcetemplates: [{
+                apiVersion: "tekton.dev/v1", kind: "PipelineRun",
+                metadata: { generateName: "stack-pr-test-" },
+                spec: {
+                    pipelineRef: { name: "stack-pr-test" },
+                    taskRunTemplate: { serviceAccountName: "tekton-dag-pr-code", podTemplate: { securityContext: { fsGroup: 65532 } } },
+                    taskRunSpecs: ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord", "cleanup-intercepts", "pr-comment"]
+                        .map((pipelineTaskName) => ({ pipelineTaskName, serviceAccountName: "tekton-dag-pipeline" })),
+                    params: [{ name: "run-id", value: "$(tt.params.pr-number)" }],
+                    workspaces: [{ name: "shared-workspace", volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"] } } }],
+                },
+            }],
+        },
+    });
 }
 
 export function mirrordRbac(): PolicyInput[] {
@@ -158,6 +189,8 @@ export function goodStack(): PolicyInput[] {
         pipeline("stack-pr-continue"),
         task(),
         ...rbac(),
+        prCodeAccount(),
+        triggerTemplate(),
         ...mirrordRbac(),
         cronJob(),
         dockerImage(),

@@ -77,12 +77,12 @@ describe("policy pack served by the policy runtime (policy/index.ts)", function 
         spec: { steps: [{ name: "s", image: "alpine", script: "echo $(params.x)" }] },
     };
 
-    it("serves the seven policies as pack tekton-dag", async () => {
+    it("serves the eight policies as pack tekton-dag", async () => {
         const empty = load("google-protobuf/google/protobuf/empty_pb.js");
         const info = (await call("getAnalyzerInfo", new empty.Empty())).toObject();
         assert.equal(info.name, "tekton-dag");
         assert.deepEqual(info.policiesList.map((p: any) => [p.name, p.enforcementlevel]),
-            ["backend", "production", "rbac", "privilege", "images", "scripts", "labels"].map((n) => [n, LEVELS.mandatory]));
+            ["backend", "production", "rbac", "privilege", "images", "scripts", "labels", "identity"].map((n) => [n, LEVELS.mandatory]));
     });
 
     it("reports images and scripts as mandatory by default, and images as advisory under config.kind.json", async () => {

@@ -6,8 +6,9 @@
 import { strict as assert } from "node:assert";
 import {
     admittedBackends, backendPolicy, effectiveLevel, imagesPolicy, isPinned, labelsPolicy, PolicyInput, policies,
-    privilegePolicy, productionPolicy, rbacPolicy, runPolicies, scriptsPolicy,
+    privilegePolicy, productionPolicy, rbacPolicy, runPolicies, scriptsPolicy, identityPolicy, CLUSTER_TASK_REFS,
 } from "../../policy/policies";
+import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
 import * as fx from "./fixtures";
 
 const TASK = "kubernetes:tekton.dev/v1:Task";
@@ -26,8 +27,8 @@ function tasksOf(p: PolicyInput): any[] {
 }
 
 describe("policy pack", () => {
-    it("exports the seven policies with unique names and actionable descriptions", () => {
-        assert.deepEqual(policies.map((p) => p.name), ["backend", "production", "rbac", "privilege", "images", "scripts", "labels"]);
+    it("exports the eight policies with unique names and actionable descriptions", () => {
+        assert.deepEqual(policies.map((p) => p.name), ["backend", "production", "rbac", "privilege", "images", "scripts", "labels", "identity"]);
         for (const p of policies) {
             assert.ok(p.description.length > 80, `${p.name}: description too short to act on`);
             assert.equal(p.enforcementLevel, "mandatory", p.name);
@@ -357,3 +358,74 @@ describe("policy: labels", () => {
     });
 });
 
+
+describe("policy: identity", () => {
+    const TT = "kubernetes:triggers.tekton.dev/v1beta1:TriggerTemplate";
+    const runOf = (stack: PolicyInput[]) => fx.find(stack, TT, "stack-pr-test-template").props.spec.resourcetemplates[0];
+    const WHO = "TriggerTemplate tekton-dag/stack-pr-test-template: spec.resourcetemplates[0]";
+    const FIX = "make tekton-dag-pr-code (no binding, automountServiceAccountToken: false) the default and give tekton-dag-pipeline only to the tasks running deploy-stack-intercepts, deploy-intercept-mirrord, validate-stack-propagation, validate-original-traffic, cleanup-stack-intercepts, pr-comment through spec.taskRunSpecs";
+    const ONLY = "only tasks running deploy-stack-intercepts, deploy-intercept-mirrord, validate-stack-propagation, validate-original-traffic, cleanup-stack-intercepts, pr-comment may hold cluster credentials — PR code must never (lib/identities.ts).";
+
+    it("passes a template that is unprivileged by default and privileged only for the cluster tasks", async () => {
+        assert.deepEqual(await fx.validateStack(identityPolicy, fx.goodStack()), []);
+    });
+
+    it("rejects the pipeline ServiceAccount as every task's default (the old TriggerTemplate)", async () => {
+        const stack = fx.goodStack();
+        const run = runOf(stack);
+        run.spec.taskRunTemplate.serviceAccountName = "tekton-dag-pipeline";
+        delete run.spec.taskRunSpecs;
+        const reports = await fx.validateStack(identityPolicy, stack);
+        assert.deepEqual(reports.map((r) => r.message), [
+            `${WHO}.spec.taskRunTemplate.serviceAccountName is "tekton-dag-pipeline", which RoleBinding staging/tekton-dag-pipeline binds; every task not named in taskRunSpecs, PR-code tasks included, would run with it — ${FIX}.`,
+        ]);
+        assert.equal(reports[0].urn, fx.find(stack, TT, "stack-pr-test-template").urn);
+    });
+
+    it("rejects handing the pipeline ServiceAccount to a PR-code task, naming the Task it runs", async () => {
+        const stack = fx.goodStack();
+        const p = fx.find(stack, PIPELINE, "stack-pr-test");
+        p.props.spec.tasks.push({ name: "compile-npm", taskRef: { name: "compile-npm" } });
+        runOf(stack).spec.taskRunSpecs.push({ pipelineTaskName: "compile-npm", serviceAccountName: "tekton-dag-pipeline" });
+        // Renaming a pipeline task does not help: the check follows the Task it runs.
+        p.props.spec.tasks.push({ name: "deploy-intercepts-extra", taskRef: { name: "containerize" } });
+        runOf(stack).spec.taskRunSpecs.push({ pipelineTaskName: "deploy-intercepts-extra", serviceAccountName: "tekton-dag-pipeline" });
+        assert.deepEqual((await fx.validateStack(identityPolicy, stack)).map((r) => r.message), [
+            `${WHO}.spec.taskRunSpecs[4] gives pipeline task "compile-npm" (Task compile-npm) the ServiceAccount "tekton-dag-pipeline", which RoleBinding staging/tekton-dag-pipeline binds; ${ONLY}`,
+            `${WHO}.spec.taskRunSpecs[5] gives pipeline task "deploy-intercepts-extra" (Task containerize) the ServiceAccount "tekton-dag-pipeline", which RoleBinding staging/tekton-dag-pipeline binds; ${ONLY}`,
+        ]);
+    });
+
+    it("rejects running PR-code tasks without an explicit unprivileged ServiceAccount", async () => {
+        const unset = fx.goodStack();
+        delete runOf(unset).spec.taskRunTemplate.serviceAccountName;
+        assert.deepEqual((await fx.validateStack(identityPolicy, unset)).map((r) => r.message), [
+            `${WHO}.spec.taskRunTemplate.serviceAccountName is not set; every task not named in taskRunSpecs, PR-code tasks included, would run as the namespace's default ServiceAccount — ${FIX}.`,
+        ]);
+        const mounted = fx.goodStack();
+        delete fx.find(mounted, "kubernetes:core/v1:ServiceAccount", "tekton-dag-pr-code").props.automountServiceAccountToken;
+        assert.deepEqual((await fx.validateStack(identityPolicy, mounted)).map((r) => r.message), [
+            `${WHO}.spec.taskRunTemplate.serviceAccountName is "tekton-dag-pr-code", which the stack does not create in tekton-dag with automountServiceAccountToken: false; every task not named in taskRunSpecs, PR-code tasks included, would run with it — ${FIX}.`,
+        ]);
+    });
+
+    it("treats a ServiceAccount as privileged once any binding names it, or a group of all ServiceAccounts", async () => {
+        const stack = fx.goodStack();
+        stack.push(fx.k8s(ROLE_BINDING, {
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",
+            metadata: { name: "viewers", namespace: "staging", labels: fx.labels("rbac") },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+            subjects: [{ kind: "Group", name: "system:serviceaccounts:tekton-dag" }],
+        }));
+        assert.deepEqual((await fx.validateStack(identityPolicy, stack)).map((r) => r.message), [
+            `${WHO}.spec.taskRunTemplate.serviceAccountName is "tekton-dag-pr-code", which RoleBinding staging/viewers binds; every task not named in taskRunSpecs, PR-code tasks included, would run with it — ${FIX}.`,
+        ]);
+    });
+
+    it("lists the same cluster tasks as the program (lib/identities.ts)", () => {
+        const refs = Object.values(CLUSTER_PIPELINE_TASKS).map((why) => /\(([a-z-]+)\)$/.exec(why)?.[1]);
+        // The descriptions name the Task where the pipeline task's name differs from it.
+        const tasks = Object.keys(CLUSTER_PIPELINE_TASKS).map((name, i) => refs[i] ?? name);
+        assert.deepEqual([...new Set(tasks)].sort(), [...CLUSTER_TASK_REFS].sort());
+    });
+});

@@ -230,7 +230,8 @@ describe("resource graph", () => {
         assert.match(cel.params[0].value, /body\.action in \['opened', 'synchronize', 'reopened'\]/);
         const run = named(objs, "TriggerTemplate", "stack-pr-test-template").spec.resourcetemplates[0];
         assert.equal(run.spec.pipelineRef.name, "stack-pr-test");
-        assert.equal(run.spec.taskRunTemplate.serviceAccountName, "tekton-dag-pipeline");
+        // Which task runs as which ServiceAccount: test/program/identities.test.ts.
+        assert.equal(run.spec.taskRunTemplate.serviceAccountName, "tekton-dag-pr-code");
         assert.ok(run.spec.workspaces[0].volumeClaimTemplate, "each run gets a fresh volume");
         assert.equal(run.spec.taskRunTemplate.podTemplate.securityContext.fsGroup, 65532, "non-root steps can write it");
     });

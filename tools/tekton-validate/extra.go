@@ -16,8 +16,9 @@ import (
 //     inputs, and the ConfigMap must hold <file>.
 //  2. TriggerTemplate: a PipelineRun it creates must name an installed
 //     Pipeline, pass only params the Pipeline declares, pass every param without
-//     a default, bind every required workspace, and use only $(tt.params.x)
-//     that the TriggerTemplate declares.
+//     a default, bind every required workspace, give taskRunSpecs only to tasks
+//     the Pipeline has, and use only $(tt.params.x) that the TriggerTemplate
+//     declares.
 
 const scriptsMount = "/tekton-dag/scripts"
 
@@ -202,6 +203,21 @@ func triggerChecks(objs []*object, tk tektonObjects, r *report) {
 			for _, d := range ps.Params {
 				if d.Default == nil && !passed[d.Name] {
 					r.errorf(o, at+".spec.params", "PipelineRun does not pass param %q, which Pipeline %q requires (it has no default)", d.Name, name)
+				}
+			}
+			// Tekton's reconciler fails a run whose taskRunSpecs name a task the Pipeline lacks
+			// (ValidateTaskRunSpecs); admission does not look.
+			pipelineTasks := map[string]bool{}
+			for _, t := range ps.Tasks {
+				pipelineTasks[t.Name] = true
+			}
+			for _, t := range ps.Finally {
+				pipelineTasks[t.Name] = true
+			}
+			for j, s := range asList(spec["taskRunSpecs"]) {
+				n := asString(asMap(s)["pipelineTaskName"])
+				if !pipelineTasks[n] {
+					r.errorf(o, fieldPath(at+".spec.taskRunSpecs", j)+".pipelineTaskName", "taskRunSpecs names pipeline task %q, which Pipeline %q does not have among its tasks or finally tasks (Tekton fails the run)", n, name)
 				}
 			}
 			bound := map[string]bool{}
