@@ -67,11 +67,13 @@ export const configSchema = z.strictObject({
     /**
      * How long the traffic manager waits for the traffic agent (the chart's timeouts.agentArrival). The agent
      * is injected on a workload's first intercept, which rolls it: the new pods must start and pass their
-     * readiness checks within this time. The chart's 30 s is too short for JVM apps.
+     * readiness checks within this time. The chart's 30 s is too short for JVM apps. A first intercept may
+     * wait about twice this (one retry), which must fit in Tekton's default 60-minute PipelineRun timeout
+     * beside the builds and tests.
      */
     telepresenceAgentArrivalSeconds: z.number().int()
         .min(30, "must be at least 30 (seconds; Telepresence's own default)")
-        .max(1800, "must be at most 1800 (seconds); an app that needs longer to become ready should be fixed, not waited for")
+        .max(600, "must be at most 600 (seconds): a first intercept may wait twice this (one retry), and the run must still fit in Tekton's default 60-minute PipelineRun timeout")
         .default(180),
     /** How long a run waits for another run's intercept of the same app before failing. */
     leaseWaitSeconds: z.number().int().min(1).max(7200).default(600),
