@@ -9,6 +9,10 @@ export type InterceptBackend = (typeof INTERCEPT_BACKENDS)[number];
 const k8sName = z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes name (lowercase letters, digits and '-', at most 63)");
+/** A Secret's name: a DNS subdomain (dots allowed), as Kubernetes names Secrets. */
+const secretName = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Secret name (lowercase letters, digits, '-' and '.', at most 253)");
 const registryHost = z
     .string()
     .regex(/^[a-zA-Z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, "must be a registry host[:port][/path] without a scheme");
@@ -56,6 +60,11 @@ export const configSchema = z.strictObject({
      * clusters that pull only from their own registries.
      */
     mirrordAgentImage: z.union([imageRef, z.literal("")]).default(""),
+    /**
+     * Secret (type kubernetes.io/dockerconfigjson) in every target namespace that lets the mirrord agent's
+     * pod pull mirrordAgentImage from a private mirror; empty: none (a public image).
+     */
+    mirrordAgentImagePullSecret: z.union([secretName, z.literal("")]).default(""),
     telepresenceVersion: version.default("2.31.2"),
     tektonPipelinesVersion: version.default("v1.15.0"),
     tektonTriggersVersion: version.default("v0.37.0"),

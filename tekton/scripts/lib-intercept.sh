@@ -49,6 +49,15 @@ is_pinned_image() {
   [ -n "$tag" ] && [ "$tag" != latest ]
 }
 
+# An empty value, or a Secret name (a DNS subdomain).
+validate_pull_secret() {
+  local what="$1" value="$2"
+  [ -z "$value" ] && return 0
+  if [ "${#value}" -gt 253 ] || ! [[ "$value" =~ ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$ ]]; then
+    die "${what} \"${value}\" is not a Secret name (lowercase letters, digits, '-' and '.', at most 253)"
+  fi
+}
+
 validate_positive_int() {
   local what="$1" value="$2"
   if ! [[ "$value" =~ ^[0-9]{1,9}$ ]] || [ "$value" -eq 0 ]; then
