@@ -49,9 +49,12 @@ for file in "${dir}"/validation-*.json; do
   validations="$(jq -c --slurpfile v "$file" '. + $v' <<<"$validations" 2>/dev/null || printf '%s' "$validations")"
 done
 
+# Summary and verdicts go in as files, and the body to the payload on stdin: a large stack's summary passes
+# the kernel's 128 KiB limit on one argument. GitHub refuses a comment body over 65536 characters.
 body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id "$RUN_ID" \
-  --argjson summary "$summary" --argjson validations "$validations" '
-  def icon: if . == "passed" or . == "pass" or . == "Succeeded" or . == "Completed" then "✅"
+  --slurpfile summaries <(printf '%s' "$summary") --slurpfile validationLists <(printf '%s' "$validations") '
+  $summaries[0] as $summary | $validationLists[0] as $validations
+  | def icon: if . == "passed" or . == "pass" or . == "Succeeded" or . == "Completed" then "✅"
             elif . == "failed" or . == "fail" or . == "Failed" then "❌" else "⚠️" end;
   [ "### tekton-dag: \($status | icon) \($status)",
     "",
@@ -71,8 +74,9 @@ body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id 
         "| --- | --- | --- | --- |",
         ($summary.suites[] | "| \(.app) | \(.type)\(if .path != "" then " `\(.path)`" else "" end) | \(.status | icon) \(.status) | \(.reason | gsub("\\|"; "/")) |")
       end )
-  ] | join("\n")')"
-payload="$(jq -n --arg body "$body" '{body: $body}')"
+  ] | join("\n")
+  | if length > 65000 then .[0:64700] + "\n\n… (comment cut at GitHub'"'"'s limit; the whole summary is test-summary.json in the run'"'"'s workspace)" else . end')"
+payload="$(printf '%s' "$body" | jq -Rs '{body: .}')"
 
 # ---- the token -----------------------------------------------------------------------------------
 if ! token_b64="$(kubectl get secret "$GITHUB_TOKEN_SECRET" -o jsonpath='{.data.token}' 2>&1)"; then

@@ -20,13 +20,13 @@ const SUMMARY = {
 
 interface Posted { method: string; url: string; headers: http.IncomingHttpHeaders; body: any }
 
-async function comment(env: Record<string, string>, opts: { status?: number; withSummary?: boolean; secret?: boolean } = {}) {
+async function comment(env: Record<string, string>, opts: { status?: number; withSummary?: boolean; secret?: boolean; summary?: unknown } = {}) {
     const workspace = tmpDir("comment-ws");
     const kube = tmpDir("comment-kube");
     const runDir = path.join(workspace, ".tekton-dag", "runs", RUN_ID);
     fs.mkdirSync(runDir, { recursive: true });
     if (opts.withSummary !== false) {
-        writeFile(path.join(runDir, "test-summary.json"), JSON.stringify(SUMMARY));
+        writeFile(path.join(runDir, "test-summary.json"), JSON.stringify(opts.summary ?? SUMMARY));
         writeFile(path.join(runDir, "validation-with-header.json"), JSON.stringify({ mode: "with-header", verdict: "pass", answeredBy: "pr-pod/staging/pr-demo-fe-0f8e6c1a" }));
     }
     if (opts.secret !== false) writeFile(path.join(kube, "secrets", "github-token"), Buffer.from("ghp_example_token\n").toString("base64"));
@@ -89,6 +89,18 @@ describe("pr-comment.sh", function () {
         assert.match(body, /\| demo-api \| artillery `tests\/artillery\/load.yml` \| ⚠️ skipped \| run-stack-tests has no runner for artillery suites/);
         assert.match(out.stderr, /comment created: https:\/\/github.example\/org\/fe\/pull\/42#issuecomment-1/);
         assert.ok(!out.stdout.includes("ghp_example_token") && !out.stderr.includes("ghp_example_token"), "the token is never printed");
+    });
+
+    it("posts a comment for a summary larger than the kernel's 128 KiB argument limit, cut to GitHub's 65536 characters", async () => {
+        const big = structuredClone(SUMMARY);
+        big.suites = Array.from({ length: 2000 }, (_, i) => ({ app: `app-${i}`, type: "postman", path: `tests/postman/suite-${i}.json`, status: "failed", reason: "newman exited 1: " + "x".repeat(60) }));
+        assert.ok(JSON.stringify(big).length > 140_000);
+        const { out, posted } = await comment({}, { summary: big });
+        assert.equal(out.code, 0, out.stderr);
+        const body: string = posted[0].body.body;
+        assert.ok(body.length <= 65536, `${body.length} characters`);
+        assert.match(body, /\| app-0 \| postman/);
+        assert.match(body, /comment cut at GitHub's limit; the whole summary is test-summary\.json in the run's workspace/);
     });
 
     it("says so when no test summary was written (the tests never ran)", async () => {
