@@ -19,7 +19,7 @@ const registryHost = z
 const imageRef = z
     .string()
     .regex(/^[^\s:@]+(:[0-9]+)?(\/[^\s:@]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "must be an image reference")
-    .refine((v) => /@sha256:[a-f0-9]{64}$/.test(v) || (/:[\w][\w.-]*$/.test(v.split("/").pop() ?? "") && !v.endsWith(":latest")),
+    .refine((v) => /@sha256:[a-f0-9]{64}$/.test(v) || (/:[\w][\w.-]*$/.test(v.split("/").pop() ?? "") && !/:latest$/i.test(v)),
         "must be pinned: a digest (@sha256:...) or a tag other than latest");
 const version = z.string().regex(/^v?[0-9]+\.[0-9]+\.[0-9]+$/, "must be a version like 1.2.3");
 

@@ -46,7 +46,8 @@ is_pinned_image() {
   last="${ref##*/}"
   [[ "$last" == *:* ]] || return 1
   tag="${last##*:}"
-  [ -n "$tag" ] && [ "$tag" != latest ]
+  # Tags are case-sensitive, but LATEST is as mutable as latest.
+  [ -n "$tag" ] && [ "${tag,,}" != latest ]
 }
 
 # An empty value, or a Secret name (a DNS subdomain).
