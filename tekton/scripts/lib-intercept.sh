@@ -428,8 +428,7 @@ write_deployed_pods() {
   local json="$1" dir
   dir="$(run_dir)"
   mkdir -p "$dir"
-  printf '%s\n' "$json" >"${dir}/deployed-pods.json.tmp"
-  mv "${dir}/deployed-pods.json.tmp" "${dir}/deployed-pods.json"
+  printf '%s\n' "$json" | replace_file "${dir}/deployed-pods.json"
   if [ -n "${RESULT_PATH:-}" ]; then
     printf '%s' "$json" >"$RESULT_PATH"
   fi
