@@ -185,6 +185,9 @@ for (const name of PIPELINE_NAMES) {
             const comment = pipelineTask(p, "pr-comment");
             assert.equal(comment.taskRef.name, "pr-comment");
             assert.equal(paramValue(comment, "pipeline-status"), "$(tasks.status)");
+            assert.equal(paramValue(comment, "propagation-status"), "$(tasks.validate-stack-propagation.status)");
+            assert.equal(paramValue(comment, "original-traffic-status"), "$(tasks.validate-original-traffic.status)");
+            assert.equal(paramValue(comment, "tests-status"), "$(tasks.run-stack-tests.status)");
             assert.equal(paramValue(comment, "github-token-secret"), "$(params.github-token-secret)");
         });
 
@@ -194,7 +197,8 @@ for (const name of PIPELINE_NAMES) {
         // it against. A value straight from a PR-code task's result or the workspace would be PR-chosen.
         it("feeds the cluster tasks only values PR code cannot choose", () => {
             const fromResolve = /^\$\(tasks\.resolve-stack\.results\.[a-z-]+\)$/;
-            const fromParams = /^\$\((params\.[a-z-]+|context\.pipelineRun\.(uid|name)|tasks\.status)\)$/;
+            // Execution statuses ($(tasks.status), $(tasks.<name>.status)) are Tekton's, not a task's output.
+            const fromParams = /^\$\((params\.[a-z-]+|context\.pipelineRun\.(uid|name)|tasks(\.[a-z-]+)?\.status)\)$/;
             const pinnedValues = ["stack-json", "build-apps", "propagation-chain", "app-list", "entry-app", "intercept-header-value"];
             for (const name of Object.keys(CLUSTER_PIPELINE_TASKS)) {
                 const t = pipelineTask(p, name);
