@@ -20,23 +20,55 @@ require_env() {
   done
 }
 
-# A param value is either the value itself or "@<path>", a file relative to the shared workspace
-# (SHARED_WORKSPACE). Large values (the stack graph, app lists) travel as files because Tekton
-# results are limited to 4096 bytes per step.
+# A param value is either the value itself or a reference "@<path>@sha256:<hex>": a file relative to the
+# shared workspace (SHARED_WORKSPACE) and the sha256 of its content. Large values (the stack graph, app
+# lists) travel as files because Tekton results are limited to 4096 bytes per step. PR code (compile,
+# containerize, hooks, tests) can write the workspace, so a file there is trusted only through its digest,
+# which travels in the task result that names the file (TaskRun status, out of PR code's reach).
+# read_value refuses a reference without a digest, a path that leaves the workspace or is a symlink, and a
+# file whose content does not match; it reads the file once, so what was checked is what is used.
+VALUE_DIGEST_RE='^[0-9a-f]{64}$'
 read_value() {
-  local value="$1" path
+  local value="$1" ref path want got content
   case "$value" in
     @*)
-      path="${value#@}"
+      ref="${value#@}"
+      case "$ref" in
+        *@sha256:*) path="${ref%@sha256:*}" want="${ref##*@sha256:}" ;;
+        *) die "value reference '${value}' carries no digest; expected @<path>@sha256:<64 hex digits> as resolve-stack reports it (the file is in a workspace PR code can write, so it is used only when its digest matches)" ;;
+      esac
+      [[ "$want" =~ $VALUE_DIGEST_RE ]] ||
+        die "value reference '${value}': the digest after @sha256: must be 64 lowercase hex digits"
       case "$path" in
-        /*|*..*) die "value reference '${value}' must be a relative path inside the shared workspace without '..'" ;;
+        ""|/*|*..*) die "value reference '${value}' must be a relative path inside the shared workspace without '..'" ;;
       esac
       [ -n "${SHARED_WORKSPACE:-}" ] || die "value reference '${value}' needs SHARED_WORKSPACE (the shared-workspace path)"
+      [ ! -L "${SHARED_WORKSPACE}/${path}" ] ||
+        die "value reference '${value}': ${SHARED_WORKSPACE}/${path} is a symbolic link, not the file resolve-stack wrote; refusing it"
       [ -f "${SHARED_WORKSPACE}/${path}" ] || die "value reference '${value}': no file ${SHARED_WORKSPACE}/${path}"
-      cat "${SHARED_WORKSPACE}/${path}"
+      # One read into memory; the trailing x keeps trailing newlines, which are part of the digest.
+      content="$(cat "${SHARED_WORKSPACE}/${path}" && printf x)" ||
+        die "value reference '${value}': cannot read ${SHARED_WORKSPACE}/${path}"
+      content="${content%x}"
+      got="$(printf '%s' "$content" | sha256sum)"
+      got="${got%% *}"
+      [ "$got" = "$want" ] ||
+        die "value reference '${value}': ${path} has sha256 ${got}, not the ${want} its writer reported; the file was changed after it was written (PR code can write the workspace), so it is not used"
+      printf '%s' "$content"
       ;;
     *) printf '%s' "$value" ;;
   esac
+}
+
+# Replaces FILE with what is on stdin through a new file of its own and a rename, for cluster tasks writing
+# into the run directory: a symlink or directory PR code planted at FILE is replaced, never written through.
+replace_file() {
+  local file="$1" tmp
+  tmp="$(mktemp "${file%/*}/.tekton-dag-tmp.XXXXXX")" || die "cannot create a file next to ${file}"
+  cat >"$tmp"
+  chmod 0644 "$tmp"
+  [ ! -d "$file" ] || [ -L "$file" ] || rm -rf "$file"
+  mv -fT "$tmp" "$file" || die "cannot replace ${file}"
 }
 
 # The per-run directory in the shared workspace; RUN_ID is the PipelineRun uid.

@@ -126,7 +126,7 @@ regex_escape() {
 # Loads and checks every input before anything is created. Sets STACK (JSON), IMAGES (JSON),
 # DEPLOY_APPS (array of build apps, deduplicated, in the given order).
 load_deploy_inputs() {
-  require_env STACK_JSON BUILT_IMAGES INTERCEPT_HEADER_VALUE DEFAULT_NAMESPACE TARGET_NAMESPACES RUN_ID RUN_NAME SHARED_WORKSPACE
+  require_env STACK_JSON BUILT_IMAGES IMAGE_REGISTRY INTERCEPT_HEADER_VALUE DEFAULT_NAMESPACE TARGET_NAMESPACES RUN_ID RUN_NAME SHARED_WORKSPACE
   validate_run_id "$RUN_ID"
   validate_run_name "$RUN_NAME"
   validate_dns_label "default-namespace" "$DEFAULT_NAMESPACE"
@@ -161,16 +161,16 @@ load_deploy_inputs() {
   done
   [ "${#DEPLOY_APPS[@]}" -gt 0 ] || die "build-apps is empty; expected the space-separated apps to intercept"
   if [ -n "${PROPAGATION_CHAIN:-}" ]; then
-    log "propagation chain: $(read_value "$PROPAGATION_CHAIN" | tr '\n' ' ')"
+    local chain
+    chain="$(read_value "$PROPAGATION_CHAIN")"
+    log "propagation chain: ${chain//$'\n'/ }"
   fi
 
-  local port image ns path
+  local port ns path
   for app in "${DEPLOY_APPS[@]}"; do
     jq -e --arg a "$app" '.apps | has($a)' >/dev/null <<<"$STACK" ||
       die "build app \"${app}\" is not in the stack (apps: $(jq -r '.apps | keys | join(", ")' <<<"$STACK"))"
     validate_dns_label "app name" "$app"
-    image="$(jq -r --arg a "$app" '.[$a] // ""' <<<"$IMAGES")"
-    [ -n "$image" ] || die "build app \"${app}\" has no built image in built-images (images for: $(jq -r 'keys | join(", ")' <<<"$IMAGES"))"
     port="$(app_field "$app" containerPort)"
     is_port "$port" ||
       die "app \"${app}\": containerPort \"${port}\" in the stack is not a port number (1-65535)"
@@ -184,6 +184,35 @@ load_deploy_inputs() {
     esac
     path="$(app_field "$app" readinessPath)"
     [ -z "$path" ] || [[ "$path" =~ ^/[!-~]*$ ]] || die "app \"${app}\": readinessPath \"${path}\" must start with '/'"
+  done
+  check_built_images
+}
+
+# built-images is containerize's result, and containerize runs the PR's Dockerfile: its content is PR
+# code's to choose. What it may say is fixed by trusted inputs: exactly the build apps (resolve-stack's
+# build-apps, also the pinned graph's buildApps), each pushed to the configured image-registry under its
+# own name and pinned by digest. So PR code can choose neither the app (and with it the Deployment,
+# namespace and pod template) nor an image from elsewhere.
+check_built_images() {
+  local registry="${IMAGE_REGISTRY%/}" app image want stack_build
+  if [[ ! "$registry" =~ ^[A-Za-z0-9.:/_-]+$ ]] || [[ "$registry" == *://* ]]; then
+    die "image-registry '${IMAGE_REGISTRY}' is not a registry host[:port][/path] (e.g. registry.local:5000 or ghcr.io/org)"
+  fi
+  stack_build=" $(jq -r '.buildApps // [] | map(strings) | join(" ")' <<<"$STACK") "
+  for app in "${DEPLOY_APPS[@]}"; do
+    case "$stack_build" in
+      *" ${app} "*) ;;
+      *) die "build app \"${app}\" is not among stack-json's buildApps (${stack_build# }); build-apps and stack-json must come from the same resolve-stack" ;;
+    esac
+  done
+  want="$(printf '%s\n' "${DEPLOY_APPS[@]}" | jq -R . | jq -sc 'sort')"
+  jq -e --argjson want "$want" 'keys == $want' >/dev/null <<<"$IMAGES" ||
+    die "built-images must name exactly the build apps ($(jq -r 'join(", ")' <<<"$want")); it names: $(jq -r 'keys | join(", ") | if . == "" then "none" else . end' <<<"$IMAGES")"
+  for app in "${DEPLOY_APPS[@]}"; do
+    image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
+    if [[ "$image" != "${registry}/${app}@sha256:"* ]] || [[ ! "${image#"${registry}/${app}@sha256:"}" =~ ^[0-9a-f]{64}$ ]]; then
+      die "built-images: the image of \"${app}\" must be ${registry}/${app}@sha256:<64 hex digits> (image-registry, the app's name, the digest containerize pushed); got \"${image:0:200}\""
+    fi
   done
 }
 
@@ -486,8 +515,7 @@ write_deployed_pods() {
   local json="$1" dir
   dir="$(run_dir)"
   mkdir -p "$dir"
-  printf '%s\n' "$json" >"${dir}/deployed-pods.json.tmp"
-  mv "${dir}/deployed-pods.json.tmp" "${dir}/deployed-pods.json"
+  printf '%s\n' "$json" | replace_file "${dir}/deployed-pods.json"
   if [ -n "${RESULT_PATH:-}" ]; then
     printf '%s' "$json" >"$RESULT_PATH"
   fi

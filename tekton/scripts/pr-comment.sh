@@ -2,15 +2,18 @@
 # Task pr-comment (a finally task): comments on the pull request with the run's outcome and test summary.
 #
 # It reads no task result (a finally task whose result reference cannot be resolved is skipped silently,
-# ../shared/FACTS.md); the test summary comes from <run dir>/test-summary.json and the routing verdicts
-# from <run dir>/validation-*.json, when those tasks ran.
+# ../shared/FACTS.md). The verdicts come from Tekton: the pipeline status and the execution status of the
+# validate and test tasks ($(tasks.<name>.status): Succeeded, Failed or None), which PR code cannot change.
+# The per-suite table comes from <run dir>/test-summary.json, which run-stack-tests wrote while running the
+# PR's collections; the comment says so, and its cells are reduced to plain text. The validate tasks'
+# <run dir>/validation-*.json are not read: PR code (hooks, tests) runs after them and can rewrite them.
 # With an empty github-token-secret (or repo-full-name) it logs that no comment is posted and exits 0.
 # Otherwise it reads key `token` of that Secret in its own namespace with kubectl (a Secret name from a
 # param cannot be an env secretKeyRef: an empty name makes the pod invalid) and posts
 #   POST {github-api-url}/repos/{owner}/{name}/issues/{pr-number}/comments
 #
 # Environment (from the task params): RUN_ID, RUN_NAME, REPO_FULL_NAME, PR_NUMBER, GITHUB_TOKEN_SECRET,
-# PIPELINE_STATUS, GITHUB_API_URL, SHARED_WORKSPACE.
+# PIPELINE_STATUS, PROPAGATION_STATUS, ORIGINAL_TRAFFIC_STATUS, TESTS_STATUS, GITHUB_API_URL, SHARED_WORKSPACE.
 set -euo pipefail
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-common.sh
@@ -36,43 +39,55 @@ PIPELINE_STATUS="${PIPELINE_STATUS:-unknown}"
 [[ "$GITHUB_TOKEN_SECRET" =~ ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$ ]] ||
   die "github-token-secret '${GITHUB_TOKEN_SECRET}' is not a Secret name"
 
+PROPAGATION_STATUS="${PROPAGATION_STATUS:-}"
+ORIGINAL_TRAFFIC_STATUS="${ORIGINAL_TRAFFIC_STATUS:-}"
+TESTS_STATUS="${TESTS_STATUS:-}"
+for name in PROPAGATION_STATUS ORIGINAL_TRAFFIC_STATUS TESTS_STATUS; do
+  case "${!name}" in
+    "" | Succeeded | Failed | None) ;;
+    *) die "${name} '${!name}' must be Succeeded, Failed or None (pass \$(tasks.<name>.status) from finally) or empty" ;;
+  esac
+done
+
 dir="$(run_dir)"
 
 # ---- the comment ---------------------------------------------------------------------------------
 summary='null'
-if [ -f "${dir}/test-summary.json" ]; then
-  summary="$(jq -c . "${dir}/test-summary.json" 2>/dev/null || printf 'null')"
+if [ -f "${dir}/test-summary.json" ] && [ ! -L "${dir}/test-summary.json" ]; then
+  summary="$(head -c 200000 "${dir}/test-summary.json" | jq -c 'if type == "object" then . else null end' 2>/dev/null || printf 'null')"
 fi
-validations='[]'
-for file in "${dir}"/validation-*.json; do
-  [ -f "$file" ] || continue
-  validations="$(jq -c --slurpfile v "$file" '. + $v' <<<"$validations" 2>/dev/null || printf '%s' "$validations")"
-done
 
-# Summary and verdicts go in as files, and the body to the payload on stdin: a large stack's summary passes
-# the kernel's 128 KiB limit on one argument. GitHub refuses a comment body over 65536 characters.
+# The summary goes in as a file, and the body to the payload on stdin: up to 200,000 bytes pass the kernel's
+# 128 KiB limit on one argument. GitHub refuses a comment body over 65536 characters.
 body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id "$RUN_ID" \
-  --slurpfile summaries <(printf '%s' "$summary") --slurpfile validationLists <(printf '%s' "$validations") '
-  $summaries[0] as $summary | $validationLists[0] as $validations
-  | def icon: if . == "passed" or . == "pass" or . == "Succeeded" or . == "Completed" then "✅"
-            elif . == "failed" or . == "fail" or . == "Failed" then "❌" else "⚠️" end;
+  --arg propagation "$PROPAGATION_STATUS" --arg original "$ORIGINAL_TRAFFIC_STATUS" --arg tests "$TESTS_STATUS" \
+  --slurpfile summaries <(printf '%s' "$summary") '
+  $summaries[0] as $summary
+  | def icon: if . == "passed" or . == "Succeeded" or . == "Completed" then "✅"
+            elif . == "failed" or . == "Failed" then "❌" else "⚠️" end;
+  # Text PR code wrote: one line, no table, code or mention syntax, bounded length.
+  def plain: tostring | gsub("[\\x00-\\x1f|`<>\\[\\]]"; " ") | gsub("@"; "@\u200b") | .[0:200];
+  def task_line($what; $task; $s): "- \($s | icon) \($what) (\($task)): \(if $s == "None" then "did not run" else $s end)";
   [ "### tekton-dag: \($status | icon) \($status)",
     "",
     "PipelineRun `\($run)` (uid `\($id)`)",
     "",
-    ( if ($validations | length) > 0 then
+    ( if $propagation != "" or $original != "" then
         "**Routing**", "",
-        ($validations[] | "- \(.verdict | icon) \(if .mode == "with-header" then "with the PR header" else "without the header" end): \(.verdict), answered by `\(.answeredBy)`"),
+        (if $propagation != "" then task_line("with the PR header, the PR pod answers"; "validate-stack-propagation"; $propagation) else empty end),
+        (if $original != "" then task_line("without it, the original Deployment answers"; "validate-original-traffic"; $original) else empty end),
         ""
       else empty end ),
+    ( if $tests != "" then "**Tests**: \($tests | icon) run-stack-tests \(if $tests == "None" then "did not run" else $tests end)", "" else empty end ),
     ( if $summary == null then
         "No test summary: run-stack-tests did not run in this PipelineRun."
-      else
-        "**Tests** through `\($summary.entryApp)` with `\($summary.header)`: \($summary.status) (\($summary.counts.passed) passed, \($summary.counts.failed) failed, \($summary.counts.skipped) skipped)",
+      else try (
+        "Suites as run-stack-tests reported them (it runs the PR'"'"'s collections; this table is their own account) through `\($summary.entryApp | plain)` with `\($summary.header | plain)`: \($summary.status | plain) (\($summary.counts.passed | plain) passed, \($summary.counts.failed | plain) failed, \($summary.counts.skipped | plain) skipped)",
         "",
         "| app | suite | status | note |",
         "| --- | --- | --- | --- |",
-        ($summary.suites[] | "| \(.app) | \(.type)\(if .path != "" then " `\(.path)`" else "" end) | \(.status | icon) \(.status) | \(.reason | gsub("\\|"; "/")) |")
+        (($summary.suites // [])[0:100][] | "| \(.app | plain) | \(.type | plain)\(if (.path // "") != "" then " `\(.path | plain)`" else "" end) | \(.status | plain | icon) \(.status | plain) | \(.reason // "" | plain) |")
+      ) catch "The test summary run-stack-tests wrote is not in the expected shape."
       end )
   ] | join("\n")
   | if length > 65000 then .[0:64700] + "\n\n… (comment cut at GitHub'"'"'s limit; the whole summary is test-summary.json in the run'"'"'s workspace)" else . end')"

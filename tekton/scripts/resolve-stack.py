@@ -16,6 +16,7 @@ env: PARSED_JSON, STACK_FILE, CHANGED_APP, PR_NUMBER, RUN_ID, SHARED_WORKSPACE,
 Every rejection names the field or app at fault and what is allowed, and exits 1.
 """
 
+import hashlib
 import heapq
 import json
 import os
@@ -384,6 +385,14 @@ def write(path, text):
     os.replace(tmp, path)
 
 
+def pin(run_dir, run_rel, name, text):
+    """Writes one large value to the run directory and returns its reference "@<path>@sha256:<hex>".
+    The digest is taken from the text in memory, not read back, and travels in the result (TaskRun status),
+    which PR code cannot write: lib-common.sh's read_value uses the file only if it still matches."""
+    write(os.path.join(run_dir, name), text)
+    return f"@{run_rel}/{name}@sha256:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+
+
 def main():
     os.umask(0o002)
     parsed = env("PARSED_JSON")
@@ -402,15 +411,20 @@ def main():
 
     run_rel = f".tekton-dag/runs/{run_id}"
     run_dir = os.path.join(workspace, run_rel)
-    write(os.path.join(run_dir, "stack.json"), json.dumps(graph, indent=2) + "\n")
-    write(os.path.join(run_dir, "app-list.txt"), " ".join(graph["order"]))
-    write(os.path.join(run_dir, "propagation-chain.txt"), " ".join(graph["propagationChain"]))
+    pinned = {
+        name: pin(run_dir, run_rel, name, text)
+        for name, text in (
+            ("stack.json", json.dumps(graph, indent=2) + "\n"),
+            ("app-list.txt", " ".join(graph["order"])),
+            ("propagation-chain.txt", " ".join(graph["propagationChain"])),
+        )
+    }
 
     changed = graph["apps"][changed_app]
     results = {
-        "stack-json": f"@{run_rel}/stack.json",
-        "app-list": f"@{run_rel}/app-list.txt",
-        "propagation-chain": f"@{run_rel}/propagation-chain.txt",
+        "stack-json": pinned["stack.json"],
+        "app-list": pinned["app-list.txt"],
+        "propagation-chain": pinned["propagation-chain.txt"],
         "entry-app": graph["entryApp"],
         "build-apps": changed_app,
         "intercept-header-value": graph["interceptHeaderValue"],
@@ -432,7 +446,7 @@ def main():
     print(f"  intercept header:   {graph['interceptHeaderValue']}")
     if unreachable:
         print(f"  warning: not reachable from {graph['entryApp']} (never on a request path): {' '.join(unreachable)}")
-    print(f"wrote {run_rel}/stack.json, app-list.txt, propagation-chain.txt")
+    print(f"wrote {run_rel}/stack.json, app-list.txt, propagation-chain.txt (their sha256 digests are in the results)")
     total = sum(len(v.encode()) for v in results.values())
     print(f"results: {total} bytes in all")
 

@@ -29,6 +29,9 @@ set -euo pipefail
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-common.sh
 . "${SCRIPTS_DIR}/lib-common.sh"
+# For object_name: the PR pods' names (this script defines its own app_namespace below).
+# shellcheck source=lib-intercept.sh
+. "${SCRIPTS_DIR}/lib-intercept.sh"
 
 require_env MODE STACK_JSON INTERCEPT_HEADER_VALUE ENTRY_APP RUN_ID SHARED_WORKSPACE
 case "$MODE" in
@@ -89,6 +92,19 @@ if ! pr_pods="$(jq -c --slurpfile stacks <(printf '%s' "$stack") --arg d "$DEFAU
 fi
 if ! jq -e 'all(.[]; (.pod | type) == "string" and .pod != "")' >/dev/null <<<"$pr_pods"; then
   die "deployed-pods names an app without a pod name: ${pods_raw:0:300}"
+fi
+# deployed-pods is handed on by deploy-intercepts-result from a workspace file, which PR code could have
+# planted or rewritten. A PR pod's name and namespace follow from trusted inputs alone (a build app of the
+# pinned stack graph, its namespace there, the run id), so any other entry is refused: PR code cannot point
+# this task's log reads at another app's pods or another namespace.
+expected_pods='{}'
+while IFS= read -r app; do
+  [ -n "$app" ] || continue
+  expected_pods="$(jq -c --arg a "$app" --arg p "$(object_name pr "$app" "$RUN_ID")" --arg n "$(app_namespace "$app")" \
+    '. + {($a): {pod: $p, namespace: $n}}' <<<"$expected_pods")"
+done < <(jq -r '.buildApps // [] | .[] | strings' <<<"$stack")
+if ! jq -e --argjson want "$expected_pods" 'all(.[]; $want[.app] == {pod, namespace})' >/dev/null <<<"$pr_pods"; then
+  die "deployed-pods names a pod this run's deploy did not create: it may name only the build apps of stack-json, each with its PR pod in the app's namespace ($(jq -r 'to_entries | map("\(.key)=\(.value.namespace)/\(.value.pod)") | join(" ") | if . == "" then "none" else . end' <<<"$expected_pods")); got: ${pods_raw:0:300}"
 fi
 pr_count="$(jq 'length' <<<"$pr_pods")"
 if [ "$MODE" = with-header ] && [ "$pr_count" -eq 0 ]; then
@@ -168,8 +184,8 @@ finish() {
   local verdict="$1" answered="$2" reason="$3"
   jq -n --arg mode "$MODE" --arg url "$url" --arg status "$status" --arg verdict "$verdict" \
     --arg answered "$answered" --arg probe "$probe" --arg reason "$reason" \
-    '{mode: $mode, url: $url, status: $status, verdict: $verdict, answeredBy: $answered, probe: $probe, reason: $reason}' \
-    >"$verdict_file"
+    '{mode: $mode, url: $url, status: $status, verdict: $verdict, answeredBy: $answered, probe: $probe, reason: $reason}' |
+    replace_file "$verdict_file"
   if [ -n "${RESULT_ANSWERED_BY:-}" ]; then printf '%s' "$answered" >"$RESULT_ANSWERED_BY"; fi
 }
 

@@ -1,5 +1,6 @@
 // Shared by the tests under test/flow: run the PR-flow task scripts (resolve-stack, validate-*,
 // run-stack-tests, pr-comment) as their Tasks run them, against a temporary shared workspace.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -125,10 +126,26 @@ export async function resolveStack(opts: {
     return outcome;
 }
 
-/** Reads an `@path` value relative to the workspace, as lib-common.sh's read_value does. */
+/**
+ * Reads an `@path@sha256:<hex>` value relative to the workspace and checks the digest, as lib-common.sh's
+ * read_value does.
+ */
 export function readAt(workspace: string, value: string): string {
-    if (!value.startsWith("@")) throw new Error(`not an @path value: ${value}`);
-    return fs.readFileSync(path.join(workspace, value.slice(1)), "utf8");
+    const m = /^@(.+)@sha256:([0-9a-f]{64})$/.exec(value);
+    if (!m) throw new Error(`not a pinned @path value: ${value}`);
+    const text = fs.readFileSync(path.join(workspace, m[1]), "utf8");
+    if (sha256(text) !== m[2]) throw new Error(`${m[1]} does not match the digest in ${value}`);
+    return text;
+}
+
+export function sha256(text: string): string {
+    return crypto.createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** Writes `text` to `relPath` in the workspace and returns its reference, as resolve-stack reports one. */
+export function pinValue(workspace: string, relPath: string, text: string): string {
+    writeFile(path.join(workspace, relPath), text);
+    return `@${relPath}@sha256:${sha256(text)}`;
 }
 
 /**

@@ -14,6 +14,7 @@ const collection = (name: string) => JSON.stringify({
 interface TestRun {
     workspace: string;
     runId: string;
+    stackJson: string;
     plan: RunResult;
     newman?: RunResult;
     summary?: RunResult;
@@ -48,7 +49,7 @@ async function runTests(opts: { apiCollection?: string; checkOutApi?: boolean })
         RESULT_TEST_SUMMARY: resultFile,
         FAKE_NEWMAN_LOG: newmanLog,
     };
-    const run: TestRun = { workspace, runId, plan: await runScript("run-stack-tests-plan.sh", env), result: "", newmanCalls: [] };
+    const run: TestRun = { workspace, runId, stackJson: resolved.results["stack-json"], plan: await runScript("run-stack-tests-plan.sh", env), result: "", newmanCalls: [] };
     if (run.plan.code === 0) {
         run.newman = await runScript("run-stack-tests-newman.sh", env, [FAKES]);
         run.summary = await runScript("run-stack-tests-summary.sh", env);
@@ -140,7 +141,7 @@ describe("run-stack-tests (plan, newman, summary)", function () {
         const apps = path.join(run.workspace, ".tekton-dag", "runs", run.runId, "apps");
         fs.rmSync(apps, { recursive: true });
         const env = {
-            STACK_JSON: `@.tekton-dag/runs/${run.runId}/stack.json`, ENTRY_APP: "demo-fe", INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42",
+            STACK_JSON: run.stackJson, ENTRY_APP: "demo-fe", INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42",
             RUN_ID: run.runId, SHARED_WORKSPACE: run.workspace, FAKE_NEWMAN_LOG: path.join(tmpDir("newman"), "calls.log"),
         };
         assert.equal((await runScript("run-stack-tests-plan.sh", env)).code, 0);

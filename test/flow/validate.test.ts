@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
-import { FAKES, RunResult, runScript, tmpDir, writeFile } from "./helpers";
+import { FAKES, RunResult, pinValue, runScript, tmpDir, writeFile } from "./helpers";
 
 const RUN_ID = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
 const NS = "staging";
@@ -46,8 +46,9 @@ async function harness(routing: Routing): Promise<Harness> {
     const workspace = tmpDir("validate-ws");
     const kube = tmpDir("validate-kube");
     const runDir = path.join(workspace, ".tekton-dag", "runs", RUN_ID);
-    writeFile(path.join(runDir, "stack.json"), JSON.stringify(STACK));
-    writeFile(path.join(runDir, "deployed-pods.json"), JSON.stringify({ "demo-fe": PR_POD }));
+    // As in a run: stack.json pinned by the digest resolve-stack reports, deployed-pods inline (the result
+    // deploy-intercepts-result hands on).
+    const stackRef = pinValue(workspace, `.tekton-dag/runs/${RUN_ID}/stack.json`, JSON.stringify(STACK));
     writeFile(path.join(kube, "logs", NS, PR_POD), "PR build listening on 3000\n");
     writeFile(path.join(kube, "logs", NS, ORIGINAL_POD), "release build listening on 3000\n");
     writeFile(path.join(kube, "deployments", NS, "demo-fe.json"), JSON.stringify({ spec: { selector: { matchLabels: { app: "demo-fe" } } } }));
@@ -79,8 +80,8 @@ async function harness(routing: Routing): Promise<Harness> {
             const results = tmpDir("validate-results");
             const out = await runScript("validate-routing.sh", {
                 MODE: mode,
-                STACK_JSON: `@.tekton-dag/runs/${RUN_ID}/stack.json`,
-                DEPLOYED_PODS: `@.tekton-dag/runs/${RUN_ID}/deployed-pods.json`,
+                STACK_JSON: stackRef,
+                DEPLOYED_PODS: JSON.stringify({ "demo-fe": PR_POD }),
                 INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42",
                 ENTRY_APP: "demo-fe",
                 DEFAULT_NAMESPACE: NS,
@@ -112,6 +113,32 @@ describe("validate-routing.sh (validate-stack-propagation, validate-original-tra
     this.timeout(60000);
     let h: Harness;
     afterEach(async () => h && (await h.close()));
+
+    describe("a stack.json changed after resolve-stack wrote it", () => {
+        it("is refused before any request, naming the file", async () => {
+            h = await harness("header");
+            const file = path.join(h.workspace, ".tekton-dag", "runs", RUN_ID, "stack.json");
+            // What a PR build could do: point the entry app at another namespace.
+            const forged = { ...STACK, apps: { ...STACK.apps, "demo-fe": { ...STACK.apps["demo-fe"], namespace: "kube-system" } } };
+            fs.writeFileSync(file, JSON.stringify(forged));
+            const out = await h.run("with-header");
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /stack\.json has sha256 [0-9a-f]{64}, not the [0-9a-f]{64} its writer reported; the file was changed after it was written/);
+            assert.equal(h.requests.length, 0, "no request with a forged graph");
+        });
+
+        it("is refused when replaced by a symlink to the same content elsewhere", async () => {
+            h = await harness("header");
+            const file = path.join(h.workspace, ".tekton-dag", "runs", RUN_ID, "stack.json");
+            const elsewhere = path.join(tmpDir("elsewhere"), "stack.json");
+            fs.copyFileSync(file, elsewhere);
+            fs.rmSync(file);
+            fs.symlinkSync(elsewhere, file);
+            const out = await h.run("with-header");
+            assert.equal(out.code, 1);
+            assert.match(out.stderr, /stack\.json is a symbolic link/);
+        });
+    });
 
     describe("routing that works", () => {
         it("with the header: passes, naming the PR pod that logged the probe", async () => {
@@ -230,10 +257,9 @@ describe("validate-routing.sh (validate-stack-propagation, validate-original-tra
             h = await harness("header");
             const wide = structuredClone(STACK) as any;
             for (let i = 0; i < 2500; i++) wide.apps[`filler-app-${i}`] = { name: `filler-app-${i}`, namespace: NS, servicePort: 80, downstream: [] };
-            const file = path.join(h.workspace, ".tekton-dag", "runs", RUN_ID, "stack.json");
-            writeFile(file, JSON.stringify(wide));
-            assert.ok(fs.statSync(file).size > 140_000);
-            const out = await h.run("with-header");
+            const text = JSON.stringify(wide);
+            assert.ok(text.length > 140_000);
+            const out = await h.run("with-header", { STACK_JSON: pinValue(h.workspace, `.tekton-dag/runs/${RUN_ID}/wide-stack.json`, text) });
             assert.equal(out.code, 0, out.stdout + out.stderr);
             assert.equal(out.answeredBy, `pr-pod/${NS}/${PR_POD}`);
         });
@@ -245,7 +271,17 @@ describe("validate-routing.sh (validate-stack-propagation, validate-original-tra
             ["deployed-pods that is not JSON", { DEPLOYED_PODS: "pr-demo-fe" }, /deployed-pods is not a JSON object of app -> PR pod name/],
             ["retries that are not a number", { RETRIES: "many" }, /retries 'many' must be a whole number/],
             ["a relative request path", { REQUEST_PATH: "health" }, /request-path 'health' must start with '\/'/],
-            ["a missing @path file", { STACK_JSON: "@.tekton-dag/runs/x/stack.json" }, /no file .*stack\.json/],
+            ["a missing @path file", { STACK_JSON: `@.tekton-dag/runs/x/stack.json@sha256:${"0".repeat(64)}` }, /no file .*stack\.json/],
+            // The inputs PR code could forge (issue 12): a workspace file without its digest, a deployed-pods
+            // pointing at another app's pod or another namespace.
+            ["an @path without its digest", { STACK_JSON: `@.tekton-dag/runs/${RUN_ID}/stack.json` },
+                /value reference '@\.tekton-dag\/runs\/[^']+\/stack\.json' carries no digest/],
+            ["deployed-pods naming an app that is not a build app", { DEPLOYED_PODS: JSON.stringify({ "demo-fe": PR_POD, "demo-api": "demo-api-7c9d8-xyz12" }) },
+                /deployed-pods names a pod this run's deploy did not create: .*demo-fe=staging\/pr-demo-fe-0f8e6c1a/],
+            ["deployed-pods naming another pod for the build app", { DEPLOYED_PODS: JSON.stringify({ "demo-fe": ORIGINAL_POD }) },
+                /deployed-pods names a pod this run's deploy did not create/],
+            ["deployed-pods moving the PR pod to another namespace", { DEPLOYED_PODS: JSON.stringify({ "demo-fe": { pod: PR_POD, namespace: "kube-system" } }) },
+                /deployed-pods names a pod this run's deploy did not create/],
         ];
         for (const [title, env, message] of bad) {
             it(`rejects ${title}`, async () => {

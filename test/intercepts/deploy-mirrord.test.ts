@@ -139,7 +139,7 @@ describe("deploy-intercept-mirrord.sh (against a recorded kubectl)", () => {
 
     for (const [what, env, message] of [
         ["an app not in the stack", { BUILD_APPS: "demo-fe ghost-app" }, /build app "ghost-app" is not in the stack/],
-        ["an app without a built image", { BUILT_IMAGES: JSON.stringify({ "demo-fe": IMAGES["demo-fe"] }) }, /build app "demo-api" has no built image/],
+        ["an app without a built image", { BUILT_IMAGES: JSON.stringify({ "demo-fe": IMAGES["demo-fe"] }) }, /built-images must name exactly the build apps \(demo-api, demo-fe\); it names: demo-fe/],
         ["an empty build-apps", { BUILD_APPS: " " }, /build-apps is empty/],
         ["a header without a value", { INTERCEPT_HEADER_VALUE: "x-dev-session" }, /intercept-header-value/],
         ["an empty run id", { RUN_ID: "" }, /RUN_ID is required|run-id is empty/],

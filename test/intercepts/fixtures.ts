@@ -17,9 +17,11 @@ export const STACK = {
     },
 };
 
+/** What containerize reports: <image-registry>/<app>@sha256:<digest>, one per build app. */
+export const IMAGE_REGISTRY = "registry.local:5000/pr";
 export const IMAGES = {
-    "demo-fe": "registry.local/demo-fe:pr-42-abc1234",
-    "demo-api": "registry.local/demo-api:pr-42-abc1234",
+    "demo-fe": `${IMAGE_REGISTRY}/demo-fe@sha256:${"a1".repeat(32)}`,
+    "demo-api": `${IMAGE_REGISTRY}/demo-api@sha256:${"b2".repeat(32)}`,
 };
 
 export const DEPLOYMENT = {
@@ -70,6 +72,7 @@ export function deployEnv(dir: string, extra: Record<string, string> = {}): Reco
         BUILD_APPS: "demo-fe demo-api",
         PROPAGATION_CHAIN: "demo-fe demo-api",
         BUILT_IMAGES: JSON.stringify(IMAGES),
+        IMAGE_REGISTRY,
         INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42",
         DEFAULT_NAMESPACE: "staging",
         TARGET_NAMESPACES: "staging api-ns",

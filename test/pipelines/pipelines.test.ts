@@ -5,6 +5,7 @@ import {
     PIPELINE_NAMES, SCRIPTS_DIR, allPipelineTasks, ancestors, paramValue, pipeline, pipelineTask,
     resultRefs, runScript, simulate, task,
 } from "./helpers";
+import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
 
 const DEPLOY_TASKS = ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord"];
 const DEPLOYED_PODS = "$(tasks.deploy-intercepts-result.results.deployed-pods)";
@@ -184,8 +185,48 @@ for (const name of PIPELINE_NAMES) {
             const comment = pipelineTask(p, "pr-comment");
             assert.equal(comment.taskRef.name, "pr-comment");
             assert.equal(paramValue(comment, "pipeline-status"), "$(tasks.status)");
+            assert.equal(paramValue(comment, "propagation-status"), "$(tasks.validate-stack-propagation.status)");
+            assert.equal(paramValue(comment, "original-traffic-status"), "$(tasks.validate-original-traffic.status)");
+            assert.equal(paramValue(comment, "tests-status"), "$(tasks.run-stack-tests.status)");
             assert.equal(paramValue(comment, "github-token-secret"), "$(params.github-token-secret)");
         });
+
+        // Issue 12: a task with the pipeline's cluster rights takes each value either from a task result
+        // written before any PR code ran (resolve-stack; its @path results carry their file's sha256) or
+        // from a PipelineRun param; built-images, which PR code produces, only with the registry to check
+        // it against. A value straight from a PR-code task's result or the workspace would be PR-chosen.
+        it("feeds the cluster tasks only values PR code cannot choose", () => {
+            const fromResolve = /^\$\(tasks\.resolve-stack\.results\.[a-z-]+\)$/;
+            // Execution statuses ($(tasks.status), $(tasks.<name>.status)) are Tekton's, not a task's output.
+            const fromParams = /^\$\((params\.[a-z-]+|context\.pipelineRun\.(uid|name)|tasks(\.[a-z-]+)?\.status)\)$/;
+            const pinnedValues = ["stack-json", "build-apps", "propagation-chain", "app-list", "entry-app", "intercept-header-value"];
+            for (const name of Object.keys(CLUSTER_PIPELINE_TASKS)) {
+                const t = pipelineTask(p, name);
+                for (const param of t.params ?? []) {
+                    const v = String(param.value);
+                    const what = `${name} param ${param.name} = ${v}`;
+                    if (param.name === "built-images") {
+                        assert.match(v, /^\$\((tasks\.containerize\.results|params)\.built-images\)$/, what);
+                        assert.equal(paramValue(t, "image-registry"), "$(params.image-registry)", `${name} checks built-images against image-registry`);
+                    } else if (param.name === "deployed-pods") {
+                        assert.equal(v, DEPLOYED_PODS, what); // checked against the run id and the pinned graph
+                    } else if (pinnedValues.includes(param.name) && p.metadata.name === "stack-pr-test") {
+                        assert.equal(v, `$(tasks.resolve-stack.results.${param.name})`, what);
+                    } else {
+                        assert.ok(fromResolve.test(v) || fromParams.test(v), what);
+                    }
+                }
+            }
+        });
+
+        if (name === "stack-pr-test") {
+            it("runs resolve-stack before any task that runs PR code", () => {
+                // Its results (with the digests) are fixed before the PR's repository is even cloned.
+                assert.deepEqual([...ancestors(p, "resolve-stack")].sort(), ["check-intercept-backend", "fetch-platform"]);
+                assert.equal(paramValue(pipelineTask(p, "fetch-platform"), "url"), "$(params.git-url)", "fetch-platform clones the platform repo, not the PR");
+                assert.ok(ancestors(p, "clone-app").has("resolve-stack"));
+            });
+        }
 
         it("passes run-id = the PipelineRun uid to every task that takes one", () => {
             for (const t of allPipelineTasks(p)) {

@@ -1,5 +1,6 @@
 // The Tasks of the build stages (fetch-source, compile-*, containerize, run-hook) and the rules every
 // Task in tekton/tasks follows (docs/conventions.md).
+import * as crypto from "crypto";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -382,13 +383,15 @@ describe("run-hook.sh", () => {
         const ws = tmpDir("hook");
         const platform = path.join(ws, ".tekton-dag/runs/uid-1/platform");
         fs.mkdirSync(path.join(platform, "hooks"), { recursive: true });
-        fs.writeFileSync(path.join(ws, ".tekton-dag/runs/uid-1/stack.json"), '{"name":"stack-one"}');
+        const stackText = '{"name":"stack-one"}';
+        fs.writeFileSync(path.join(ws, ".tekton-dag/runs/uid-1/stack.json"), stackText);
+        const stackSha = crypto.createHash("sha256").update(stackText).digest("hex");
         if (hook !== undefined) fs.writeFileSync(path.join(platform, "hooks", "h.sh"), hook, { mode });
         return {
             ws,
             env: {
                 HOOK_STAGE: "pre-test", HOOK_PATH: "hooks/h.sh", PLATFORM_DIR: ".tekton-dag/runs/uid-1/platform", SHARED_WORKSPACE: ws,
-                RUN_ID: "uid-1", RUN_NAME: "stack-pr-test-abc", APP: "demo-fe", STACK_JSON: "@.tekton-dag/runs/uid-1/stack.json",
+                RUN_ID: "uid-1", RUN_NAME: "stack-pr-test-abc", APP: "demo-fe", STACK_JSON: `@.tekton-dag/runs/uid-1/stack.json@sha256:${stackSha}`,
                 DEPLOYED_PODS: '{"demo-fe":"demo-fe-pr-42"}', INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42", DEFAULT_NAMESPACE: "staging",
             } as Record<string, string>,
         };
