@@ -150,7 +150,13 @@ async function main(args: Args): Promise<void> {
         { stackName: args.stack, projectName: PROJECT, program: async () => tektonDagProgram() },
         { workDir, pulumiCommand, envVars },
     );
-    const common = { color: "never" as const, suppressProgress: true, onOutput: (out: string) => process.stdout.write(out) };
+    streamed = true;
+    const common = {
+        color: "never" as const,
+        suppressProgress: true,
+        onOutput: (out: string) => process.stdout.write(out),
+        onError: (err: string) => process.stderr.write(err),
+    };
     const start = Date.now();
     const took = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
 
@@ -170,6 +176,8 @@ async function main(args: Args): Promise<void> {
     log(`outputs: ${JSON.stringify(outputs)}`);
 }
 
+/** Set once the engine's output is streamed to ours; an error after that has been shown already. */
+let streamed = false;
 let parsed: Args;
 try {
     parsed = parseArgs(process.argv.slice(2));
@@ -178,9 +186,10 @@ try {
     process.exit(2);
 }
 main(parsed).catch((err) => {
-    // The engine's own output (config errors, policy violations) has been streamed above; the Automation
-    // API's error repeats all of it, so only its first line is shown.
-    const first = String((err as Error).message ?? err).split("\n").find((l) => l.trim() !== "") ?? String(err);
-    console.error(`pulumi-run: ${parsed.operation} of stack ${parsed.stack} failed: ${first.trim()}`);
+    // Once the engine's output (config errors, policy violations) has been streamed, the Automation API's
+    // error only repeats it.
+    const message = String((err as Error).message ?? err).trim();
+    const detail = streamed ? "(the engine's output above says why)" : `\n${message}`;
+    console.error(`pulumi-run: ${parsed.operation} of stack ${parsed.stack} failed ${detail}`);
     process.exit(1);
 });
