@@ -28,13 +28,15 @@ describe("a production=true stack with intercepts on, through the real engine an
     });
 
     it("fails through the pack's production policy, as a mandatory violation", () => {
-        assert.match(run.out, /\[mandatory\]\s+tekton-dag v[0-9.]+\s+production\b/, run.out);
+        assert.match(run.out, /❌ tekton-dag@v[0-9.]+ \(local: [^)]*policy\)/, run.out);
+        assert.match(run.out, /- \[mandatory\]\s+production\s+\(kubernetes:/, run.out);
     });
 
-    it("names the offending objects: the mirrord proxy RBAC", () => {
-        const lines = run.out.split("\n").filter((l) => /mirrord proxy RBAC is intercept tooling/.test(l));
-        assert.ok(lines.length > 0, run.out);
-        assert.ok(lines.some((l) => /ServiceAccount [\w-]+\/[\w-]*mirrord[\w-]*/.test(l)), lines.join("\n"));
+    it("names the offending objects: the mirrord proxy ServiceAccount, Role and RoleBinding", () => {
+        for (const kind of ["ServiceAccount", "Role", "RoleBinding"]) {
+            assert.match(run.out, new RegExp(`\\[mandatory\\]\\s+production\\s+\\(kubernetes:[\\w./]*:${kind}: [\\w-]*mirrord-proxy\\)`), run.out);
+            assert.match(run.out, new RegExp(`${kind} staging/tekton-dag-mirrord-proxy: metadata.name — mirrord proxy RBAC is intercept tooling`), run.out);
+        }
     });
 
     it("writes no manifest: the preview with the pack stopped it before up", () => {
