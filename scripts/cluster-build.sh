@@ -59,12 +59,13 @@ fresh() {
 with_progress() {
     local what=$1 logf=$2
     shift 2
-    local start=$SECONDS pid
+    local start=$SECONDS last=$SECONDS pid
     "$@" >"$logf" 2>&1 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
-        sleep 5
-        if kill -0 "$pid" 2>/dev/null && [ $(((SECONDS - start) % 30)) -lt 5 ]; then
+        sleep 2
+        if kill -0 "$pid" 2>/dev/null && [ $((SECONDS - last)) -ge 30 ]; then
+            last=$SECONDS
             log "building $what ... $((SECONDS - start))s elapsed"
         fi
     done
@@ -96,6 +97,7 @@ build() {
 
 # kwok's stage files (what makes a node Ready and a pod Running with an IP) ship in its module, not in the
 # binary's defaults for every release; the copy next to the binaries is what cluster.sh passes with -c.
+# Not pod-complete: it ends every Job's pod at once, and a mirrord agent runs as long as its proxy.
 copy_stages() {
     local dir
     dir=$(env -C "$tools/kwok" go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
@@ -103,7 +105,6 @@ copy_stages() {
     cp "$dir/kustomize/stage/node/fast/node-initialize.yaml" \
         "$dir/kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
         "$dir/kustomize/stage/pod/fast/pod-ready.yaml" \
-        "$dir/kustomize/stage/pod/fast/pod-complete.yaml" \
         "$dir/kustomize/stage/pod/fast/pod-delete.yaml" "$bin/kwok-stages/"
     chmod u+w "$bin/kwok-stages/"*
 }

@@ -192,8 +192,12 @@ start() {
         --use-service-account-credentials=false --profiling=false
     launch kube-scheduler --kubeconfig "$state/admin.kubeconfig" \
         --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false
-    local stage_args=()
-    for f in "$bin"/kwok-stages/*.yaml; do stage_args+=(-c "$f"); done
+    # No pod-complete stage: it ends every Job's pod at once, and a mirrord agent runs while its proxy does.
+    local stage_args=() f
+    for f in node-initialize node-heartbeat-with-lease pod-ready pod-delete; do
+        [ -f "$bin/kwok-stages/$f.yaml" ] || die "kwok stage file $bin/kwok-stages/$f.yaml is missing; run 'bash scripts/cluster-build.sh'"
+        stage_args+=(-c "$bin/kwok-stages/$f.yaml")
+    done
     launch kwok --kubeconfig "$state/admin.kubeconfig" --manage-all-nodes=false \
         --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-lease-duration-seconds 40 \
         --cidr 10.244.0.1/16 --node-ip 10.240.0.2 "${stage_args[@]}"
@@ -215,12 +219,14 @@ EOF
     done
     # Pods are refused until the controller manager created each namespace's default ServiceAccount.
     for ns in $namespaces; do
-        wait_for kube-controller-manager 60 kubectl_admin get serviceaccount default -n "$ns" -o name
+        wait_for kube-controller-manager 60 has_default_sa "$ns"
     done
     wait_for kwok 60 node_ready
     log "local cluster up in $((SECONDS - t0))s (namespaces: $namespaces); KUBECONFIG=$state/admin.kubeconfig"
     echo "$state/admin.kubeconfig"
 }
+
+has_default_sa() { kubectl_admin get serviceaccount default -n "$1" >/dev/null 2>&1; }
 
 node_ready() {
     [ "$(kubectl_admin get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]

@@ -109,7 +109,7 @@ export interface RunOptions {
  * The step markers of the intercept scripts: lines they (or kubectl) print once a step is done. A deploy
  * killed after each of them in turn covers every point where it can leave objects behind.
  */
-export const STEP_MARKER = /(^(pod|configmap|job\.batch|lease\.coordination\.k8s\.io)\/\S+ (created|deleted)$)|lease \S+ taken|is Ready$|steal active/;
+export const STEP_MARKER = /^(pod|configmap)\/\S+ created$|^\S+ "\S+" deleted|lease \S+ taken|is Ready$|steal active/;
 
 /** Runs tekton/scripts/<script> as `account` with the task's environment; resolves when it exits. */
 export function runScript(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
