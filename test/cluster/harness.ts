@@ -204,8 +204,12 @@ export async function installRbac(): Promise<any[]> {
 }
 
 /** `kubectl auth can-i` as the account (the RBAC authorizer reads from an informer: changes land a moment later). */
+// resource is "pods", "deployments.apps", "configmaps/NAME" or "pods/log" (then asked as --subresource).
 export function canI(account: Account, verb: string, resource: string, namespace: string): boolean {
-    return kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", `system:serviceaccount:${account.namespace}:${account.name}`]).stdout.trim() === "yes";
+    const [res, sub] = resource.split("/");
+    const subresource = sub && ["log", "portforward", "exec", "status"].includes(sub) ? ["--subresource", sub] : [];
+    const what = subresource.length ? res : resource;
+    return kubectl(["auth", "can-i", verb, what, ...subresource, "-n", namespace, "--as", `system:serviceaccount:${account.namespace}:${account.name}`]).stdout.trim() === "yes";
 }
 
 export async function waitCan(account: Account, verb: string, resource: string, namespace: string, want: boolean): Promise<void> {

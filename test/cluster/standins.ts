@@ -6,6 +6,8 @@
 //    env) against a stand-in `telepresence` (standins/telepresence) that makes the client's API calls as
 //    tekton-dag-telepresence-client; deleting the pod sends it TERM, as the kubelet would.
 // Port-forwards, logs and the network are not simulated: the stand-ins only ask whether they are allowed.
+// kwok leaves proxy pods alone (scripts/cluster.sh), so this also plays their kubelet: Running and Ready
+// once the CLI stand-in succeeded, Failed with its message if not, and on deletion TERM, then removal.
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -30,6 +32,7 @@ function run(bin: string, args: string[], env: Record<string, string>, input?: s
 export class ProxyPods {
     readonly events: StandInEvent[] = [];
     private seen = new Set<string>();
+    private terminating = new Set<string>();
     private proxies = new Map<string, ChildProcess>();
     private creds = new Map<string, Credentials>();
     private timer?: NodeJS.Timeout;
@@ -66,31 +69,66 @@ export class ProxyPods {
             const res = await run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "get", "pods", "-A",
                 "-l", "tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)", "-o", "json"], {});
             if (res.status !== 0) return;
-            const pods = JSON.parse(res.stdout).items as any[];
-            const live = new Set<string>();
-            for (const pod of pods) {
+            for (const pod of JSON.parse(res.stdout).items as any[]) {
                 const key = `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid}`;
-                if (pod.metadata.deletionTimestamp) continue;
-                live.add(key);
-                if (this.seen.has(key)) continue;
+                if (pod.metadata.deletionTimestamp) {
+                    this.terminate(pod, key);
+                    continue;
+                }
+                if (this.seen.has(key) || !pod.spec.nodeName) continue; // not scheduled yet: no kubelet has it
                 this.seen.add(key);
-                const role = pod.metadata.labels["tekton-dag.io/role"];
-                if (role === "mirrord-proxy") void this.mirrord(pod);
+                if (pod.metadata.labels["tekton-dag.io/role"] === "mirrord-proxy") void this.mirrord(pod);
                 else this.telepresence(pod, key);
-            }
-            // The kubelet sends TERM to the container of a pod being deleted.
-            for (const [key, child] of this.proxies) {
-                if (!live.has(key)) { child.kill("SIGTERM"); this.proxies.delete(key); }
             }
         } finally {
             this.busy = false;
         }
     }
 
+    /** The kubelet's part of a deletion: TERM to the container, removal of the pod once it has exited. */
+    private terminate(pod: any, key: string): void {
+        if (this.terminating.has(key)) return;
+        this.terminating.add(key);
+        const remove = () => void run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "delete", "pod", pod.metadata.name, "-n", pod.metadata.namespace,
+            "--grace-period", "0", "--force", "--ignore-not-found", "--wait=false"], {});
+        const child = this.proxies.get(key);
+        if (child && child.exitCode === null && child.signalCode === null) {
+            child.once("close", remove);
+            child.kill("SIGTERM");
+        } else {
+            remove();
+        }
+        this.proxies.delete(key);
+    }
+
+    /** Pod status as the kubelet would report it for the one container. */
+    private setStatus(pod: any, ready: boolean, message = ""): void {
+        const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        const c = pod.spec.containers[0];
+        const status = ready
+            ? {
+                phase: "Running", podIP: "10.245.0.1", startTime: now,
+                conditions: ["Initialized", "ContainersReady", "Ready", "PodScheduled"].map((type) => ({ type, status: "True", lastTransitionTime: now })),
+                containerStatuses: [{ name: c.name, image: c.image, imageID: "", ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
+            }
+            : {
+                phase: "Failed", startTime: now,
+                conditions: [{ type: "Ready", status: "False", reason: "PodFailed", lastTransitionTime: now }],
+                containerStatuses: [{ name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false,
+                    state: { terminated: { exitCode: 1, reason: "Error", message: message.slice(0, 2000), startedAt: now, finishedAt: now } } }],
+            };
+        void run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "patch", "pod", pod.metadata.name, "-n", pod.metadata.namespace,
+            "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status })], {});
+    }
+
     private async mirrord(pod: any): Promise<void> {
         const ns = pod.metadata.namespace;
         const name = pod.metadata.name;
-        const record = (ok: boolean, message: string) => this.events.push({ pod: name, actor: "mirrord CLI stand-in", ok, message });
+        const record = (ok: boolean, message: string) => {
+            this.events.push({ pod: name, actor: "mirrord CLI stand-in", ok, message });
+            // Ready once socat listens under mirrord; the CLI exiting on an error fails the pod.
+            this.setStatus(pod, ok, `mirrord: ${message}`);
+        };
         try {
             // The kubelet mounts the ConfigMap; the CLI reads /config/mirrord.json.
             const cm = pod.spec.volumes.find((v: any) => v.configMap)?.configMap.name;
@@ -106,7 +144,9 @@ export class ProxyPods {
             if (kind !== "deployment") throw new Error(`unexpected target ${config.target.path}`);
             const dep = JSON.parse(await as(["get", "deployment", target, "-n", config.target.namespace, "-o", "json"]));
             if (dep.metadata.annotations?.["tekton-dag.test/mirrord-agent"] === "never-starts") {
-                record(false, "the agent never starts (test fixture)");
+                // mirrord waits for an agent that never comes: the proxy stays unready (startup_timeout is longer
+                // than the tests wait).
+                this.events.push({ pod: name, actor: "mirrord CLI stand-in", ok: false, message: "the agent never starts (test fixture)" });
                 return;
             }
             const sel = Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
@@ -136,9 +176,9 @@ export class ProxyPods {
             await as(["create", "-f", "-"], JSON.stringify(job));
             // The CLI waits for the agent pod, then connects through a port-forward.
             await as(["get", "pods", "-n", agent.namespace, "-l", `job-name=${jobName}`, "-o", "name"]);
-            for (const [verb, res] of [["create", "pods/portforward"], ["get", "pods/log"]]) {
-                const r = await run("kubectl", ["auth", "can-i", verb, res, "-n", agent.namespace], env);
-                if (r.stdout.trim() !== "yes") throw new Error(`Forbidden: ${verb} ${res} in namespace ${agent.namespace} would be refused`);
+            for (const [verb, sub] of [["create", "portforward"], ["get", "log"]]) {
+                const r = await run("kubectl", ["auth", "can-i", verb, "pods", "--subresource", sub, "-n", agent.namespace], env);
+                if (r.stdout.trim() !== "yes") throw new Error(`Forbidden: ${verb} pods/${sub} in namespace ${agent.namespace} would be refused`);
             }
             record(true, `agent Job ${jobName} created`);
         } catch (e) {
@@ -168,11 +208,16 @@ export class ProxyPods {
         child.stdout!.on("data", (d) => { out += d; });
         child.stderr!.on("data", (d) => {
             out += d;
-            if (String(d).includes("intercept active")) this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: true, message: "intercept active" });
+            if (String(d).includes("intercept active")) {
+                this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: true, message: "intercept active" });
+                this.setStatus(pod, true); // the readiness probe finds the ready file
+            }
         });
         child.on("close", (status, signal) => {
-            if (status !== 0 || signal) this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: false, message: `exit ${status ?? signal}: ${out.trim()}` });
-            else this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: true, message: `ended on TERM: ${out.trim().split("\n").slice(-2).join(" ")}` });
+            if (status !== 0 || signal) {
+                this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: false, message: `exit ${status ?? signal}: ${out.trim()}` });
+                if (!this.terminating.has(key)) this.setStatus(pod, false, out.trim());
+            } else this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: true, message: `ended on TERM: ${out.trim().split("\n").slice(-2).join(" ")}` });
         });
         this.proxies.set(key, child);
     }
