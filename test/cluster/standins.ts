@@ -14,12 +14,14 @@ import * as path from "node:path";
 import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, kubectlOk, tempDir } from "./harness";
 
 const STANDIN_BIN = path.join(__dirname, "standins");
+const STANDIN_HOME = tempDir("standin-home-");
 
 export interface StandInEvent { pod: string; actor: string; ok: boolean; message: string }
 
 function run(bin: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        const child = spawn(bin, args, { env: { PATH: `${cluster().bin}:/usr/bin:/bin`, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+        // HOME: kubectl keeps its discovery cache under it (without one, in the working directory).
+        const child = spawn(bin, args, { env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: STANDIN_HOME, ...env }, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => { stdout += d; });
