@@ -127,9 +127,9 @@ async function main(args: Args): Promise<void> {
     const stackFile = path.resolve(args.stackFile ?? path.join(REPO_ROOT, `Pulumi.${args.stack}.yaml`));
     const policy = policyOptions(args);
     if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
-    fs.mkdirSync(path.join(state, "backend"), { recursive: true });
     const workDir = path.join(state, "work");
     prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides: args.overrides });
+    fs.mkdirSync(path.join(state, "backend"), { recursive: true });
 
     const engine = provideEngine();
     // Plugins are found through the CLI's PATH, which it inherits from this process.
