@@ -1,15 +1,13 @@
-import * as pulumi from "@pulumi/pulumi";
-import { parseConfig } from "./lib/loadConfig";
-import { deploy } from "./lib/program";
+import { tektonDagProgram } from "./lib/stackProgram";
 
-// Config errors surface here, before any resource is registered.
-const config = parseConfig(pulumi.runtime.allConfig());
-const stack = deploy(config);
+// The program lives in lib/stackProgram.ts, shared with the Automation API runner (scripts/pulumi-run.ts).
+// Config errors surface there, before any resource is registered.
+const outputs = tektonDagProgram();
 
-export const pipelinesNamespace = stack.pipelinesNamespace;
-export const interceptBackendDefault = config.interceptBackend;
-export const mirrordImage = stack.mirrordImage;
-export const telepresenceImage = stack.telepresenceImage;
-export const tasks = stack.taskNames;
-export const pipelines = stack.pipelineNames;
-export const eventListener = stack.eventListenerName;
+export const pipelinesNamespace = outputs.pipelinesNamespace;
+export const interceptBackendDefault = outputs.interceptBackendDefault;
+export const mirrordImage = outputs.mirrordImage;
+export const telepresenceImage = outputs.telepresenceImage;
+export const tasks = outputs.tasks;
+export const pipelines = outputs.pipelines;
+export const eventListener = outputs.eventListener;

@@ -11,6 +11,12 @@ export interface PipelineRbacArgs {
     readonly targetNamespaces: string[];
     /** Namespace of the Telepresence traffic manager. */
     readonly telepresenceNamespace: string;
+    /**
+     * Whether this program creates the traffic manager's namespace. When it does not (installTelepresence
+     * false: a manager installed by someone else), the namespace is read first, so a missing one fails the
+     * preview naming it instead of the Role failing after retries.
+     */
+    readonly createsTelepresenceNamespace: boolean;
     /** Whether intercept tooling (mirrord proxy, Telepresence client) gets its RBAC. */
     readonly enableIntercepts: boolean;
     /** Secret holding the GitHub token pr-comment reads; empty grants no Secret access at all. */
@@ -45,6 +51,9 @@ export class PipelineRbac extends pulumi.ComponentResource {
             return accounts.get(key)!;
         };
         const pipelineSa = account(PIPELINE_SERVICE_ACCOUNT, args.pipelinesNamespace);
+        const existingTelepresenceNamespace = files.some((f) => f.roleNamespaces === "telepresence") && !args.createsTelepresenceNamespace
+            ? [k8s.core.v1.Namespace.get(`${name}-existing-namespace-${args.telepresenceNamespace}`, args.telepresenceNamespace, { parent: this })]
+            : [];
 
         for (const file of files) {
             for (const namespace of this.roleNamespaces(file, args)) {
@@ -53,10 +62,11 @@ export class PipelineRbac extends pulumi.ComponentResource {
                     name: account(file.subject, subjectNamespace).metadata.name,
                     namespace: subjectNamespace,
                 }));
+                const dependsOn = file.roleNamespaces === "telepresence" ? existingTelepresenceNamespace : [];
                 const role = new k8s.rbac.v1.Role(`${name}-${namespace}-${file.role}`, {
                     metadata: objectMeta(file.role, "rbac", namespace),
                     rules: file.rules,
-                }, { parent: this });
+                }, { parent: this, dependsOn });
                 new k8s.rbac.v1.RoleBinding(`${name}-${namespace}-${file.role}`, {
                     metadata: objectMeta(file.role, "rbac", namespace),
                     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },

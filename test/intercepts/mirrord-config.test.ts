@@ -3,7 +3,24 @@ import * as fs from "node:fs";
 import Ajv2020 from "ajv/dist/2020";
 import { RUN_ID, runScript } from "./harness";
 
-const SCHEMA_FILE = require("node:path").resolve(__dirname, "..", "..", "..", "shared", "schemas", "mirrord-schema-3.250.0.json");
+// mirrord's published schema is kept beside the repository (../shared/schemas), not in it, so a fresh clone
+// has none: the tests that need it then report themselves skipped with the reason. Under CI=true it must be
+// there. TEKTON_DAG_SHARED_DIR names another place for ../shared.
+const SHARED_DIR = process.env.TEKTON_DAG_SHARED_DIR || require("node:path").resolve(__dirname, "..", "..", "..", "shared");
+const SCHEMA_FILE = require("node:path").join(SHARED_DIR, "schemas", "mirrord-schema-3.250.0.json");
+let compiledSchema: ReturnType<Ajv2020["compile"]> | undefined;
+
+/** The schema's validator, or the current test skipped (failed under CI=true) saying the schema is absent. */
+function schemaValidator(ctx: Mocha.Context) {
+    if (!fs.existsSync(SCHEMA_FILE)) {
+        const why = `mirrord's schema ${SCHEMA_FILE} is absent (it lives beside the repository, in ../shared/schemas)`;
+        if (process.env.CI === "true") throw new Error(`${why}; CI=true requires it`);
+        ctx.test!.title += ` [skipped: ${why}]`;
+        ctx.skip();
+    }
+    compiledSchema ??= new Ajv2020({ strict: false, allErrors: true, logger: false }).compile<any>(JSON.parse(fs.readFileSync(SCHEMA_FILE, "utf8")));
+    return compiledSchema;
+}
 
 /**
  * The header filter as mirrord's agent compiles it: fancy-regex, `Regex::new(&format!("(?i){filter}"))`
@@ -51,10 +68,9 @@ function config(env: Record<string, string>) {
 }
 
 describe("mirrord-config.sh", () => {
-    const validate = new Ajv2020({ strict: false, allErrors: true, logger: false }).compile<any>(JSON.parse(fs.readFileSync(SCHEMA_FILE, "utf8")));
-
     for (const header of ["x-dev-session: pr-42", "x-dev-session:pr-42", "  x-dev-session :  pr-42 "]) {
-        it(`emits a config that validates against mirrord's 3.250.0 schema (header ${JSON.stringify(header)})`, () => {
+        it(`emits a config that validates against mirrord's 3.250.0 schema (header ${JSON.stringify(header)})`, function () {
+            const validate = schemaValidator(this);
             const { status, stderr, json } = config({ INTERCEPT_HEADER: header, PORT: "3000", RUN_NAME: "stack-pr-test-run-42" });
             assert.equal(status, 0, stderr);
             assert.ok(validate(json), JSON.stringify(validate.errors, null, 2));
@@ -62,7 +78,8 @@ describe("mirrord-config.sh", () => {
         });
     }
 
-    it("validates without the optional PORT and RUN_NAME too", () => {
+    it("validates without the optional PORT and RUN_NAME too", function () {
+        const validate = schemaValidator(this);
         const { status, json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
         assert.equal(status, 0);
         assert.ok(validate(json), JSON.stringify(validate.errors));
@@ -77,8 +94,14 @@ describe("mirrord-config.sh", () => {
         const named = config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
         assert.equal(named.status, 0, named.stderr);
         assert.equal(named.json.agent.labels["tekton-dag.io/proxy"], "mirrord-demo-fe-0f8e6c1a-3fdc65");
-        assert.ok(validate(named.json), JSON.stringify(validate.errors));
         assert.equal(config({ INTERCEPT_HEADER: "x-dev-session: pr-42" }).json.agent.labels["tekton-dag.io/proxy"], undefined);
+    });
+
+    it("the agent label PROXY_NAME adds validates against mirrord's 3.250.0 schema", function () {
+        const validate = schemaValidator(this);
+        const named = config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
+        assert.equal(named.status, 0, named.stderr);
+        assert.ok(validate(named.json), JSON.stringify(validate.errors));
     });
 
     it("targets deployment/<app> in the app's namespace, no operator, steal mode, local fs, agent labelled with the run", () => {

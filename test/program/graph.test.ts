@@ -107,6 +107,18 @@ describe("resource graph", () => {
                 ["staging-eu/tekton-dag-telepresence-client", "staging/tekton-dag-telepresence-client"]);
         });
 
+        it("with installTelepresence=false, reads the existing traffic manager namespace before binding the client there (a missing one fails the preview, not the Role after a minute of retries)", async () => {
+            const reads = (all: any[]) => all.filter((r) => r.type === "kubernetes:core/v1:Namespace" && r.name.endsWith("-existing-namespace-ambassador"));
+            const external = await rendered({ stack: "kind", overrides: { installTelepresence: "false" } });
+            assert.equal(reads(external).length, 1, "no read of namespace ambassador");
+            assert.equal(external.filter((r) => r.type === "kubernetes:core/v1:Namespace" && r.inputs?.metadata?.name === "ambassador").length, 0,
+                "the program must not create (and on destroy delete) a namespace whose traffic manager it does not own");
+            assert.equal(ofKind(external.filter((r) => r.inputs?.kind).map((r) => r.inputs), "Role")
+                .filter((r) => r.metadata.namespace === "ambassador").length, 1, "the client still needs its Role there");
+            // The program installs the manager: it creates the namespace, nothing to read.
+            assert.equal(reads(await rendered(KIND)).length, 0);
+        });
+
         it("lets pr-comment read only the configured token Secret, and no Secret when none is configured", async () => {
             const secretRules = (objs: any[]) => ofKind(objs, "Role").flatMap((r) => r.rules
                 .filter((rule: any) => rule.resources.includes("secrets")).map((rule: any) => ({ ns: r.metadata.namespace, rule })));

@@ -4,12 +4,8 @@
 // their versions and every module they need. It is never compiled into anything (build tag "tools").
 //
 // Built from here: the Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) at the version of the
-// @pulumi/pulumi npm package in ../../package.json.
-//
-// Not built from here, because the Go module proxy these machines reach refuses them (HTTP 403, "This module
-// version is not available"; see README.md): the Node.js language host
-// (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) and the kubernetes provider
-// (github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes).
+// @pulumi/pulumi npm package in ../../package.json. The kubernetes provider is built from its own module,
+// ../pulumi-kubernetes-provider; README.md says what else the engine is made of.
 package tools
 
 import (

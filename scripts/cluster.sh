@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# A local Kubernetes control plane for the tests: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok (one simulated node; pods become Running/Ready with fake IPs, no container runs),
+# built by scripts/cluster-build.sh. Everything binds 127.0.0.1 only.
+#
+#   bash scripts/cluster.sh start    build (cached) and start it; prints the kubeconfig path
+#   bash scripts/cluster.sh stop     stop the processes this script started (by their recorded PIDs)
+#   bash scripts/cluster.sh status   say whether it runs; exit 0 when the API server answers
+#   bash scripts/cluster.sh env      print `export KUBECONFIG=... PATH=...` for eval
+#
+# State lives in .cluster/ of the repo (gitignored): certs, tokens, etcd data, logs, pids/, kubeconfig.
+# `start` creates the namespaces the stacks expect and loads the Tekton CRDs (pipeline config/300-crds and
+# the triggers CRDs from their Go module zips; never their webhook configurations: no webhook runs here).
+#
+# Settings (environment):
+#   TEKTON_DAG_CLUSTER_PORT      API server port (default: a free port); a port in use is an error
+#   TEKTON_DAG_CLUSTER_DIR       state dir (default <repo>/.cluster)
+#   TEKTON_DAG_CLUSTER_NAMESPACES namespaces to create (default "tekton-dag staging ambassador")
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+state=${TEKTON_DAG_CLUSTER_DIR:-$repo/.cluster}
+namespaces=${TEKTON_DAG_CLUSTER_NAMESPACES:-tekton-dag staging ambassador}
+pipeline_module=github.com/tektoncd/pipeline@v1.15.0
+triggers_module=github.com/tektoncd/triggers@v0.37.0
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { printf 'cluster: %s\n' "$*" >&2; }
+die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+    local p tries=0
+    while [ "$tries" -lt 200 ]; do
+        p=$((20000 + RANDOM % 20000))
+        tries=$((tries + 1))
+        port_in_use "$p" || { echo "$p"; return 0; }
+    done
+    die "no free port found on 127.0.0.1 after 200 tries"
+}
+
+pid_alive() { [ -f "$state/pids/$1" ] && kill -0 "$(cat "$state/pids/$1")" 2>/dev/null; }
+
+kubectl_admin() { "$bin/kubectl" --kubeconfig "$state/admin.kubeconfig" "$@"; }
+
+api_ready() { kubectl_admin get --raw /readyz >/dev/null 2>&1; }
+
+# Waits up to $2 seconds for "$3 ..." to succeed; names the component and shows its log tail if not.
+wait_for() {
+    local what=$1 timeout=$2 deadline
+    shift 2
+    deadline=$((SECONDS + timeout))
+    until "$@"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "$what not ready within ${timeout}s; last lines of $state/logs/$what.log:"
+            tail -15 "$state/logs/$what.log" >&2 || true
+            stop_all
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+launch() {
+    local name=$1
+    shift
+    pid_alive "$name" && die "$name already runs (pid $(cat "$state/pids/$name")); run 'bash scripts/cluster.sh stop' first"
+    "$bin/$name" "$@" >"$state/logs/$name.log" 2>&1 &
+    echo $! >"$state/pids/$name"
+}
+
+# --- certificates and the kubeconfig ---------------------------------------------------------------------
+make_certs() {
+    local c="$state/certs"
+    mkdir -p "$c"
+    [ -f "$c/ca.crt" ] && return 0
+    command -v openssl >/dev/null || die "openssl is not on PATH (apt-get install openssl); it makes the cluster's certificates"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tekton-dag-local-ca" \
+        -keyout "$c/ca.key" -out "$c/ca.crt" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$c/server.ext"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$c/server.key" -out "$c/server.csr" 2>/dev/null
+    openssl x509 -req -in "$c/server.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 3650 \
+        -extfile "$c/server.ext" -out "$c/server.crt" 2>/dev/null
+    # One client identity for the control-plane components and the tests' admin (group system:masters).
+    # It never reaches a task script: those run with ServiceAccount tokens.
+    printf 'extendedKeyUsage=clientAuth\n' >"$c/client.ext"
+    openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=tekton-dag-local-admin" \
+        -keyout "$c/admin.key" -out "$c/admin.csr" 2>/dev/null
+    openssl x509 -req -in "$c/admin.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 3650 \
+        -extfile "$c/client.ext" -out "$c/admin.crt" 2>/dev/null
+    openssl genrsa -out "$c/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$c/sa.key" -pubout -out "$c/sa.pub" 2>/dev/null
+}
+
+write_kubeconfig() {
+    local c="$state/certs" port=$1
+    cat >"$state/admin.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: tekton-dag-local
+  cluster:
+    server: https://127.0.0.1:${port}
+    certificate-authority: ${c}/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: ${c}/admin.crt
+    client-key: ${c}/admin.key
+contexts:
+- name: tekton-dag-local
+  context: {cluster: tekton-dag-local, user: admin}
+current-context: tekton-dag-local
+EOF
+}
+
+# Who created and who deleted each object a run labels: the tests' cross-run deletion check reads it (a
+# ServiceAccount token's id appears as the credential-id of each request). Nothing else is logged.
+write_audit_policy() {
+    cat >"$state/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: RequestResponse
+    verbs: [create, delete, deletecollection]
+    resources:
+      - {group: "", resources: [pods, configmaps]}
+      - {group: batch, resources: [jobs]}
+      - {group: coordination.k8s.io, resources: [leases]}
+    namespaces: [staging]
+  - level: None
+EOF
+}
+
+# --- start / stop / status -------------------------------------------------------------------------------
+start() {
+    local t0=$SECONDS
+    bin=$(bash "$repo/scripts/cluster-build.sh") || die "a control-plane binary failed to build (see the lines above); nothing started"
+    for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+        [ -x "$bin/$b" ] || die "binary $bin/$b is missing after the build; run 'bash scripts/cluster-build.sh' and read its log"
+    done
+    for name in "${components[@]}"; do
+        pid_alive "$name" && die "the local cluster already runs ($name pid $(cat "$state/pids/$name")); 'bash scripts/cluster.sh stop' first"
+    done
+    mkdir -p "$state/pids" "$state/logs"
+    rm -rf "$state/etcd"
+    make_certs
+
+    local api_port etcd_port peer_port kcm_port sched_port
+    if [ -n "${TEKTON_DAG_CLUSTER_PORT:-}" ]; then
+        if ! [[ "$TEKTON_DAG_CLUSTER_PORT" =~ ^[0-9]{4,5}$ ]] || [ "$TEKTON_DAG_CLUSTER_PORT" -lt 1024 ] || [ "$TEKTON_DAG_CLUSTER_PORT" -gt 65535 ]; then
+            die "TEKTON_DAG_CLUSTER_PORT must be a port number 1024-65535; got '$TEKTON_DAG_CLUSTER_PORT'"
+        fi
+        api_port=$TEKTON_DAG_CLUSTER_PORT
+        port_in_use "$api_port" && die "port $api_port on 127.0.0.1 (TEKTON_DAG_CLUSTER_PORT) is in use by another process; choose another or unset it for a free one"
+    else
+        api_port=$(free_port)
+    fi
+    etcd_port=$(free_port)
+    peer_port=$(free_port)
+    kcm_port=$(free_port)
+    sched_port=$(free_port)
+    printf 'api=%s\netcd=%s\n' "$api_port" "$etcd_port" >"$state/ports"
+    write_kubeconfig "$api_port"
+    local c="$state/certs"
+
+    launch etcd --name local --data-dir "$state/etcd" \
+        --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+        --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+        --initial-cluster "local=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
+    wait_for etcd 30 port_in_use "$etcd_port"
+
+    write_audit_policy
+    # RBAC is the authorizer the tests exercise; no endpoint reconciler (the only address is loopback).
+    launch kube-apiserver --etcd-servers "http://127.0.0.1:$etcd_port" \
+        --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+        --tls-cert-file "$c/server.crt" --tls-private-key-file "$c/server.key" --client-ca-file "$c/ca.crt" \
+        --service-account-key-file "$c/sa.pub" --service-account-signing-key-file "$c/sa.key" \
+        --service-account-issuer https://kubernetes.default.svc \
+        --service-cluster-ip-range 10.0.0.0/24 --authorization-mode Node,RBAC \
+        --endpoint-reconciler-type none --profiling=false \
+        --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" --audit-log-maxsize 0
+    wait_for kube-apiserver 60 api_ready
+    log "API server ready on https://127.0.0.1:$api_port after $((SECONDS - t0))s"
+
+    launch kube-controller-manager --kubeconfig "$state/admin.kubeconfig" \
+        --bind-address 127.0.0.1 --secure-port "$kcm_port" --leader-elect=false \
+        --service-account-private-key-file "$c/sa.key" --root-ca-file "$c/ca.crt" \
+        --use-service-account-credentials=false --profiling=false
+    launch kube-scheduler --kubeconfig "$state/admin.kubeconfig" \
+        --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false
+    # No pod-complete stage: it ends every Job's pod at once, and a mirrord agent runs while its proxy does.
+    local stage_args=() f
+    for f in node-initialize node-heartbeat-with-lease pod-ready pod-delete; do
+        [ -f "$bin/kwok-stages/$f.yaml" ] || die "kwok stage file $bin/kwok-stages/$f.yaml is missing; run 'bash scripts/cluster-build.sh'"
+        stage_args+=(-c "$bin/kwok-stages/$f.yaml")
+    done
+    # Proxy pods are left alone: what their containers do (the mirrord and Telepresence CLIs) decides
+    # whether they become Ready, fail or end, and the tests' stand-ins play those containers and the kubelet.
+    launch kwok --kubeconfig "$state/admin.kubeconfig" --manage-all-nodes=false \
+        --disregard-status-with-label-selector 'tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)' \
+        --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-lease-duration-seconds 40 \
+        --cidr 10.244.0.1/16 --node-ip 10.240.0.2 "${stage_args[@]}"
+
+    kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels: {kubernetes.io/hostname: kwok-node-0, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "500"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "500"}
+EOF
+    load_crds
+    for ns in $namespaces; do
+        kubectl_admin create namespace "$ns" >/dev/null
+    done
+    # Pods are refused until the controller manager created each namespace's default ServiceAccount.
+    for ns in $namespaces; do
+        wait_for kube-controller-manager 60 has_default_sa "$ns"
+    done
+    wait_for kwok 60 node_ready
+    log "local cluster up in $((SECONDS - t0))s (namespaces: $namespaces); KUBECONFIG=$state/admin.kubeconfig"
+    echo "$state/admin.kubeconfig"
+}
+
+has_default_sa() { kubectl_admin get serviceaccount default -n "$1" >/dev/null 2>&1; }
+
+node_ready() {
+    [ "$(kubectl_admin get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+# The CRD files of the Tekton releases the program installs, from their Go module zips (downloaded once
+# into the Go module cache). Only CustomResourceDefinitions: the webhook configurations would make every
+# Tekton object fail admission, as no webhook runs here.
+load_crds() {
+    local pdir tdir files=()
+    command -v go >/dev/null || die "go is not on PATH (the Tekton CRDs come from the Go module proxy)"
+    pdir=$(go mod download -json "$pipeline_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    tdir=$(go mod download -json "$triggers_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -d "$pdir/config/300-crds" ] || die "no config/300-crds in $pipeline_module (go mod download)"
+    files+=("$pdir"/config/300-crds/*.yaml)
+    for f in "$tdir"/config/300-*.yaml; do
+        grep -q '^kind: CustomResourceDefinition' "$f" && files+=("$f")
+    done
+    local args=()
+    for f in "${files[@]}"; do args+=(-f "$f"); done
+    kubectl_admin apply --server-side "${args[@]}" >/dev/null
+    kubectl_admin wait --for condition=Established --timeout 60s crd --all >/dev/null
+}
+
+stop_all() {
+    local name pid stopped=0
+    # Reverse start order: the API server's clients first, etcd last.
+    for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+        [ -f "$state/pids/$name" ] || continue
+        pid=$(cat "$state/pids/$name")
+        if kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "$name" ]; then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+            stopped=$((stopped + 1))
+        fi
+        rm -f "$state/pids/$name"
+    done
+    log "stopped $stopped process(es)"
+}
+
+status() {
+    local name any=1
+    for name in "${components[@]}"; do
+        if pid_alive "$name"; then
+            printf '%-24s running (pid %s)\n' "$name" "$(cat "$state/pids/$name")"
+            any=0
+        else
+            printf '%-24s not running\n' "$name"
+        fi
+    done
+    [ "$any" -eq 0 ] || { log "not running"; return 1; }
+    [ -f "$state/admin.kubeconfig" ] || die "no kubeconfig at $state/admin.kubeconfig; start the cluster with 'bash scripts/cluster.sh start'"
+    bin=$(bash "$repo/scripts/cluster-build.sh" --check)
+    api_ready || { log "API server does not answer"; return 1; }
+    echo "kubeconfig: $state/admin.kubeconfig"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop_all ;;
+    status) status ;;
+    env)
+        [ -f "$state/admin.kubeconfig" ] || die "no kubeconfig at $state/admin.kubeconfig; start the cluster with 'bash scripts/cluster.sh start'"
+        bin=$(bash "$repo/scripts/cluster-build.sh" --check) || die "the control plane is not built; run 'bash scripts/cluster.sh start'"
+        # shellcheck disable=SC2016 # $PATH is for the shell that evals this
+        printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$state/admin.kubeconfig" "$bin"
+        ;;
+    *) die "usage: bash scripts/cluster.sh start|stop|status|env (got '${1:-}')" ;;
+esac

@@ -1,0 +1,195 @@
+/**
+ * pulumi-run: preview, up or destroy any stack of this project with the real Pulumi engine, no Pulumi
+ * installation needed (scripts/pulumi-engine.sh provides one, building it the first time). The program runs
+ * inline through the Automation API and is the same function index.ts runs (lib/stackProgram.ts), so a
+ * stack behaves here exactly as under `pulumi up` with an installed Pulumi.
+ *
+ *   npm run -s pulumi-run -- <preview|up|destroy> --stack NAME [options]
+ *   (= npx ts-node --transpile-only scripts/pulumi-run.ts ...)
+ *
+ *   preview   what would change; fails on a mandatory policy violation
+ *   up        a preview with the policy pack first, then the update only if the preview passed: a stack the
+ *             pack rejects changes nothing (no manifest written, nothing applied to a cluster)
+ *   destroy   deletes every resource of the stack
+ *
+ * Options:
+ *   --stack NAME           the stack; its config is Pulumi.NAME.yaml in the repository root (required)
+ *   --stack-file FILE      take the config from FILE instead (any path; the stack is still called NAME)
+ *   --set KEY=VALUE        config on top of the stack file; KEY without a namespace means tekton-dag:KEY;
+ *                          VALUE is read as YAML (true, 3, [a, b]); repeatable
+ *   --state DIR            local state directory (default .pulumi-state/NAME); the stack's state is in
+ *                          DIR/backend unless PULUMI_BACKEND_URL is set, and the CLI runs in DIR/work
+ *   --fresh                empty the state directory first, so every resource is created again
+ *   --no-policy            without the policy pack (default: policy/, configured by policy/config.NAME.json
+ *                          when that file exists)
+ *   --policy-config FILE   configure the pack with FILE instead
+ *
+ * Environment: KUBECONFIG (and the stack's tekton-dag:kubeContext) choose the cluster, as for `pulumi up`;
+ * PULUMI_BACKEND_URL another backend for the state; PULUMI_CONFIG_PASSPHRASE(_FILE) the stack's secrets
+ * passphrase (default "tekton-dag-local-render-only", good only for stacks that hold no secret, like render).
+ *
+ * Relative paths among the config values (renderYamlToDirectory) are relative to the repository root.
+ * Exit status: 0 done; 1 the operation failed (config error, policy violation, engine error); 2 bad usage.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
+import { PROJECT } from "../lib/config";
+import { provideEngine } from "../lib/runner/engine";
+import { prepareWorkDir } from "../lib/runner/workDir";
+import { tektonDagProgram } from "../lib/stackProgram";
+import { REPO_ROOT } from "../lib/tektonSources";
+
+const OPERATIONS = ["preview", "up", "destroy"] as const;
+type Operation = (typeof OPERATIONS)[number];
+const USAGE = "usage: pulumi-run <preview|up|destroy> --stack NAME [--stack-file FILE] [--set KEY=VALUE ...] " +
+    "[--state DIR] [--fresh] [--no-policy] [--policy-config FILE]";
+const LOCAL_PASSPHRASE = "tekton-dag-local-render-only";
+
+class UsageError extends Error {}
+
+interface Args {
+    operation: Operation;
+    stack: string;
+    stackFile?: string;
+    overrides: Record<string, unknown>;
+    state?: string;
+    fresh: boolean;
+    policy: boolean;
+    policyConfig?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        const header = fs.readFileSync(__filename, "utf8").split("*/")[0];
+        console.log(header.replace(/^\/\*\*\n/, "").replace(/^ \* ?/gm, ""));
+        process.exit(0);
+    }
+    const [operation, ...rest] = argv;
+    if (!OPERATIONS.includes(operation as Operation)) {
+        throw new UsageError(`the first argument must be one of ${OPERATIONS.join(", ")}; got ${JSON.stringify(operation ?? "")}\n${USAGE}`);
+    }
+    const args: Partial<Args> & { overrides: Record<string, unknown> } = { operation: operation as Operation, overrides: {}, fresh: false, policy: true };
+    for (let i = 0; i < rest.length; i++) {
+        const flag = rest[i];
+        const value = (): string => {
+            const v = rest[++i];
+            if (v === undefined) throw new UsageError(`${flag} needs a value\n${USAGE}`);
+            return v;
+        };
+        switch (flag) {
+            case "--stack": args.stack = value(); break;
+            case "--stack-file": args.stackFile = value(); break;
+            case "--state": args.state = value(); break;
+            case "--policy-config": args.policyConfig = value(); break;
+            case "--fresh": args.fresh = true; break;
+            case "--no-policy": args.policy = false; break;
+            case "--set": {
+                const kv = value();
+                const eq = kv.indexOf("=");
+                if (eq <= 0) throw new UsageError(`--set takes KEY=VALUE; got ${JSON.stringify(kv)}`);
+                args.overrides[kv.slice(0, eq)] = YAML.parse(kv.slice(eq + 1)) ?? "";
+                break;
+            }
+            default: throw new UsageError(`unknown argument ${JSON.stringify(flag)}\n${USAGE}`);
+        }
+    }
+    if (!args.stack) throw new UsageError(`--stack is required\n${USAGE}`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(args.stack)) throw new UsageError(`--stack must be letters, digits, _ . or -; got ${JSON.stringify(args.stack)}`);
+    if (args.policyConfig && !args.policy) throw new UsageError("--policy-config and --no-policy exclude each other");
+    return args as Args;
+}
+
+function log(message: string): void {
+    console.log(`pulumi-run: ${message}`);
+}
+
+/** The policy pack arguments, or none; a missing pack install is an error, never a silent skip. */
+function policyOptions(args: Args): { policyPacks?: string[]; policyPackConfigs?: string[]; note: string } {
+    if (!args.policy) return { note: "policy pack: off (--no-policy)" };
+    const pack = path.join(REPO_ROOT, "policy");
+    if (!fs.existsSync(path.join(pack, "node_modules", "@pulumi", "policy"))) {
+        throw new Error(`the policy pack's dependencies are not installed; run: npm ci --prefix ${path.relative(process.cwd(), pack) || "."} (or pass --no-policy)`);
+    }
+    const config = args.policyConfig ?? path.join(pack, `config.${args.stack}.json`);
+    if (args.policyConfig && !fs.existsSync(config)) throw new Error(`--policy-config ${config}: no such file`);
+    const configs = fs.existsSync(config) ? [path.resolve(config)] : [];
+    return {
+        policyPacks: [pack],
+        policyPackConfigs: configs,
+        note: `policy pack: policy/${configs.length ? ` with ${path.relative(REPO_ROOT, configs[0])}` : ""}`,
+    };
+}
+
+async function main(args: Args): Promise<void> {
+    const state = path.resolve(args.state ?? path.join(REPO_ROOT, ".pulumi-state", args.stack));
+    const stackFile = path.resolve(args.stackFile ?? path.join(REPO_ROOT, `Pulumi.${args.stack}.yaml`));
+    const policy = policyOptions(args);
+    if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
+    const workDir = path.join(state, "work");
+    prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides: args.overrides });
+    fs.mkdirSync(path.join(state, "backend"), { recursive: true });
+
+    const engine = provideEngine();
+    // Plugins are found through the CLI's PATH, which it inherits from this process.
+    Object.assign(process.env, engine.env);
+    const backend = process.env.PULUMI_BACKEND_URL || `file://${path.join(state, "backend")}`;
+    const envVars: Record<string, string> = { PULUMI_BACKEND_URL: backend };
+    if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+        envVars.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
+    }
+    const cliDir = path.dirname(engine.cli);
+    const pulumiCommand = await PulumiCommand.get(path.basename(cliDir) === "bin" ? { root: path.dirname(cliDir) } : {});
+
+    log(`${args.operation} of stack ${args.stack} (config ${path.relative(process.cwd(), stackFile) || stackFile}` +
+        `${Object.keys(args.overrides).length ? ` + ${Object.keys(args.overrides).map((k) => (k.includes(":") ? k : `${PROJECT}:${k}`)).join(", ")}` : ""}); ` +
+        `pulumi ${pulumiCommand.version} at ${pulumiCommand.command}; state ${backend}; ${policy.note}`);
+
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: args.stack, projectName: PROJECT, program: async () => tektonDagProgram() },
+        { workDir, pulumiCommand, envVars },
+    );
+    streamed = true;
+    const common = {
+        color: "never" as const,
+        suppressProgress: true,
+        onOutput: (out: string) => process.stdout.write(out),
+        onError: (err: string) => process.stderr.write(err),
+    };
+    const start = Date.now();
+    const took = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
+
+    if (args.operation === "destroy") {
+        const res = await stack.destroy(common);
+        log(`destroy of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
+        return;
+    }
+    // Automation's up runs `pulumi up --skip-preview`, which creates resources before stack policies run;
+    // the preview first stops a stack the pack rejects before anything is written or applied.
+    const preview = await stack.preview({ ...common, policyPacks: policy.policyPacks, policyPackConfigs: policy.policyPackConfigs });
+    log(`preview of stack ${args.stack} passed in ${took()}: ${JSON.stringify(preview.changeSummary)}`);
+    if (args.operation === "preview") return;
+    const res = await stack.up({ ...common, policyPacks: policy.policyPacks, policyPackConfigs: policy.policyPackConfigs });
+    log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
+    const outputs = Object.fromEntries(Object.entries(res.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+    log(`outputs: ${JSON.stringify(outputs)}`);
+}
+
+/** Set once the engine's output is streamed to ours; an error after that has been shown already. */
+let streamed = false;
+let parsed: Args;
+try {
+    parsed = parseArgs(process.argv.slice(2));
+} catch (err) {
+    console.error(`pulumi-run: ${(err as Error).message}`);
+    process.exit(2);
+}
+main(parsed).catch((err) => {
+    // Once the engine's output (config errors, policy violations) has been streamed, the Automation API's
+    // error only repeats it.
+    const message = String((err as Error).message ?? err).trim();
+    const detail = streamed ? "(the engine's output above says why)" : `\n${message}`;
+    console.error(`pulumi-run: ${parsed.operation} of stack ${parsed.stack} failed ${detail}`);
+    process.exit(1);
+});

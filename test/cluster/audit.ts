@@ -1,0 +1,34 @@
+// Reads the API server's audit log (scripts/cluster.sh logs create/delete of the objects runs label) to tell
+// which run created and which run deleted each object: a request's credential is the token's id, and the
+// tests hand each script run its own token.
+import * as fs from "node:fs";
+import { AUDIT_LOG } from "./harness";
+
+export interface AuditEntry { verb: string; tokenId?: string; user: string; resource: string; name: string; uid?: string; run?: string }
+
+/** The byte offset to read from later (the log only grows while the cluster runs). */
+export function auditMark(): number {
+    return fs.existsSync(AUDIT_LOG) ? fs.statSync(AUDIT_LOG).size : 0;
+}
+
+export function auditSince(offset: number): AuditEntry[] {
+    const text = fs.readFileSync(AUDIT_LOG).subarray(offset).toString("utf8");
+    const byUid = new Map<string, string>();
+    const entries: AuditEntry[] = [];
+    for (const line of text.split("\n")) {
+        if (!line.trim()) continue;
+        const e = JSON.parse(line);
+        if (e.stage !== "ResponseComplete" || (e.responseStatus?.code ?? 500) >= 300) continue;
+        const obj = e.responseObject ?? {};
+        const uid: string | undefined = obj.metadata?.uid ?? obj.details?.uid;
+        let run: string | undefined = obj.metadata?.labels?.["tekton-dag.io/run"];
+        if (e.verb === "create" && uid && run) byUid.set(uid, run);
+        if (!run && uid) run = byUid.get(uid);
+        const cred: string | undefined = e.user?.extra?.["authentication.kubernetes.io/credential-id"]?.[0];
+        entries.push({
+            verb: e.verb, tokenId: cred?.startsWith("JTI=") ? cred.slice(4) : undefined, user: e.user?.username ?? "",
+            resource: e.objectRef?.resource ?? "", name: e.objectRef?.name ?? obj.metadata?.name ?? "", uid, run,
+        });
+    }
+    return entries;
+}

@@ -1,0 +1,300 @@
+// The one harness of the real-API tests: a local control plane started by scripts/cluster.sh (etcd,
+// kube-apiserver with RBAC, controller manager, scheduler, kwok). Task scripts run unchanged, as the
+// ServiceAccount their Task runs as (a token from `kubectl create token`); only what needs a container
+// runtime or the network is a stand-in (./standins.ts).
+import { spawn, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+
+export const REPO = path.resolve(__dirname, "..", "..");
+export const SCRIPTS = path.join(REPO, "tekton", "scripts");
+const STATE = process.env.TEKTON_DAG_CLUSTER_DIR ?? path.join(REPO, ".cluster");
+export const ADMIN_KUBECONFIG = path.join(STATE, "admin.kubeconfig");
+export const AUDIT_LOG = path.join(STATE, "logs", "audit.log");
+
+/** Namespaces of the kind stack (Pulumi.kind.yaml), whose RBAC the tests install. */
+export const PIPELINES_NS = "tekton-dag";
+export const TARGET_NS = "staging";
+export const TELEPRESENCE_NS = "ambassador";
+export const PIPELINE_SA = { name: "tekton-dag-pipeline", namespace: PIPELINES_NS };
+export const MIRRORD_SA = { name: "tekton-dag-mirrord-proxy", namespace: TARGET_NS };
+export const TELEPRESENCE_SA = { name: "tekton-dag-telepresence-client", namespace: TARGET_NS };
+export type Account = typeof PIPELINE_SA;
+
+/** The apps the tests intercept: Deployments with one replica in the target namespace. */
+export const APPS = ["demo-fe", "demo-api", "demo-db"];
+
+interface ClusterInfo { bin: string; server: string; ca: string }
+let info: ClusterInfo | undefined;
+
+/**
+ * The running local cluster, or an error naming what is missing: these tests never skip (the test command
+ * starts the cluster before it runs them, and CI must not pass without them).
+ */
+export function cluster(): ClusterInfo {
+    if (info) return info;
+    if (!fs.existsSync(ADMIN_KUBECONFIG)) {
+        throw new Error(`no kubeconfig at ${ADMIN_KUBECONFIG}: the local cluster is not running; start it with 'bash scripts/cluster.sh start' (scripts/test.sh does)`);
+    }
+    const check = spawnSync("bash", [path.join(REPO, "scripts", "cluster-build.sh"), "--check"], { encoding: "utf8" });
+    if (check.status !== 0) throw new Error(`the control plane is not built: ${check.stderr.trim()}`);
+    const bin = check.stdout.trim();
+    const kc = YAML.parse(fs.readFileSync(ADMIN_KUBECONFIG, "utf8"));
+    info = { bin, server: kc.clusters[0].cluster.server, ca: kc.clusters[0].cluster["certificate-authority"] };
+    const ready = kubectl(["get", "--raw", "/readyz"]);
+    if (ready.status !== 0) {
+        info = undefined;
+        throw new Error(`the local API server does not answer (${ready.stderr.trim()}); 'bash scripts/cluster.sh status' says why`);
+    }
+    return info;
+}
+
+export interface Result { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+
+/** kubectl as the cluster admin (the test's own view; never given to a task script). */
+export function kubectl(args: string[], input = ""): Result {
+    const t0 = Date.now();
+    const res = spawnSync(path.join(cluster().bin, "kubectl"), ["--kubeconfig", ADMIN_KUBECONFIG, ...args], { encoding: "utf8", input });
+    return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, ms: Date.now() - t0 };
+}
+
+export function kubectlOk(args: string[], input = ""): string {
+    const r = kubectl(args, input);
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${r.stderr}`);
+    return r.stdout;
+}
+
+export function getJson(args: string[]): any {
+    return JSON.parse(kubectlOk([...args, "-o", "json"]));
+}
+
+export function tempDir(prefix = "cluster-test-"): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A ServiceAccount token's id (jti): the audit log names it as the credential of each request. */
+export function tokenId(token: string): string {
+    return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8")).jti;
+}
+
+export interface Credentials { kubeconfig: string; tokenId: string; account: Account }
+
+/** A kubeconfig holding a fresh token of the ServiceAccount, as the pod of a TaskRun would have. */
+export function credentials(account: Account, dir = tempDir("sa-")): Credentials {
+    const token = kubectlOk(["create", "token", account.name, "-n", account.namespace, "--duration", "2h"]).trim();
+    const { server, ca } = cluster();
+    const file = path.join(dir, `${account.namespace}-${account.name}-${randomUUID().slice(0, 8)}.kubeconfig`);
+    fs.writeFileSync(file, YAML.stringify({
+        apiVersion: "v1", kind: "Config",
+        clusters: [{ name: "local", cluster: { server, "certificate-authority": ca } }],
+        users: [{ name: account.name, user: { token } }],
+        contexts: [{ name: "sa", context: { cluster: "local", user: account.name, namespace: account.namespace } }],
+        "current-context": "sa",
+    }), { mode: 0o600 });
+    return { kubeconfig: file, tokenId: tokenId(token), account };
+}
+
+export interface ScriptRun extends Result { script: string; tokenId: string; killedAfter?: string }
+
+export interface RunOptions {
+    /** SIGKILL the script (its whole process group) right after the n-th step marker (1-based) it prints. */
+    killAfterStep?: number;
+    timeoutMs?: number;
+}
+
+/**
+ * The step markers of the intercept scripts: lines they (or kubectl) print once a step is done. A deploy
+ * killed after each of them in turn covers every point where it can leave objects behind.
+ */
+export const STEP_MARKER = /^(pod|configmap)\/\S+ created$|^\S+ "\S+" deleted|lease \S+ taken|is Ready$|steal active/;
+
+/** Runs tekton/scripts/<script> as `account` with the task's environment; resolves when it exits. */
+export function runScript(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
+    const creds = credentials(account);
+    const t0 = Date.now();
+    return new Promise((resolve) => {
+        const child = spawn("bash", [path.join(SCRIPTS, script)], {
+            env: {
+                HOME: process.env.HOME ?? "/tmp",
+                // kubectl, jq and coreutils; nothing of the test's own environment (no admin kubeconfig).
+                PATH: `${cluster().bin}:/usr/local/bin:/usr/bin:/bin`,
+                KUBECONFIG: creds.kubeconfig,
+                ...env,
+            },
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        let steps = 0;
+        let killedAfter: string | undefined;
+        let partial = "";
+        const timer = setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } }, opts.timeoutMs ?? 120_000);
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => {
+            stderr += d;
+            partial += d;
+            const lines = partial.split("\n");
+            partial = lines.pop() ?? "";
+            for (const line of lines) {
+                if (opts.killAfterStep === undefined || killedAfter !== undefined || !STEP_MARKER.test(line)) continue;
+                steps++;
+                if (steps === opts.killAfterStep) {
+                    killedAfter = line;
+                    try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
+                }
+            }
+        });
+        child.on("close", (status, signal) => {
+            clearTimeout(timer);
+            resolve({ script, status, signal, stdout, stderr, ms: Date.now() - t0, tokenId: creds.tokenId, killedAfter });
+        });
+    });
+}
+
+// ---- the program's RBAC, rendered by the program itself --------------------------------------------------
+
+let rendered: Promise<string> | undefined;
+
+/** Renders the kind stack with `npm run manifests` (Pulumi mocks) once per process; returns the dir. */
+export function renderKindStack(): Promise<string> {
+    rendered ??= new Promise((resolve, reject) => {
+        const out = tempDir("kind-manifests-");
+        const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "kind", "--out", out],
+            { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+        let err = "";
+        child.stderr.on("data", (d) => { err += d; });
+        child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`npm run manifests -- --stack kind failed: ${err}`)));
+    });
+    return rendered;
+}
+
+export const RBAC_KINDS = ["ServiceAccount", "Role", "RoleBinding"];
+
+/** The ServiceAccounts, Roles and RoleBindings the program installs for the kind stack. */
+export async function rbacObjects(): Promise<any[]> {
+    const dir = await renderKindStack();
+    const objects: any[] = [];
+    for (const ns of fs.readdirSync(dir)) {
+        const sub = path.join(dir, ns);
+        if (!fs.statSync(sub).isDirectory() || ns === "_cluster") continue;
+        for (const f of fs.readdirSync(sub).sort()) {
+            const obj = YAML.parse(fs.readFileSync(path.join(sub, f), "utf8"));
+            if (RBAC_KINDS.includes(obj.kind)) objects.push(obj);
+        }
+    }
+    return objects;
+}
+
+/** Applies objects as the admin (server-side; our field manager owns them, so a re-apply restores them). */
+export function apply(objects: any[]): void {
+    const list = { apiVersion: "v1", kind: "List", items: objects };
+    kubectlOk(["apply", "--server-side", "--force-conflicts", "--field-manager", "tekton-dag-tests", "-f", "-"], JSON.stringify(list));
+}
+
+/** Installs exactly the program's RBAC and waits until the authorizer sees it. */
+export async function installRbac(): Promise<any[]> {
+    const objects = await rbacObjects();
+    apply(objects);
+    await waitCan(PIPELINE_SA, "create", "pods", TARGET_NS, true);
+    return objects;
+}
+
+/** `kubectl auth can-i` as the account (the RBAC authorizer reads from an informer: changes land a moment later). */
+// resource is "pods", "deployments.apps", "configmaps/NAME" or "pods/log" (then asked as --subresource).
+export function canI(account: Account, verb: string, resource: string, namespace: string): boolean {
+    const [res, sub] = resource.split("/");
+    const subresource = sub && ["log", "portforward", "exec", "status"].includes(sub) ? ["--subresource", sub] : [];
+    const what = subresource.length ? res : resource;
+    return kubectl(["auth", "can-i", verb, what, ...subresource, "-n", namespace, "--as", `system:serviceaccount:${account.namespace}:${account.name}`]).stdout.trim() === "yes";
+}
+
+export async function waitCan(account: Account, verb: string, resource: string, namespace: string, want: boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (canI(account, verb, resource, namespace) !== want) {
+        if (Date.now() > deadline) throw new Error(`RBAC did not settle: can ${account.name} ${verb} ${resource} in ${namespace} should be ${want}`);
+        await sleep(100);
+    }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the apps and the traffic manager the scripts expect -------------------------------------------------
+
+/** The staging apps (what the stack's Deployments would be) and a stand-in traffic-manager Service. */
+export function installApps(): void {
+    const objs: any[] = [];
+    for (const app of APPS) {
+        const labels = { app };
+        objs.push({
+            apiVersion: "apps/v1", kind: "Deployment", metadata: { name: app, namespace: TARGET_NS, labels },
+            spec: {
+                replicas: 1, selector: { matchLabels: labels },
+                template: { metadata: { labels }, spec: { containers: [{ name: "web", image: `registry.local/${app}:1.0`, ports: [{ containerPort: 8080 }], env: [{ name: "APP", value: app }] }] } },
+            },
+        });
+        objs.push({ apiVersion: "v1", kind: "Service", metadata: { name: app, namespace: TARGET_NS }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } });
+    }
+    // What the Telepresence chart installs and the client looks up (the chart itself needs the network).
+    objs.push({ apiVersion: "v1", kind: "Service", metadata: { name: "traffic-manager", namespace: TELEPRESENCE_NS }, spec: { selector: { app: "traffic-manager" }, ports: [{ name: "api", port: 8081 }] } });
+    apply(objs);
+    kubectlOk(["rollout", "status", "-n", TARGET_NS, "--timeout", "60s", ...APPS.map((a) => `deployment/${a}`)]);
+}
+
+export function stackJson(apps = APPS): string {
+    return JSON.stringify({
+        name: "cluster-test", headerName: "x-dev-session", interceptHeaderValue: "x-dev-session: pr-42",
+        entryApp: apps[0], order: apps, propagationChain: apps, buildApps: apps,
+        apps: Object.fromEntries(APPS.map((a) => [a, { name: a, namespace: TARGET_NS, containerPort: 8080, servicePort: 80, readinessPath: "/healthz" }])),
+    });
+}
+
+export interface Run { id: string; name: string; ws: string }
+
+export function newRun(label = "run"): Run {
+    const id = randomUUID();
+    return { id, name: `${label}-${id.slice(0, 8)}`, ws: tempDir("ws-") };
+}
+
+/** The environment of deploy-intercept-mirrord / deploy-stack-intercepts for one run (params through env). */
+export function deployEnv(run: Run, apps: string[], extra: Record<string, string> = {}): Record<string, string> {
+    return {
+        STACK_JSON: stackJson(), BUILD_APPS: apps.join(" "), PROPAGATION_CHAIN: apps.join(" "),
+        BUILT_IMAGES: JSON.stringify(Object.fromEntries(APPS.map((a) => [a, `registry.local/${a}:pr-42`]))),
+        INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42", DEFAULT_NAMESPACE: TARGET_NS, TARGET_NAMESPACES: TARGET_NS,
+        RUN_ID: run.id, RUN_NAME: run.name, LEASE_WAIT_SECONDS: "60", POD_READY_TIMEOUT_SECONDS: "30", POLL_INTERVAL_SECONDS: "1",
+        MIRRORD_IMAGE: "registry.local/tekton-dag-build-mirrord:3.250.0", TELEPRESENCE_IMAGE: "registry.local/tekton-dag-telepresence:2.25.0",
+        TRAFFIC_MANAGER_NAMESPACE: TELEPRESENCE_NS, SHARED_WORKSPACE: run.ws, RESULT_PATH: path.join(run.ws, "result"),
+        ...extra,
+    };
+}
+
+export function cleanupEnv(run: Run): Record<string, string> {
+    return { RUN_ID: run.id, TARGET_NAMESPACES: TARGET_NS, DEFAULT_NAMESPACE: TARGET_NS };
+}
+
+export function sweepEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return { TARGET_NAMESPACES: TARGET_NS, PIPELINES_NAMESPACE: PIPELINES_NS, MAX_AGE_SECONDS: "3600", MIN_AGE_SECONDS: "0", FINISHED_GRACE_SECONDS: "0", ...extra };
+}
+
+export const RUN_KINDS = ["pods", "jobs.batch", "configmaps", "leases.coordination.k8s.io"];
+
+/** Every object labelled with the run (or with any run label when run is omitted): kind/name -> {uid, rv}. */
+export function runObjects(runId?: string): Map<string, { uid: string; rv: string; run: string }> {
+    const sel = runId ? `tekton-dag.io/run=${runId}` : "tekton-dag.io/run";
+    const out = new Map<string, { uid: string; rv: string; run: string }>();
+    const list = getJson(["get", RUN_KINDS.join(","), "-n", TARGET_NS, "-l", sel]);
+    for (const o of list.items) {
+        out.set(`${o.kind}/${o.metadata.name}`, { uid: o.metadata.uid, rv: o.metadata.resourceVersion, run: o.metadata.labels["tekton-dag.io/run"] });
+    }
+    return out;
+}
+
+/** Removes every run-labelled object as the admin (between tests), without waiting for graceful ends. */
+export function purgeRunObjects(): void {
+    kubectl(["delete", RUN_KINDS.join(","), "-n", TARGET_NS, "-l", "tekton-dag.io/run", "--grace-period", "0", "--force", "--wait=true"]);
+    kubectl(["delete", "pipelineruns.tekton.dev", "-n", PIPELINES_NS, "--all", "--wait=false"]);
+}

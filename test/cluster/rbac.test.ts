@@ -1,0 +1,228 @@
+// RBAC proven both ways against a real API server: every task script succeeds under exactly the Roles the
+// program installs (rendered from the kind stack), each rule of tekton/rbac/*.yaml is needed by a named
+// script (removing it makes that script fail with Forbidden), and no ServiceAccount can do more than its
+// rule files say. Simulated: the containers of proxy pods (mirrord CLI and Telepresence CLI stand-ins,
+// see standins.ts); kwok marks pods Running/Ready.
+import { strict as assert } from "node:assert";
+import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
+import {
+    Account, apply, cleanupEnv, cluster, credentials, deployEnv, installApps, installRbac, kubectl, MIRRORD_SA, newRun,
+    PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
+    TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
+} from "./harness";
+import { spawnSync } from "node:child_process";
+import { ProxyPods } from "./standins";
+import { auditMark, auditSince } from "./audit";
+
+const NS_OF = { pipelines: PIPELINES_NS, target: TARGET_NS, telepresence: TELEPRESENCE_NS } as const;
+const files = readRuleFiles();
+let roles: any[] = [];
+let proxies: ProxyPods;
+
+/** Waits for the stand-in's verdict on the Telepresence proxy pod of a run. */
+async function proxyVerdict(run: Run, app: string): Promise<{ ok: boolean; message: string }> {
+    const prefix = `tp-${app}-${run.id.slice(0, 8)}`;
+    for (let i = 0; i < 100; i++) {
+        const e = proxies.of(prefix);
+        if (e.length) return e[0];
+        await sleep(100);
+    }
+    return { ok: false, message: `no telepresence-proxy.sh ran for ${prefix}` };
+}
+
+interface Outcome { script: string; ok: boolean; output: string }
+
+/** The scenarios a rule can be needed by; each returns the named script's outcome. */
+const scenarios = {
+    async mirrordDeploy(): Promise<Outcome> {
+        const run = newRun("mirrord");
+        const r = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe"], { POD_READY_TIMEOUT_SECONDS: "6" }), PIPELINE_SA);
+        const agent = proxies.of(`mirrord-demo-fe-${run.id.slice(0, 8)}`).map((e) => `${e.actor}: ${e.message}`).join("\n");
+        return { script: "deploy-intercept-mirrord.sh", ok: r.status === 0, output: `${r.stderr}\n${agent}` };
+    },
+    async mirrordAgentNeverStarts(): Promise<Outcome> {
+        kubectl(["annotate", "deployment/demo-db", "-n", TARGET_NS, "--overwrite", "tekton-dag.test/mirrord-agent=never-starts"]);
+        try {
+            const run = newRun("noagent");
+            const r = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-db"], { POD_READY_TIMEOUT_SECONDS: "3" }), PIPELINE_SA);
+            return { script: "deploy-intercept-mirrord.sh (diagnostics of an agent that never starts)", ok: r.status === 0, output: r.stderr };
+        } finally {
+            kubectl(["annotate", "deployment/demo-db", "-n", TARGET_NS, "tekton-dag.test/mirrord-agent-"]);
+        }
+    },
+    async telepresenceProxy(): Promise<Outcome> {
+        const run = newRun("tp");
+        const r = await runScript("deploy-stack-intercepts.sh", deployEnv(run, ["demo-api"], { POD_READY_TIMEOUT_SECONDS: "10" }), PIPELINE_SA);
+        const v = await proxyVerdict(run, "demo-api");
+        return { script: "deploy-stack-intercepts.sh, its proxy pod running telepresence-proxy.sh", ok: r.status === 0 && v.ok, output: `${r.stderr}\n${v.message}` };
+    },
+    async cleanup(): Promise<Outcome> {
+        const run = newRun("cleanup");
+        const r = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        return { script: "cleanup-stack-intercepts.sh", ok: r.status === 0, output: r.stderr };
+    },
+    async sweep(): Promise<Outcome> {
+        const r = await runScript("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
+        return { script: "sweep-orphans.sh", ok: r.status === 0, output: r.stderr };
+    },
+};
+type Scenario = keyof typeof scenarios;
+
+/** Which scenario proves each rule needed (file -> one entry per rule, in file order). */
+const NEEDED_BY: Record<string, Scenario[][]> = {
+    "pipeline-in-target.yaml": [
+        ["mirrordDeploy"], // pods
+        ["mirrordAgentNeverStarts"], // pods/log: only the diagnostics of a failed deploy read logs
+        ["mirrordAgentNeverStarts"], // events: likewise
+        ["mirrordDeploy"], // configmaps
+        ["mirrordDeploy"], // deployments
+        ["mirrordDeploy"], // leases
+        ["mirrordDeploy", "cleanup"], // jobs
+    ],
+    "pipeline-in-home.yaml": [["sweep"]],
+    "mirrord-proxy.yaml": [["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"]],
+    "telepresence-client-target.yaml": [["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"]],
+    "telepresence-client-manager.yaml": [["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"]],
+};
+
+function accountOf(file: RuleFile): Account {
+    return { name: file.subject, namespace: file.subjectNamespace === "pipelines" ? PIPELINES_NS : TARGET_NS };
+}
+
+function roleOf(file: RuleFile): any {
+    const ns = NS_OF[file.roleNamespaces];
+    const role = roles.find((r) => r.kind === "Role" && r.metadata.name === file.role && r.metadata.namespace === ns);
+    assert.ok(role, `the kind stack renders no Role ${ns}/${file.role} for tekton/rbac/${file.file}`);
+    return role;
+}
+
+/** What a rule grants, as the authorizer is asked: verb and resource (with a resource name if any). */
+function probe(rule: RuleFile["rules"][number]): [string, string] {
+    const group = rule.apiGroups[0] ? `.${rule.apiGroups[0]}` : "";
+    const [res, sub] = rule.resources[0].split("/");
+    const name = rule.resourceNames?.[0];
+    return [rule.verbs[0], `${res}${group}${name ? `/${name}` : ""}${sub ? `/${sub}` : ""}`];
+}
+
+describe("cluster: RBAC of the kind stack on a real API server (proxy containers simulated)", function () {
+    this.timeout(600_000);
+
+    before(async function () {
+        roles = await installRbac();
+        installApps();
+        proxies = new ProxyPods();
+        proxies.start();
+    });
+    after(async () => {
+        await proxies?.stop();
+        purgeRunObjects();
+    });
+    afterEach(() => purgeRunObjects());
+
+    it("the rule files and the scenarios that need them line up (every rule is claimed)", () => {
+        for (const f of files) {
+            assert.ok(NEEDED_BY[f.file], `no scenario claims the rules of tekton/rbac/${f.file}`);
+            assert.equal(NEEDED_BY[f.file].length, f.rules.length, `tekton/rbac/${f.file} has ${f.rules.length} rules`);
+        }
+    });
+
+    it("every scenario succeeds, without a Forbidden, under exactly the installed Roles", async () => {
+        for (const name of Object.keys(scenarios) as Scenario[]) {
+            const o = await scenarios[name]();
+            if (name === "mirrordAgentNeverStarts") {
+                assert.equal(o.ok, false, "the fixture's agent never starts");
+                assert.match(o.output, /was not Ready within pod-ready-timeout-seconds=3/);
+            } else {
+                assert.ok(o.ok, `${o.script} failed:\n${o.output}`);
+            }
+            assert.doesNotMatch(o.output, /forbidden/i, `${o.script} met a Forbidden under the program's Roles:\n${o.output}`);
+            purgeRunObjects();
+        }
+    });
+
+    it("a full mirrord run as tekton-dag-pipeline: deploy, cleanup, nothing left (agent Job created as tekton-dag-mirrord-proxy)", async () => {
+        const run = newRun("full");
+        const mark = auditMark();
+        const d = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe", "demo-api"]), PIPELINE_SA);
+        assert.equal(d.status, 0, d.stderr);
+        const objs = [...runObjects(run.id).keys()];
+        for (const kind of ["Pod/pr-demo-fe", "Pod/pr-demo-api", "ConfigMap/mirrord-demo-fe", "Job/mirrord-agent-", "Lease/tekton-dag-intercept-demo-fe"]) {
+            assert.ok(objs.some((k) => k.startsWith(kind)), `no ${kind}* among ${objs.join(", ")}`);
+        }
+        const jobCreates = auditSince(mark).filter((e) => e.verb === "create" && e.resource === "jobs" && e.run === run.id);
+        assert.deepEqual(jobCreates.map((e) => e.user), Array(2).fill("system:serviceaccount:staging:tekton-dag-mirrord-proxy"), "one agent Job per app");
+        const c = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        assert.equal(c.status, 0, c.stderr);
+        assert.deepEqual([...runObjects(run.id).keys()], []);
+    });
+
+    for (const file of files) {
+        file.rules.forEach((rule, i) => {
+            const label = `${rule.apiGroups[0] || "core"} ${rule.resources.join(",")}${rule.resourceNames ? `[${rule.resourceNames.join(",")}]` : ""} ${rule.verbs.join(",")}`;
+            const needed = NEEDED_BY[file.file]?.[i] ?? [];
+            it(`without rule ${i + 1} of tekton/rbac/${file.file} (${label}): ${needed.join(" and ")} fails with Forbidden`, async () => {
+                assert.ok(needed.length, "no scenario claims this rule");
+                const original = roleOf(file);
+                const cut = structuredClone(original);
+                cut.rules.splice(i, 1);
+                const account = accountOf(file);
+                const [verb, res] = probe(rule);
+                const ns = original.metadata.namespace;
+                apply([cut]);
+                try {
+                    await waitCan(account, verb, res, ns, false);
+                    for (const s of needed) {
+                        const o = await scenarios[s]();
+                        assert.equal(o.ok, false, `${o.script} succeeded without the rule:\n${o.output}`);
+                        assert.match(o.output, /forbidden/i, `${o.script} failed, but not with Forbidden:\n${o.output}`);
+                        assert.ok(rule.resources.some((r) => o.output.includes(r)), `the Forbidden does not name ${rule.resources.join(",")}:\n${o.output}`);
+                        purgeRunObjects();
+                    }
+                } finally {
+                    apply([original]);
+                    await waitCan(account, verb, res, ns, true);
+                }
+            });
+        });
+    }
+
+    describe("effective permissions (kubectl auth can-i --list) contain nothing beyond the rule files", () => {
+        // What every authenticated identity may do (the API server's own bootstrap roles), not ours.
+        // Kubernetes 1.37 also lets every ServiceAccount read ClusterTrustBundles (public CA certificates).
+        const BASELINE = new Set(["selfsubjectaccessreviews.authorization.k8s.io", "selfsubjectrulesreviews.authorization.k8s.io",
+            "selfsubjectreviews.authentication.k8s.io", "clustertrustbundles.certificates.k8s.io"]);
+        const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA];
+        for (const account of accounts) {
+            it(`${account.namespace}/${account.name}`, () => {
+                const creds = credentials(account);
+                for (const ns of [PIPELINES_NS, TARGET_NS, TELEPRESENCE_NS, "default", "kube-system"]) {
+                    const expected = new Map<string, Set<string>>();
+                    for (const f of files) {
+                        if (f.subject !== account.name || NS_OF[f.roleNamespaces] !== ns) continue;
+                        if (accountOf(f).namespace !== account.namespace) continue;
+                        for (const r of f.rules) {
+                            for (const g of r.apiGroups) for (const res of r.resources) {
+                                const key = `${res.split("/")[0]}${g ? `.${g}` : ""}${res.includes("/") ? `/${res.split("/")[1]}` : ""} [${(r.resourceNames ?? []).join(" ")}]`;
+                                const set = expected.get(key) ?? new Set<string>();
+                                r.verbs.forEach((v) => set.add(v));
+                                expected.set(key, set);
+                            }
+                        }
+                    }
+                    const out = spawnSync("kubectl", ["auth", "can-i", "--list", "-n", ns], {
+                        encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: creds.kubeconfig },
+                    });
+                    assert.equal(out.status, 0, out.stderr);
+                    const actual = new Map<string, Set<string>>();
+                    for (const line of out.stdout.split("\n").slice(1)) {
+                        const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
+                        if (!m || BASELINE.has(m[1])) continue; // non-resource URLs start with blanks
+                        actual.set(`${m[1]} [${m[3]}]`, new Set(m[4].split(" ").filter(Boolean)));
+                    }
+                    const show = (m: Map<string, Set<string>>) => [...m].map(([k, v]) => `${k} ${[...v].sort().join(",")}`).sort();
+                    assert.deepEqual(show(actual), show(expected), `${account.name} in namespace ${ns}:\n${out.stdout}`);
+                }
+            });
+        }
+    });
+});

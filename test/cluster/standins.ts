@@ -1,0 +1,226 @@
+// What runs inside the proxy pods on a real cluster, simulated here (kwok runs no container):
+//  - mirrord proxy pods: the mirrord CLI resolves its target and spawns the agent Job. The stand-in does
+//    those API calls as the pod's ServiceAccount (tekton-dag-mirrord-proxy) with the agent labels of the
+//    pod's mirrord.json, so the Job controller and kwok then run the agent pod as they would.
+//  - Telepresence proxy pods: telepresence-proxy.sh itself runs (from the pod's ConfigMap, with the pod's
+//    env) against a stand-in `telepresence` (standins/telepresence) that makes the client's API calls as
+//    tekton-dag-telepresence-client; deleting the pod sends it TERM, as the kubelet would.
+// Port-forwards, logs and the network are not simulated: the stand-ins only ask whether they are allowed.
+// kwok leaves proxy pods alone (scripts/cluster.sh), so this also plays their kubelet: Running and Ready
+// once the CLI stand-in succeeded, Failed with its message if not, and on deletion TERM, then removal.
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, kubectlOk, tempDir } from "./harness";
+
+const STANDIN_BIN = path.join(__dirname, "standins");
+const STANDIN_HOME = tempDir("standin-home-");
+
+export interface StandInEvent { pod: string; actor: string; ok: boolean; message: string }
+
+function run(bin: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        // HOME: kubectl keeps its discovery cache under it (without one, in the working directory).
+        const child = spawn(bin, args, { env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: STANDIN_HOME, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+        child.stdin.end(input ?? "");
+    });
+}
+
+export class ProxyPods {
+    readonly events: StandInEvent[] = [];
+    private seen = new Set<string>();
+    private terminating = new Set<string>();
+    private proxies = new Map<string, ChildProcess>();
+    private creds = new Map<string, Credentials>();
+    private timer?: NodeJS.Timeout;
+    private busy = false;
+    private dir = tempDir("proxy-pods-");
+
+    start(): void {
+        this.timer = setInterval(() => { void this.tick(); }, 300);
+    }
+
+    async stop(): Promise<void> {
+        clearInterval(this.timer);
+        while (this.busy) await new Promise((r) => setTimeout(r, 50));
+        for (const p of this.proxies.values()) p.kill("SIGKILL");
+        this.proxies.clear();
+    }
+
+    /** Events of one pod, or of every pod whose name starts with the prefix. */
+    of(prefix: string): StandInEvent[] {
+        return this.events.filter((e) => e.pod.startsWith(prefix));
+    }
+
+    /** A fresh token each time the ServiceAccount changes rights is not needed: RBAC is checked per request. */
+    private account(a: Account): Credentials {
+        const key = `${a.namespace}/${a.name}`;
+        if (!this.creds.has(key)) this.creds.set(key, credentials(a, this.dir));
+        return this.creds.get(key)!;
+    }
+
+    private async tick(): Promise<void> {
+        if (this.busy) return;
+        this.busy = true;
+        try {
+            const res = await run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "get", "pods", "-A",
+                "-l", "tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)", "-o", "json"], {});
+            if (res.status !== 0) return;
+            for (const pod of JSON.parse(res.stdout).items as any[]) {
+                const key = `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid}`;
+                if (pod.metadata.deletionTimestamp) {
+                    this.terminate(pod, key);
+                    continue;
+                }
+                if (this.seen.has(key) || !pod.spec.nodeName) continue; // not scheduled yet: no kubelet has it
+                this.seen.add(key);
+                if (pod.metadata.labels["tekton-dag.io/role"] === "mirrord-proxy") void this.mirrord(pod);
+                else this.telepresence(pod, key);
+            }
+        } finally {
+            this.busy = false;
+        }
+    }
+
+    /** The kubelet's part of a deletion: TERM to the container, removal of the pod once it has exited. */
+    private terminate(pod: any, key: string): void {
+        if (this.terminating.has(key)) return;
+        this.terminating.add(key);
+        const remove = () => void run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "delete", "pod", pod.metadata.name, "-n", pod.metadata.namespace,
+            "--grace-period", "0", "--force", "--ignore-not-found", "--wait=false"], {});
+        const child = this.proxies.get(key);
+        if (child && child.exitCode === null && child.signalCode === null) {
+            child.once("close", remove);
+            child.kill("SIGTERM");
+        } else {
+            remove();
+        }
+        this.proxies.delete(key);
+    }
+
+    /** Pod status as the kubelet would report it for the one container. */
+    private setStatus(pod: any, ready: boolean, message = ""): void {
+        const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        const c = pod.spec.containers[0];
+        const status = ready
+            ? {
+                phase: "Running", podIP: "10.245.0.1", startTime: now,
+                conditions: ["Initialized", "ContainersReady", "Ready", "PodScheduled"].map((type) => ({ type, status: "True", lastTransitionTime: now })),
+                containerStatuses: [{ name: c.name, image: c.image, imageID: "", ready: true, restartCount: 0, started: true, state: { running: { startedAt: now } } }],
+            }
+            : {
+                phase: "Failed", startTime: now,
+                conditions: [{ type: "Ready", status: "False", reason: "PodFailed", lastTransitionTime: now }],
+                containerStatuses: [{ name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false,
+                    state: { terminated: { exitCode: 1, reason: "Error", message: message.slice(0, 2000), startedAt: now, finishedAt: now } } }],
+            };
+        void run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "patch", "pod", pod.metadata.name, "-n", pod.metadata.namespace,
+            "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status })], {});
+    }
+
+    private async mirrord(pod: any): Promise<void> {
+        const ns = pod.metadata.namespace;
+        const name = pod.metadata.name;
+        const record = (ok: boolean, message: string) => {
+            this.events.push({ pod: name, actor: "mirrord CLI stand-in", ok, message });
+            // Ready once socat listens under mirrord; the CLI exiting on an error fails the pod.
+            this.setStatus(pod, ok, `mirrord: ${message}`);
+        };
+        try {
+            // The kubelet mounts the ConfigMap; the CLI reads /config/mirrord.json.
+            const cm = pod.spec.volumes.find((v: any) => v.configMap)?.configMap.name;
+            const config = JSON.parse(JSON.parse(kubectlOk(["get", "configmap", cm, "-n", ns, "-o", "json"])).data["mirrord.json"]);
+            const sa = this.account({ name: pod.spec.serviceAccountName, namespace: ns });
+            const env = { KUBECONFIG: sa.kubeconfig };
+            const as = async (args: string[], input?: string) => {
+                const r = await run("kubectl", args, env, input);
+                if (r.status !== 0) throw new Error(`kubectl ${args.slice(0, 3).join(" ")}: ${r.stderr.trim()}`);
+                return r.stdout;
+            };
+            const [kind, target] = config.target.path.split("/");
+            if (kind !== "deployment") throw new Error(`unexpected target ${config.target.path}`);
+            const dep = JSON.parse(await as(["get", "deployment", target, "-n", config.target.namespace, "-o", "json"]));
+            if (dep.metadata.annotations?.["tekton-dag.test/mirrord-agent"] === "never-starts") {
+                // mirrord waits for an agent that never comes: the proxy stays unready (startup_timeout is longer
+                // than the tests wait).
+                this.events.push({ pod: name, actor: "mirrord CLI stand-in", ok: false, message: "the agent never starts (test fixture)" });
+                return;
+            }
+            const sel = Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
+            const targets = JSON.parse(await as(["get", "pods", "-n", config.target.namespace, "-l", sel, "-o", "json"])).items;
+            const targetPod = targets.find((p: any) => p.status.phase === "Running" && !p.metadata.deletionTimestamp);
+            if (!targetPod) throw new Error(`no running pod of deployment/${target}`);
+            const agent = config.agent;
+            const jobName = `mirrord-agent-${Math.random().toString(36).slice(2, 12)}`;
+            const job = {
+                apiVersion: "batch/v1", kind: "Job",
+                metadata: { name: jobName, namespace: agent.namespace, labels: { app: "mirrord", ...agent.labels }, annotations: agent.annotations },
+                spec: {
+                    ttlSecondsAfterFinished: agent.ttl, backoffLimit: 0,
+                    template: {
+                        metadata: { labels: { app: "mirrord", ...agent.labels }, annotations: agent.annotations },
+                        spec: {
+                            nodeName: targetPod.spec.nodeName, hostPID: true, restartPolicy: "Never",
+                            tolerations: [{ operator: "Exists" }],
+                            containers: [{
+                                name: "mirrord-agent", image: agent.image ?? "ghcr.io/metalbear-co/mirrord:3.250.0",
+                                securityContext: { capabilities: { add: ["NET_ADMIN", "SYS_PTRACE", "SYS_ADMIN"] } },
+                            }],
+                        },
+                    },
+                },
+            };
+            await as(["create", "-f", "-"], JSON.stringify(job));
+            // The CLI waits for the agent pod, then connects through a port-forward.
+            await as(["get", "pods", "-n", agent.namespace, "-l", `job-name=${jobName}`, "-o", "name"]);
+            for (const [verb, sub] of [["create", "portforward"], ["get", "log"]]) {
+                const r = await run("kubectl", ["auth", "can-i", verb, "pods", "--subresource", sub, "-n", agent.namespace], env);
+                if (r.stdout.trim() !== "yes") throw new Error(`Forbidden: ${verb} pods/${sub} in namespace ${agent.namespace} would be refused`);
+            }
+            record(true, `agent Job ${jobName} created`);
+        } catch (e) {
+            record(false, (e as Error).message);
+        }
+    }
+
+    private telepresence(pod: any, key: string): void {
+        const ns = pod.metadata.namespace;
+        const name = pod.metadata.name;
+        const cm = pod.spec.volumes.find((v: any) => v.configMap)?.configMap.name;
+        const script = Object.values(JSON.parse(kubectlOk(["get", "configmap", cm, "-n", ns, "-o", "json"])).data)[0] as string;
+        const dir = fs.mkdtempSync(path.join(this.dir, `${name}-`));
+        fs.writeFileSync(path.join(dir, "proxy.sh"), script);
+        const sa = this.account({ name: pod.spec.serviceAccountName, namespace: ns });
+        const podEnv = Object.fromEntries(pod.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+        const url = new URL(cluster().server);
+        const child = spawn("bash", [path.join(dir, "proxy.sh")], {
+            env: {
+                ...podEnv, PATH: `${STANDIN_BIN}:${cluster().bin}:/usr/bin:/bin`, HOME: dir,
+                KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port,
+                TP_KUBECONFIG: path.join(dir, "kubeconfig"), TP_READY_FILE: path.join(dir, "ready"), TP_STANDIN_KUBECONFIG: sa.kubeconfig,
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout!.on("data", (d) => { out += d; });
+        child.stderr!.on("data", (d) => {
+            out += d;
+            if (String(d).includes("intercept active")) {
+                this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: true, message: "intercept active" });
+                this.setStatus(pod, true); // the readiness probe finds the ready file
+            }
+        });
+        child.on("close", (status, signal) => {
+            if (status !== 0 || signal) {
+                this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: false, message: `exit ${status ?? signal}: ${out.trim()}` });
+                if (!this.terminating.has(key)) this.setStatus(pod, false, out.trim());
+            } else this.events.push({ pod: name, actor: "telepresence-proxy.sh", ok: true, message: `ended on TERM: ${out.trim().split("\n").slice(-2).join(" ")}` });
+        });
+        this.proxies.set(key, child);
+    }
+}

@@ -1,0 +1,47 @@
+/**
+ * A production stack with intercept tooling on fails through the policy pack in the real engine, naming the
+ * policy and the offending objects, and writes nothing: scripts/pulumi-run.ts runs the preview with the pack
+ * before `up`, because `up --skip-preview` creates resources before stack policies run.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { pulumiRun, RunResult } from "./helpers";
+
+describe("a production=true stack with intercepts on, through the real engine and the policy pack", function () {
+    this.timeout(20 * 60 * 1000);
+    let tmp: string;
+    let run: RunResult;
+
+    before(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "engine-production-"));
+        run = pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"),
+            "--set", "production=true", "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
+    });
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    it("fails", () => {
+        assert.equal(run.status, 1, run.out);
+        assert.match(run.out, /pulumi-run: up of stack render failed/);
+        assert.doesNotMatch(run.out, /up of stack render done/);
+    });
+
+    it("fails through the pack's production policy, as a mandatory violation", () => {
+        assert.match(run.out, /❌ tekton-dag@v[0-9.]+ \(local: [^)]*policy\)/, run.out);
+        assert.match(run.out, /- \[mandatory\]\s+production\s+\(kubernetes:/, run.out);
+    });
+
+    it("names the offending objects: the mirrord proxy ServiceAccount, Role and RoleBinding", () => {
+        for (const kind of ["ServiceAccount", "Role", "RoleBinding"]) {
+            assert.match(run.out, new RegExp(`\\[mandatory\\]\\s+production\\s+\\(kubernetes:[\\w./]*:${kind}: [\\w-]*mirrord-proxy\\)`), run.out);
+            assert.match(run.out, new RegExp(`${kind} staging/tekton-dag-mirrord-proxy: metadata.name — mirrord proxy RBAC is intercept tooling`), run.out);
+        }
+    });
+
+    it("writes no manifest: the preview with the pack stopped it before up", () => {
+        assert.ok(!fs.existsSync(path.join(tmp, "manifests")), `${tmp}/manifests exists`);
+        assert.match(run.out, /Previewing update/);
+        assert.doesNotMatch(run.out, /Updating \(render\)/);
+    });
+});
