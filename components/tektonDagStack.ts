@@ -96,6 +96,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "telepresence-agent-arrival-seconds": String(c.telepresenceAgentArrivalSeconds),
                 "intercepts-enabled": String(c.enableIntercepts),
                 "mirrord-agent-image": c.mirrordAgentImage,
+                "mirrord-agent-image-pull-secret": c.mirrordAgentImagePullSecret,
             };
             defaults["mirrord-image"] = mirrord;
             if (telepresence) defaults["telepresence-image"] = telepresence;

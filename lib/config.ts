@@ -9,13 +9,17 @@ export type InterceptBackend = (typeof INTERCEPT_BACKENDS)[number];
 const k8sName = z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes name (lowercase letters, digits and '-', at most 63)");
+/** A Secret's name: a DNS subdomain (dots allowed), as Kubernetes names Secrets. */
+const secretName = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Secret name (lowercase letters, digits, '-' and '.', at most 253)");
 const registryHost = z
     .string()
     .regex(/^[a-zA-Z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, "must be a registry host[:port][/path] without a scheme");
 const imageRef = z
     .string()
     .regex(/^[^\s:@]+(:[0-9]+)?(\/[^\s:@]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "must be an image reference")
-    .refine((v) => /@sha256:[a-f0-9]{64}$/.test(v) || (/:[\w][\w.-]*$/.test(v.split("/").pop() ?? "") && !v.endsWith(":latest")),
+    .refine((v) => /@sha256:[a-f0-9]{64}$/.test(v) || (/:[\w][\w.-]*$/.test(v.split("/").pop() ?? "") && !/:latest$/i.test(v)),
         "must be pinned: a digest (@sha256:...) or a tag other than latest");
 const version = z.string().regex(/^v?[0-9]+\.[0-9]+\.[0-9]+$/, "must be a version like 1.2.3");
 
@@ -56,6 +60,11 @@ export const configSchema = z.strictObject({
      * clusters that pull only from their own registries.
      */
     mirrordAgentImage: z.union([imageRef, z.literal("")]).default(""),
+    /**
+     * Secret (type kubernetes.io/dockerconfigjson) in every target namespace that lets the mirrord agent's
+     * pod pull mirrordAgentImage from a private mirror; empty: none (a public image).
+     */
+    mirrordAgentImagePullSecret: z.union([secretName, z.literal("")]).default(""),
     telepresenceVersion: version.default("2.31.2"),
     tektonPipelinesVersion: version.default("v1.15.0"),
     tektonTriggersVersion: version.default("v0.37.0"),
@@ -67,11 +76,13 @@ export const configSchema = z.strictObject({
     /**
      * How long the traffic manager waits for the traffic agent (the chart's timeouts.agentArrival). The agent
      * is injected on a workload's first intercept, which rolls it: the new pods must start and pass their
-     * readiness checks within this time. The chart's 30 s is too short for JVM apps.
+     * readiness checks within this time. The chart's 30 s is too short for JVM apps. A first intercept may
+     * wait about twice this (one retry), which must fit in Tekton's default 60-minute PipelineRun timeout
+     * beside the builds and tests.
      */
     telepresenceAgentArrivalSeconds: z.number().int()
         .min(30, "must be at least 30 (seconds; Telepresence's own default)")
-        .max(1800, "must be at most 1800 (seconds); an app that needs longer to become ready should be fixed, not waited for")
+        .max(600, "must be at most 600 (seconds): a first intercept may wait twice this (one retry), and the run must still fit in Tekton's default 60-minute PipelineRun timeout")
         .default(180),
     /** How long a run waits for another run's intercept of the same app before failing. */
     leaseWaitSeconds: z.number().int().min(1).max(7200).default(600),

@@ -17,8 +17,8 @@ SOURCE_PIPELINE="stack-pr-test"
 # The params of stack-pr-test that stack-pr-continue takes as they are.
 COPIED_PARAMS=(
   changed-app pr-number repo-full-name github-token-secret intercept-backend mirrord-image mirrord-agent-image
-  telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds request-path
-  pre-test-hook post-test-hook hook-image
+  mirrord-agent-image-pull-secret telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds
+  request-path pre-test-hook post-test-hook hook-image
 )
 # The ServiceAccount with the pipeline's RBAC and the one without any (lib/identities.ts).
 PIPELINE_SA="tekton-dag-pipeline"

@@ -17,7 +17,8 @@ export function isPinned(image: string): boolean {
     const colon = last.lastIndexOf(":");
     if (colon < 0) return false;
     const tag = last.slice(colon + 1);
-    return tag !== "" && tag !== "latest" && !tag.includes("$(");
+    // Tags are case-sensitive, but LATEST is as mutable as latest.
+    return tag !== "" && tag.toLowerCase() !== "latest" && !tag.includes("$(");
 }
 
 /**

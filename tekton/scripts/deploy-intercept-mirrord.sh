@@ -16,7 +16,8 @@
 # Environment (from the task params): STACK_JSON, BUILD_APPS, PROPAGATION_CHAIN, BUILT_IMAGES,
 # INTERCEPT_HEADER_VALUE, DEFAULT_NAMESPACE, TARGET_NAMESPACES, RUN_ID, RUN_NAME, LEASE_WAIT_SECONDS,
 # POD_READY_TIMEOUT_SECONDS, MIRRORD_IMAGE, SHARED_WORKSPACE, RESULT_PATH; MIRRORD_AGENT_IMAGE (param
-# mirrord-agent-image; empty lets mirrord pick ghcr.io/metalbear-co/mirrord:<its version>).
+# mirrord-agent-image; empty lets mirrord pick ghcr.io/metalbear-co/mirrord:<its version>);
+# MIRRORD_AGENT_IMAGE_PULL_SECRET (param mirrord-agent-image-pull-secret; empty: none).
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
@@ -36,6 +37,7 @@ validate_backend_inputs() {
   if [ -n "${MIRRORD_AGENT_IMAGE:-}" ] && ! is_pinned_image "$MIRRORD_AGENT_IMAGE"; then
     die "mirrord-agent-image \"${MIRRORD_AGENT_IMAGE}\" is not a pinned image reference; pin it with a digest (@sha256:...) or a tag other than latest (stack config tekton-dag:mirrordAgentImage)"
   fi
+  validate_pull_secret "mirrord-agent-image-pull-secret" "${MIRRORD_AGENT_IMAGE_PULL_SECRET:-}"
   # Generate (and so check) every config, and check every target, before anything is created.
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
@@ -58,6 +60,7 @@ mirrord_config() {
   local ns="$1" app="$2" config out tmp
   config="$(APP="$app" NAMESPACE="$ns" INTERCEPT_HEADER="$INTERCEPT_HEADER_VALUE" RUN_ID="$RUN_ID" \
     RUN_NAME="$RUN_NAME" PORT="$(app_field "$app" containerPort)" AGENT_IMAGE="${MIRRORD_AGENT_IMAGE:-}" \
+    AGENT_IMAGE_PULL_SECRET="${MIRRORD_AGENT_IMAGE_PULL_SECRET:-}" \
     PROXY_NAME="$(proxy_name "$app")" "${SCRIPTS_DIR}/mirrord-config.sh")"
   if command -v mirrord >/dev/null 2>&1; then
     # mirrord's own check of the file (it exits 0 either way; the JSON says Success or Fail).

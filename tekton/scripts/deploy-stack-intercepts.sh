@@ -31,8 +31,9 @@ validate_backend_inputs() {
   validate_dns_label "traffic-manager-namespace" "$TRAFFIC_MANAGER_NAMESPACE"
   AGENT_ARRIVAL_SECONDS="${AGENT_ARRIVAL_SECONDS:-180}"
   validate_positive_int "telepresence-agent-arrival-seconds" "$AGENT_ARRIVAL_SECONDS"
-  # The proxy's first intercept may wait agentArrival twice (one retry) after connecting.
-  PROXY_READY_TIMEOUT_SECONDS=$((2 * AGENT_ARRIVAL_SECONDS + 60))
+  # The proxy's first intercept may take its client timeout (agentArrival + 30 s) twice (one retry), after
+  # connecting to the traffic manager (up to about two minutes with the client's default timeouts).
+  PROXY_READY_TIMEOUT_SECONDS=$((2 * (AGENT_ARRIVAL_SECONDS + 30) + 120))
   [ "$PROXY_READY_TIMEOUT_SECONDS" -ge "$POD_READY_TIMEOUT_SECONDS" ] || PROXY_READY_TIMEOUT_SECONDS="$POD_READY_TIMEOUT_SECONDS"
   [ -f "${SCRIPTS_DIR}/${PROXY_SCRIPT}" ] || die "missing ${SCRIPTS_DIR}/${PROXY_SCRIPT}"
   # Telepresence treats a header value containing regexp meta characters as an unanchored regexp

@@ -46,7 +46,17 @@ is_pinned_image() {
   last="${ref##*/}"
   [[ "$last" == *:* ]] || return 1
   tag="${last##*:}"
-  [ -n "$tag" ] && [ "$tag" != latest ]
+  # Tags are case-sensitive, but LATEST is as mutable as latest.
+  [ -n "$tag" ] && [ "${tag,,}" != latest ]
+}
+
+# An empty value, or a Secret name (a DNS subdomain).
+validate_pull_secret() {
+  local what="$1" value="$2"
+  [ -z "$value" ] && return 0
+  if [ "${#value}" -gt 253 ] || ! [[ "$value" =~ ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$ ]]; then
+    die "${what} \"${value}\" is not a Secret name (lowercase letters, digits, '-' and '.', at most 253)"
+  fi
 }
 
 validate_positive_int() {
@@ -281,9 +291,12 @@ diagnose_pod() {
   } >&2
 }
 
+# Waiting reasons of any container, init containers included, that will not start without a change.
+POD_START_FAILURES=ErrImagePull,ImagePullBackOff,InvalidImageName,CreateContainerConfigError,CreateContainerError,CrashLoopBackOff
+
 # Waits until the pod is Ready; fails early on a terminal state, late on the timeout.
 wait_pod_ready() {
-  local ns="$1" name="$2" timeout="$3" what="$4" deadline json phase ready reason left
+  local ns="$1" name="$2" timeout="$3" what="$4" deadline json phase ready reason failing left
   deadline=$(($(date +%s) + timeout))
   while true; do
     if ! json="$(kubectl get pod "$name" -n "$ns" -o json 2>&1)"; then
@@ -291,7 +304,12 @@ wait_pod_ready() {
     fi
     phase="$(jq -r '.status.phase // "Pending"' <<<"$json")"
     ready="$(jq -r '[.status.conditions[]? | select(.type == "Ready") | .status][0] // "False"' <<<"$json")"
-    reason="$(jq -r '[.status.containerStatuses[]?.state.waiting.reason // empty] | join(",")' <<<"$json")"
+    # Init containers and native sidecars (restartPolicy Always) report in initContainerStatuses.
+    reason="$(jq -r '[(.status.initContainerStatuses[]?, .status.containerStatuses[]?) | .state.waiting.reason // empty] | join(",")' <<<"$json")"
+    failing="$(jq -r --arg stop "$POD_START_FAILURES" '($stop | split(",")) as $stop
+      | [(.status.initContainerStatuses[]?, .status.containerStatuses[]?)
+         | (.state.waiting.reason // "") as $r | select($stop | index($r))
+         | $r + (if .name then " (\(.name))" else "" end)] | join(", ")' <<<"$json")"
     if [ "$ready" = "True" ]; then
       log "${what} ${ns}/${name} is Ready"
       return 0
@@ -302,12 +320,10 @@ wait_pod_ready() {
         die "${what} ${ns}/${name} stopped (phase ${phase}) before it was Ready: $(pod_log_tail "$ns" "$name")"
         ;;
     esac
-    case ",${reason}," in
-      *,ErrImagePull,* | *,ImagePullBackOff,* | *,InvalidImageName,* | *,CreateContainerConfigError,* | *,CreateContainerError,* | *,CrashLoopBackOff,*)
-        diagnose_pod "$ns" "$name"
-        die "${what} ${ns}/${name} cannot start: ${reason}"
-        ;;
-    esac
+    if [ -n "$failing" ]; then
+      diagnose_pod "$ns" "$name"
+      die "${what} ${ns}/${name} cannot start: ${failing}"
+    fi
     left=$((deadline - $(date +%s)))
     if [ "$left" -le 0 ]; then
       diagnose_pod "$ns" "$name"
@@ -348,6 +364,36 @@ app_container_name() {
   fi
 }
 
+# Refuses, before anything is created, a template the PR pod cannot be made from safely or usefully:
+# - the app container declares ports, none of them the stack's containerPort: the proxies forward to the
+#   stack's port, so the PR pod would never get a request;
+# - node-level access (host namespaces, hostPath volumes, privileged containers): the PR pod runs untrusted
+#   PR code, which must not reach the node. There is deliberately no opt-in: whoever can open a PR would get
+#   whatever the Deployment's owner allowed.
+check_pr_pod_template() {
+  local ns="$1" app="$2" deployment="$3" container="$4" port declared host
+  port="$(app_field "$app" containerPort)"
+  declared="$(jq -r --arg c "$container" '[.spec.template.spec.containers[] | select(.name == $c) | .ports[]?.containerPort | tostring] | join(", ")' <<<"$deployment")"
+  if [ -n "$declared" ] && [[ ", ${declared}, " != *", ${port}, "* ]]; then
+    die "app ${app}: the stack's containerPort is ${port}, but container ${container} of Deployment ${ns}/${app} declares ports ${declared}; the intercept forwards to the stack's port, so the PR pod would never get a request. Set containerPort in the stack file to the port the app listens on"
+  fi
+  host="$(jq -r '.spec.template.spec as $s | [
+      (if $s.hostNetwork == true then "spec.hostNetwork" else empty end),
+      (if $s.hostPID == true then "spec.hostPID" else empty end),
+      (if $s.hostIPC == true then "spec.hostIPC" else empty end),
+      ($s.volumes[]? | select(.hostPath) | "volume \(.name) (hostPath)"),
+      ($s.containers[]? | select(.securityContext.privileged == true) | "container \(.name) (privileged)"),
+      ($s.initContainers[]? | select(.securityContext.privileged == true) | "init container \(.name) (privileged)")
+    ] | join(", ")' <<<"$deployment")"
+  [ -z "$host" ] || die "app ${app}: Deployment ${ns}/${app} gives its pods node-level access, which the PR pod (untrusted PR code) must not get: ${host}. tekton-dag refuses such apps and has no opt-in; see docs/stack-file.md, \"The PR pod\""
+}
+
+# Volumes the PR pod gets as emptyDir instead (see pr_pod_manifest), as "name (kind), ...".
+pr_pod_replaced_volumes() {
+  jq -r '[.spec.template.spec.volumes[]? | select(.persistentVolumeClaim or .ephemeral)
+          | "\(.name) (\(if .persistentVolumeClaim then "persistentVolumeClaim" else "ephemeral" end))"] | join(", ")' <<<"$1"
+}
+
 # The PR pod is the Deployment's pod template with the app container's image replaced by the built one:
 # volumes and mounts, init containers and sidecars, ServiceAccount, imagePullSecrets, security contexts,
 # probes, resources, command and args stay as the app has them. Deliberate changes (docs/stack-file.md,
@@ -355,12 +401,19 @@ app_container_name() {
 # - labels: only the run labels. None of the template's labels, because any of them may be in the
 #   selector of the app's Service (which this task may not read): a PR pod selected by it would get
 #   regular traffic, and one matching the Deployment's selector could be picked as mirrord's target.
-# - annotations: the template's, without Telepresence's (they ask its injector for a traffic agent).
+# - annotations: the template's, without Telepresence's (they ask its injector for a traffic agent;
+#   telepresence.io/ is the current prefix, telepresence.getambassador.io/ the legacy one).
 # - restartPolicy Never: a crash fails the task with the app's logs instead of restarting quietly.
-# - no podAntiAffinity, topologySpreadConstraints or hostPort: they spread the Deployment's replicas,
-#   and would keep a single extra pod off the only node of a small cluster.
+# - no podAntiAffinity, topologySpreadConstraints or hostPort (init containers included, for native
+#   sidecars): they spread the Deployment's replicas, and would keep a single extra pod off the only node
+#   of a small cluster.
+# - persistentVolumeClaim and ephemeral volumes become emptyDir: PR code must not write staging's data,
+#   and a ReadWriteOnce claim would keep the pod off every other node.
+# - no priorityClassName (nor priority, preemptionPolicy): a PR pod must not preempt staging's pods.
 # - a readiness probe from the stack (readinessPath, else TCP on containerPort) only when the app
 #   container has none: the task waits for Ready, and without a probe Ready means merely started.
+# The Deployment goes to jq on stdin: with kubectl's last-applied-configuration it can pass the kernel's
+# 128 KiB limit on one argument.
 pr_pod_manifest() {
   local ns="$1" app="$2" name="$3" deployment="$4" container image port path labels sa
   container="$(app_container_name "$ns" "$app" "$deployment")" || exit 1
@@ -368,36 +421,38 @@ pr_pod_manifest() {
   case "$sa" in
     tekton-dag-*) die "app ${app}: Deployment ${ns}/${app} runs as ServiceAccount ${sa}, a tekton-dag ServiceAccount; the PR pod runs untrusted PR code and must not get the intercept tooling's rights. Give the app its own ServiceAccount" ;;
   esac
+  check_pr_pod_template "$ns" "$app" "$deployment" "$container"
   image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
   port="$(app_field "$app" containerPort)"
   path="$(app_field "$app" readinessPath)"
   labels="$(labels_json "$app" pr-pod)"
-  jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg image "$image" \
-    --arg container "$container" --argjson port "$port" --arg path "$path" --arg runName "$RUN_NAME" \
-    --argjson dep "$deployment" '
-    ($dep.spec.template // {}) as $tpl
+  jq --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg image "$image" \
+    --arg container "$container" --argjson port "$port" --arg path "$path" --arg runName "$RUN_NAME" '
+    (.spec.template // {}) as $tpl
     | ((if $path == "" then {tcpSocket: {port: $port}} else {httpGet: {path: $path, port: $port}} end)
        + {initialDelaySeconds: 2, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3}) as $probe
-    | {
+    | def no_host_ports: map(if .ports then .ports |= map(del(.hostPort)) else . end);
+    {
       apiVersion: "v1", kind: "Pod",
       metadata: {
         name: $name, namespace: $ns, labels: $labels,
         annotations: (($tpl.metadata.annotations // {}
-                       | with_entries(select(.key | startswith("telepresence.getambassador.io/") | not)))
+                       | with_entries(select(.key | startswith("telepresence.getambassador.io/") or startswith("telepresence.io/") | not)))
                       + {"tekton-dag.io/pipeline-run": $runName, "tekton-dag.io/image": $image,
                          "tekton-dag.io/app-container": $container})
       },
       spec: (($tpl.spec // {})
-        | del(.topologySpreadConstraints, .affinity.podAntiAffinity)
+        | del(.topologySpreadConstraints, .affinity.podAntiAffinity, .priorityClassName, .priority, .preemptionPolicy)
         | if .affinity == {} then del(.affinity) else . end
         | .restartPolicy = "Never"
-        | .containers |= map(
-            if .ports then .ports |= map(del(.hostPort)) else . end
-            | if .name == $container then
+        | if .volumes then .volumes |= map(if .persistentVolumeClaim or .ephemeral then {name: .name, emptyDir: {}} else . end) else . end
+        | if .initContainers then .initContainers |= no_host_ports else . end
+        | .containers |= (no_host_ports | map(
+            if .name == $container then
                 .image = $image
                 | if .readinessProbe then . else .readinessProbe = $probe end
-              else . end))
-    }'
+              else . end)))
+    }' <<<"$deployment"
 }
 
 # The intercept target: Deployment <app> in the app's namespace, as JSON.
@@ -410,13 +465,16 @@ target_deployment() {
 }
 
 # Builds every PR pod manifest once, so a Deployment the PR pod cannot be made from (no app container,
-# a tekton-dag ServiceAccount) fails the task before any Lease or pod is created.
+# a tekton-dag ServiceAccount, a port mismatch, node-level access) fails the task before any Lease or pod
+# is created.
 check_pr_pod_sources() {
-  local app ns deployment
+  local app ns deployment replaced
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
     deployment="$(target_deployment "$ns" "$app")" || exit 1
     pr_pod_manifest "$ns" "$app" "$(object_name pr "$app" "$RUN_ID")" "$deployment" >/dev/null || exit 1
+    replaced="$(pr_pod_replaced_volumes "$deployment")"
+    [ -z "$replaced" ] || log "app ${app}: volumes ${replaced} of Deployment ${ns}/${app} become emptyDir in the PR pod (it must not write staging's persistent data)"
   done
 }
 

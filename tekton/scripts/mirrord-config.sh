@@ -13,6 +13,7 @@
 #                     listens on PORT+10000 locally (listen_ports), as it may not bind a privileged port
 #   AGENT_IMAGE       optional: agent image, pinned by digest or a tag other than latest (default: the
 #                     CLI's own version, ghcr.io/metalbear-co/mirrord:<cli>)
+#   AGENT_IMAGE_PULL_SECRET  optional: a Secret in NAMESPACE the agent's pod pulls AGENT_IMAGE with
 #   PROXY_NAME        optional: the proxy pod that runs this config; labels the agent tekton-dag.io/proxy=<name>
 #                     so the deploy task waits for this attempt's agent, not an earlier attempt's
 set -euo pipefail
@@ -36,6 +37,8 @@ AGENT_IMAGE="${AGENT_IMAGE:-}"
 if [ -n "$AGENT_IMAGE" ] && ! is_pinned_image "$AGENT_IMAGE"; then
   die "AGENT_IMAGE \"${AGENT_IMAGE}\" (task param mirrord-agent-image) is not a pinned image reference; pin it with a digest (@sha256:...) or a tag other than latest, e.g. ghcr.io/metalbear-co/mirrord:3.250.0"
 fi
+AGENT_IMAGE_PULL_SECRET="${AGENT_IMAGE_PULL_SECRET:-}"
+validate_pull_secret "AGENT_IMAGE_PULL_SECRET (task param mirrord-agent-image-pull-secret)" "$AGENT_IMAGE_PULL_SECRET"
 PROXY_NAME="${PROXY_NAME:-}"
 [ -z "$PROXY_NAME" ] || validate_dns_label "PROXY_NAME" "$PROXY_NAME"
 parse_intercept_header "$INTERCEPT_HEADER"
@@ -56,7 +59,8 @@ LOCAL_PORT=""
 
 jq -n \
   --arg local "$LOCAL_PORT" --arg app "$APP" --arg ns "$NAMESPACE" --arg run "$RUN_ID" --arg runName "${RUN_NAME:-}" \
-  --arg filter "$filter" --arg port "$PORT" --arg agentImage "$AGENT_IMAGE" --arg proxy "$PROXY_NAME" '
+  --arg filter "$filter" --arg port "$PORT" --arg agentImage "$AGENT_IMAGE" --arg proxy "$PROXY_NAME" \
+  --arg pullSecret "$AGENT_IMAGE_PULL_SECRET" '
   ($port | if . == "" then null else tonumber end) as $p
   | ($local | if . == "" then null else tonumber end) as $l
   | {
@@ -79,7 +83,8 @@ jq -n \
       startup_timeout: 120,
       communication_timeout: 30,
       ttl: 30
-    } + (if $agentImage == "" then {} else {image: $agentImage} end)),
+    } + (if $agentImage == "" then {} else {image: $agentImage} end)
+      + (if $pullSecret == "" then {} else {image_pull_secrets: [{name: $pullSecret}]} end)),
     feature: {
       env: false,
       fs: "local",

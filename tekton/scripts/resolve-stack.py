@@ -356,13 +356,21 @@ def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
     return graph, unreachable
 
 
+def go_json_bytes(value):
+    """The bytes Go's json.Marshal (Tekton's entrypoint) takes for value: UTF-8 as it is, but each of < > &
+    and U+2028, U+2029 as a six-byte \\u escape."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    raw = len(text.encode("utf-8", "surrogatepass"))
+    return raw + 5 * sum(text.count(c) for c in "<>&") + 3 * sum(text.count(c) for c in "\u2028\u2029")
+
+
 def check_result_budget(results, changed_app):
     """Refuses results that would not fit in the termination message, as Tekton writes it: a JSON list of
     {key, value, type} entries plus the entrypoint's own StartedAt entry. The graph and the app lists go to
     the workspace (@path results), so only the changed app's own fields can make the results large."""
     entries = [{"key": key, "value": value, "type": 1} for key, value in results.items()]
     entries.append({"key": "StartedAt", "value": "2026-01-01T00:00:00.000000000Z", "type": 3})
-    size = len(json.dumps(entries, separators=(",", ":")).encode())
+    size = go_json_bytes(entries)
     if size > TERMINATION_MESSAGE_BYTES:
         key, value = max(results.items(), key=lambda kv: len(kv[1].encode()))
         fail(f"the results of resolve-stack would take {size} bytes of the step's {TERMINATION_MESSAGE_BYTES}-byte"

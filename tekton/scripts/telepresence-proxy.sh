@@ -13,7 +13,8 @@
 #
 # Environment (set in the pod spec): TP_WORKLOAD, TP_NAMESPACE, TP_MANAGER_NAMESPACE, TP_APP_PORT,
 # TP_SERVICE_PORT, TP_TARGET_IP, TP_HTTP_HEADER ("Name=value"); TP_AGENT_ARRIVAL_SECONDS (the manager's
-# timeouts.agentArrival; the client is told to wait a little longer, so the manager's answer is what it sees).
+# timeouts.agentArrival; the client's timeouts.intercept is set a little longer, so the manager's answer is
+# what it sees).
 set -euo pipefail
 
 READY_FILE="${TP_READY_FILE:-/tmp/telepresence-intercept-active}"
@@ -24,14 +25,16 @@ for name in TP_WORKLOAD TP_NAMESPACE TP_MANAGER_NAMESPACE TP_APP_PORT TP_SERVICE
   [ -n "${!name:-}" ] || die "environment variable ${name} is required"
 done
 
-# The client's own wait for the traffic agent (timeouts.agentInstall, 2 minutes by default) must outlast the
-# manager's, or a slow first intercept ends with the client's timeout instead of the manager's answer.
+# The client bounds the whole intercept call, agent injection included, with its config's timeouts.intercept
+# (current clients ignore the older timeouts.agentInstall). The manager only raises that to equal
+# agentArrival, so the client's deadline would expire first and report its own timeout instead of the
+# manager's answer. The local config wins over the manager's, so it is set a little longer here.
 if [ -n "${TP_AGENT_ARRIVAL_SECONDS:-}" ]; then
   [[ "$TP_AGENT_ARRIVAL_SECONDS" =~ ^[0-9]{1,5}$ ]] ||
     die "TP_AGENT_ARRIVAL_SECONDS must be a whole number of seconds; got \"${TP_AGENT_ARRIVAL_SECONDS}\""
   export XDG_CONFIG_HOME="${TP_CONFIG_HOME:-/tmp/tekton-dag-telepresence-config}"
   mkdir -p "${XDG_CONFIG_HOME}/telepresence"
-  printf 'timeouts:\n  agentInstall: %ss\n' "$((TP_AGENT_ARRIVAL_SECONDS + 30))" >"${XDG_CONFIG_HOME}/telepresence/config.yml"
+  printf 'timeouts:\n  intercept: %ss\n' "$((TP_AGENT_ARRIVAL_SECONDS + 30))" >"${XDG_CONFIG_HOME}/telepresence/config.yml"
 fi
 
 # A kubeconfig for the pod's own ServiceAccount (the token file is re-read, so rotation is fine).
@@ -72,9 +75,11 @@ trap 'exit 0' TERM INT
 log "connecting to the traffic manager in ${TP_MANAGER_NAMESPACE} (namespace ${TP_NAMESPACE})"
 telepresence connect --namespace "$TP_NAMESPACE" --manager-namespace "$TP_MANAGER_NAMESPACE" \
   --mapped-namespaces "$TP_NAMESPACE"
-# What the traffic manager reports when the agent did not arrive within timeouts.agentArrival
-# ("request timed out while waiting for agent <workload>.<namespace> to arrive", state/intercept.go).
-AGENT_ARRIVAL_TIMEOUT_RE='timed out while waiting for agent [^[:space:]]+ to arrive'
+# The agent did not arrive in time, as the traffic manager reports it ("request timed out while waiting for
+# agent <workload>.<namespace> to arrive", state/intercept.go) or, when the client's deadline ran out first,
+# as the client does ("the intercept timed out.  The current timeout ... can be configured as
+# \"timeouts.intercept\" ...", pkg/client/config.go).
+AGENT_ARRIVAL_TIMEOUT_RE='timed out while waiting for agent [^[:space:]]+ to arrive|the intercept timed out\.[[:space:]]+The current timeout [^[:space:]]+ can be configured as "timeouts\.intercept"'
 
 # Runs the intercept; its output goes to the log either way and is kept in INTERCEPT_OUTPUT.
 intercept() {

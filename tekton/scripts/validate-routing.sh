@@ -79,8 +79,10 @@ parse_intercept_header "$INTERCEPT_HEADER_VALUE"
 
 pods_raw="$(read_value "${DEPLOYED_PODS:-}")"
 [ -n "$pods_raw" ] || pods_raw='{}'
-if ! pr_pods="$(jq -c --argjson stack "$stack" --arg d "$DEFAULT_NAMESPACE" '
-    if type != "object" then error("not an object") else . end
+# The stack goes in as a file: a wide stack passes the kernel's 128 KiB limit on one argument.
+if ! pr_pods="$(jq -c --slurpfile stacks <(printf '%s' "$stack") --arg d "$DEFAULT_NAMESPACE" '
+    $stacks[0] as $stack
+    | if type != "object" then error("not an object") else . end
     | to_entries
     | map({app: .key,
            pod: (if (.value | type) == "object" then (.value.pod // .value.name) else .value end),

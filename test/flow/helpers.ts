@@ -208,7 +208,9 @@ export function terminationMessageBytes(results: Record<string, string>): number
     const entries: Array<{ key: string; value: string; type: number }> = Object.entries(results)
         .map(([key, value]) => ({ key, value, type: 1 }));
     entries.push({ key: "StartedAt", value: "2026-12-01T20:00:00.000Z", type: 3 });
-    return Buffer.byteLength(JSON.stringify(entries));
+    // Go's json.Marshal writes each of < > & as a six-byte \u escape.
+    const json = JSON.stringify(entries);
+    return Buffer.byteLength(json) + 5 * (json.match(/[<>&]/g)?.length ?? 0);
 }
 
 export function writeFile(file: string, text: string): void {

@@ -95,6 +95,22 @@ describe("pr-comment.sh", function () {
         assert.ok(!out.stdout.includes("ghp_example_token") && !out.stderr.includes("ghp_example_token"), "the token is never printed");
     });
 
+    it("posts a comment for a summary larger than the kernel's 128 KiB argument limit, cut to GitHub's 65536 characters", async () => {
+        const big = structuredClone(SUMMARY);
+        // 150 suites of five 200-character fields: 150 KB of JSON (under the script's 200,000-byte read), and a
+        // 100-row table of about 100,000 characters.
+        const long = (s: string) => (s + "-").padEnd(200, "x");
+        big.suites = Array.from({ length: 150 }, (_, i) => ({ app: long(`app-${i}`), type: long("postman"), path: long(`tests/suite-${i}.json`), status: long("failed"), reason: long("newman exited 1") }));
+        const size = JSON.stringify(big).length;
+        assert.ok(size > 140_000 && size < 200_000, `${size} bytes`);
+        const { out, posted } = await comment({}, { summary: big });
+        assert.equal(out.code, 0, out.stderr);
+        const body: string = posted[0].body.body;
+        assert.ok(body.length <= 65536, `${body.length} characters`);
+        assert.match(body, /\| app-0-x+ \| postman-x+/);
+        assert.match(body, /comment cut at GitHub's limit; the whole summary is test-summary\.json in the run's workspace/);
+    });
+
     // Issue 12: PR code runs after the validate tasks and writes the test summary itself.
     it("takes the verdicts from Tekton's task statuses, not from files PR code can rewrite", async () => {
         const { out, posted } = await comment({ PROPAGATION_STATUS: "Failed", ORIGINAL_TRAFFIC_STATUS: "None", TESTS_STATUS: "None" });

@@ -214,6 +214,23 @@ describe("resolve-stack", function () {
             assert.ok(out.stderr.length < 2000, `${out.stderr.length} characters`);
         });
 
+        it("counts the results as Go's json.Marshal writes them: each of < > & as six bytes", async () => {
+            // 700 ampersands are 700 bytes to Python's json.dumps but 4,200 to Go (\u0026 each).
+            const repo = `https://git.example.com/app-0002.git?${"&".repeat(700)}`;
+            const text = largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: "${repo}"`);
+            const out = await resolveStack({ stackText: text, changedApp: app(2) });
+            noTraceback(out);
+            assert.equal(out.code, 1, out.stderr);
+            assert.match(out.stderr, /^error: the results of resolve-stack would take \d+ bytes of the step's 4096-byte termination message; app-repo-url of app 'app-0002' is \d+ bytes/);
+        });
+
+        it("counts non-ASCII characters as their UTF-8 bytes, as Go writes them, not as \\u escapes", async () => {
+            const out = await resolveStack({ stackText: largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: "https://git.example.com/${"é".repeat(900)}.git"`), changedApp: app(2) });
+            noTraceback(out);
+            assert.equal(out.code, 0, out.stderr);
+            assert.ok(terminationMessageBytes(out.results) <= 4096);
+        });
+
         it("refuses, naming the result, a stack whose results would overflow the termination message", async () => {
             const longRepo = `https://git.example.com/${"x".repeat(4000)}.git`;
             const text = largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: ${longRepo}`);

@@ -151,4 +151,22 @@ describe("run-stack-tests (plan, newman, summary)", function () {
         assert.equal(summary.code, 0, summary.stderr);
         assert.match(summary.stdout, /no-tests-run: 0 passed, 0 failed, 5 skipped/);
     });
+
+    it("summarises more suites than fit in the kernel's 128 KiB limit on one argument", async () => {
+        const workspace = tmpDir("tests-wide");
+        const runId = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
+        const tests = path.join(workspace, ".tekton-dag", "runs", runId, "tests");
+        const reason = "run-stack-tests has no runner for artillery suites (only postman runs); " + "a long note ".repeat(12);
+        const lines = Array.from({ length: 600 }, (_, i) =>
+            [`app-${i}`, "artillery", `tests/artillery/load-${i}.yml`, "skip", reason, "-", "-"].join("\t"));
+        writeFile(path.join(tests, "plan.tsv"), lines.join("\n") + "\n");
+        writeFile(path.join(tests, "base-url"), "http://demo-fe.staging.svc.cluster.local:80");
+        writeFile(path.join(tests, "header-name"), "x-dev-session");
+        writeFile(path.join(tests, "header-value"), "pr-42");
+        const summary = await runScript("run-stack-tests-summary.sh", { SHARED_WORKSPACE: workspace, RUN_ID: runId, ENTRY_APP: "demo-fe" });
+        assert.equal(summary.code, 0, summary.stderr);
+        const written = fs.readFileSync(path.join(workspace, ".tekton-dag", "runs", runId, "test-summary.json"), "utf8");
+        assert.ok(written.length > 140_000, `${written.length} bytes`);
+        assert.equal(JSON.parse(written).counts.skipped, 600);
+    });
 });

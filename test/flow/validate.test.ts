@@ -253,6 +253,17 @@ describe("validate-routing.sh (validate-stack-propagation, validate-original-tra
             assert.equal(out.answeredBy, `pr-pod/${NS}/${PR_POD}`);
         });
 
+        it("reads a stack larger than the kernel's 128 KiB limit on one argument (a wide stack)", async () => {
+            h = await harness("header");
+            const wide = structuredClone(STACK) as any;
+            for (let i = 0; i < 2500; i++) wide.apps[`filler-app-${i}`] = { name: `filler-app-${i}`, namespace: NS, servicePort: 80, downstream: [] };
+            const text = JSON.stringify(wide);
+            assert.ok(text.length > 140_000);
+            const out = await h.run("with-header", { STACK_JSON: pinValue(h.workspace, `.tekton-dag/runs/${RUN_ID}/wide-stack.json`, text) });
+            assert.equal(out.code, 0, out.stdout + out.stderr);
+            assert.equal(out.answeredBy, `pr-pod/${NS}/${PR_POD}`);
+        });
+
         const bad: Array<[string, Record<string, string>, RegExp]> = [
             ["an entry app the graph lacks", { ENTRY_APP: "web" }, /entry-app 'web' is not an app of stack-json \(apps: demo-fe, demo-api\)/],
             ["a header value without a name", { INTERCEPT_HEADER_VALUE: "pr-42" }, /intercept-header-value "pr-42" has no ':'; expected "<header-name>: <value>"/],

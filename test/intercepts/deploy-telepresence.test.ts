@@ -69,8 +69,8 @@ describe("deploy-stack-intercepts.sh (Telepresence, against a recorded kubectl)"
         const proxy = created(r.calls).find((o) => o.kind === "Pod" && o.metadata.labels["tekton-dag.io/role"] === "telepresence-intercept");
         const env = Object.fromEntries(proxy.spec.containers[0].env.map((e: any) => [e.name, e.value]));
         assert.equal(env.TP_AGENT_ARRIVAL_SECONDS, "300");
-        // 2 x 300 s + 60 s, not the 30 s a PR pod gets.
-        assert.match(r.stderr, /waiting for Telepresence proxy pod \S+ to be Ready \(phase Pending\); 6[56]\ds left/);
+        // Two intercepts of up to (300 + 30) s each plus 120 s to connect, not the 30 s a PR pod gets.
+        assert.match(r.stderr, /waiting for Telepresence proxy pod \S+ to be Ready \(phase Pending\); 7[78]\ds left/);
     });
 
     it("rejects an agent arrival time that is not a positive number of seconds, before anything is created", () => {
@@ -154,8 +154,21 @@ describe("telepresence-proxy.sh (the proxy pod's program, against a recorded tel
         const calls = readCalls(dir).filter((c) => c.cmd === "telepresence").map((c) => c.argv[0]);
         assert.deepEqual(calls, ["connect", "intercept", "intercept", "leave", "quit"]);
         assert.match(stderr, /did not arrive within timeouts\.agentArrival \(180s\).*retrying the intercept once/);
-        // The client waits longer for the agent than the manager does, so the manager's timeout is what it reports.
-        assert.equal(fs.readFileSync(path.join(dir, "config", "telepresence", "config.yml"), "utf8"), "timeouts:\n  agentInstall: 210s\n");
+        // The client bounds the whole intercept call with timeouts.intercept (agentInstall is an unused key to
+        // current clients): it must outlast the manager's agentArrival, so the manager's answer is what it sees.
+        assert.equal(fs.readFileSync(path.join(dir, "config", "telepresence", "config.yml"), "utf8"), "timeouts:\n  intercept: 210s\n");
+    });
+
+    // What the client prints when its own timeouts.intercept runs out first (pkg/client/config.go, timeoutError).
+    const CLIENT_INTERCEPT_TIMEOUT = "telepresence intercept: error: the intercept timed out.  The current timeout 30s can be configured as \"timeouts.intercept\" in \"/tmp/config/telepresence/config.yml\"\n";
+
+    it("also retries once when the client's own intercept timeout ran out first", () => {
+        const dir = tempDir();
+        const r = runScript("telepresence-proxy.sh", proxyEnv(dir),
+            [{ cmd: "telepresence", match: "^intercept ", stderr: CLIENT_INTERCEPT_TIMEOUT, exit: 1 }], dir);
+        assert.notEqual(r.status, 0);
+        assert.equal(intercepts(r).length, 2, "one retry, no more");
+        assert.match(r.stderr, /did not arrive within timeouts\.agentArrival \(180s\), twice \(one retry\)/);
     });
 
     it("fails with a message naming the config key when the agent misses its arrival twice", () => {

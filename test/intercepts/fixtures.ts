@@ -36,7 +36,8 @@ export const DEPLOYMENT = {
                 containers: [{
                     name: "web",
                     image: "registry.local/demo-fe:1.0",
-                    ports: [{ containerPort: 3000 }],
+                    // One template stands in for both apps' Deployments, so it declares both apps' ports.
+                    ports: [{ containerPort: 3000 }, { containerPort: 8080 }],
                     env: [{ name: "API_URL", value: "http://demo-api.api-ns" }],
                 }],
             },

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { created, RUN_ID, runScript, tempDir } from "./harness";
-import { deployEnv, happyRules, STACK } from "./fixtures";
+import { DEPLOYMENT, deployEnv, happyRules, STACK } from "./fixtures";
 
 const SCHEMA_FILE = path.resolve(__dirname, "..", "..", "..", "shared", "schemas", "mirrord-schema-3.250.0.json");
 
@@ -24,7 +24,10 @@ describe("mirrord and an app on port 80", () => {
     let stderr: string;
     before(() => {
         const dir = tempDir();
-        const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { STACK_JSON: JSON.stringify(stack80) }), happyRules(), dir);
+        const fe80 = structuredClone(DEPLOYMENT);
+        fe80.spec.template.spec.containers[0].ports = [{ containerPort: 80 }];
+        const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { STACK_JSON: JSON.stringify(stack80) }),
+            [{ cmd: "kubectl", match: "^get deployment demo-fe ", stdout: fe80 }, ...happyRules()], dir);
         status = res.status;
         stderr = res.stderr;
         const objs = created(res.calls);

@@ -27,6 +27,7 @@ function richDeployment(): any {
                         "prometheus.io/scrape": "true",
                         "kubectl.kubernetes.io/restartedAt": "2026-11-30T10:00:00Z",
                         "telepresence.getambassador.io/inject-traffic-agent": "enabled",
+                        "telepresence.io/inject-traffic-agent": "enabled",
                     },
                 },
                 spec: {
@@ -54,6 +55,10 @@ function richDeployment(): any {
                     initContainers: [{
                         name: "migrate", image: "registry.local/demo-fe-migrate:1.0", command: ["/migrate", "--config", "/etc/demo/app.yaml"],
                         volumeMounts: [{ name: "config", mountPath: "/etc/demo" }],
+                    }, {
+                        // A native sidecar (restartPolicy Always): it runs beside the app, host ports and all.
+                        name: "log-shipper", image: "registry.local/log-shipper:2.0", restartPolicy: "Always",
+                        ports: [{ containerPort: 24224, hostPort: 24224, protocol: "TCP" }],
                     }],
                     containers: [
                         {
@@ -97,6 +102,7 @@ function expectedSpec(dep: any): any {
     const app = spec.containers.find((c: any) => c.name === "demo-fe");
     app.image = IMAGES["demo-fe"];
     delete app.ports[0].hostPort;
+    delete spec.initContainers[1].ports[0].hostPort;
     return spec;
 }
 
@@ -161,10 +167,16 @@ for (const script of SCRIPTS) {
             assert.match(md.name, /^pr-demo-fe-0f8e6c1a$/);
         });
 
+        it("takes no host port for a native sidecar either", () => {
+            const sidecar = out.fe.spec.initContainers.find((c: any) => c.name === "log-shipper");
+            assert.deepEqual(sidecar.ports, [{ containerPort: 24224, protocol: "TCP" }]);
+        });
+
         it("keeps the template's annotations except Telepresence's, and names the app container", () => {
             const a = out.fe.metadata.annotations;
             assert.equal(a["prometheus.io/scrape"], "true");
-            assert.equal(a["telepresence.getambassador.io/inject-traffic-agent"], undefined);
+            assert.equal(a["telepresence.getambassador.io/inject-traffic-agent"], undefined, "the legacy prefix");
+            assert.equal(a["telepresence.io/inject-traffic-agent"], undefined, "the current prefix");
             assert.equal(a["tekton-dag.io/app-container"], "demo-fe");
         });
     });

@@ -279,6 +279,7 @@ describe("policy: images", () => {
         assert.equal(isPinned("localhost:5001/app:1.0"), true);
         assert.equal(isPinned("localhost:5001/app"), false);
         assert.equal(isPinned("app:latest"), false);
+        for (const tag of ["LATEST", "Latest"]) assert.equal(isPinned(`app:${tag}`), false, `any case of latest: ${tag}`);
         assert.equal(isPinned("app@sha256:" + "0".repeat(64)), true);
     });
 

@@ -32,7 +32,7 @@ describe("mirrord agent image (tekton-dag:mirrordAgentImage)", () => {
             assert.equal(parseConfig({ "tekton-dag:mirrordAgentImage": digest }).mirrordAgentImage, digest);
         });
 
-        for (const bad of ["ghcr.io/metalbear-co/mirrord:latest", "ghcr.io/metalbear-co/mirrord", "not an image"]) {
+        for (const bad of ["ghcr.io/metalbear-co/mirrord:latest", "ghcr.io/metalbear-co/mirrord:Latest", "ghcr.io/metalbear-co/mirrord", "not an image"]) {
             it(`rejects ${JSON.stringify(bad)}, naming the key`, () => {
                 const problems = problemsOf({ "tekton-dag:mirrordAgentImage": bad });
                 assert.ok(problems.length >= 1, "rejected");
@@ -78,12 +78,14 @@ describe("mirrord agent image (tekton-dag:mirrordAgentImage)", () => {
             for (const c of configs) assert.equal(c.agent.image, MIRROR);
         });
 
-        it("refuses an unpinned agent image before anything is created, naming the param", () => {
-            const dir = tempDir();
-            const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { MIRRORD_AGENT_IMAGE: "ghcr.io/metalbear-co/mirrord:latest" }), happyRules(), dir);
-            assert.notEqual(res.status, 0);
-            assert.match(res.stderr, /mirrord-agent-image "ghcr.io\/metalbear-co\/mirrord:latest" is not a pinned image reference/);
-            assert.deepEqual(res.calls.filter((c) => c.cmd === "kubectl"), [], "no kubectl call at all");
-        });
+        for (const tag of ["latest", "LATEST"]) {
+            it(`refuses an unpinned agent image (:${tag}) before anything is created, naming the param`, () => {
+                const dir = tempDir();
+                const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { MIRRORD_AGENT_IMAGE: `ghcr.io/metalbear-co/mirrord:${tag}` }), happyRules(), dir);
+                assert.notEqual(res.status, 0);
+                assert.match(res.stderr, new RegExp(`mirrord-agent-image "ghcr.io/metalbear-co/mirrord:${tag}" is not a pinned image reference`));
+                assert.deepEqual(res.calls.filter((c) => c.cmd === "kubectl"), [], "no kubectl call at all");
+            });
+        }
     });
 });
