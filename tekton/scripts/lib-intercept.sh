@@ -367,9 +367,13 @@ app_container_name() {
 # Refuses, before anything is created, a template the PR pod cannot be made from safely or usefully:
 # - the app container declares ports, none of them the stack's containerPort: the proxies forward to the
 #   stack's port, so the PR pod would never get a request;
-# - node-level access (host namespaces, hostPath volumes, privileged containers): the PR pod runs untrusted
+# - node-level access (host namespaces, hostPath volumes, privileged containers, capabilities beyond the Pod
+#   Security Standards' baseline set): the PR pod runs untrusted
 #   PR code, which must not reach the node. There is deliberately no opt-in: whoever can open a PR would get
 #   whatever the Deployment's owner allowed.
+# Capabilities the Pod Security Standards' baseline profile lets a container add; any other (SYS_ADMIN,
+# NET_ADMIN, SYS_PTRACE, ALL, ...) reaches past the container.
+BASELINE_CAPABILITIES='["AUDIT_WRITE","CHOWN","DAC_OVERRIDE","FOWNER","FSETID","KILL","MKNOD","NET_BIND_SERVICE","SETFCAP","SETGID","SETPCAP","SETUID","SYS_CHROOT"]'
 check_pr_pod_template() {
   local ns="$1" app="$2" deployment="$3" container="$4" port declared host
   port="$(app_field "$app" containerPort)"
@@ -383,8 +387,12 @@ check_pr_pod_template() {
       (if $s.hostIPC == true then "spec.hostIPC" else empty end),
       ($s.volumes[]? | select(.hostPath) | "volume \(.name) (hostPath)"),
       ($s.containers[]? | select(.securityContext.privileged == true) | "container \(.name) (privileged)"),
-      ($s.initContainers[]? | select(.securityContext.privileged == true) | "init container \(.name) (privileged)")
-    ] | join(", ")' <<<"$deployment")"
+      ($s.initContainers[]? | select(.securityContext.privileged == true) | "init container \(.name) (privileged)"),
+      ($s.containers[]? | .name as $n | .securityContext.capabilities.add[]? | ascii_upcase | ltrimstr("CAP_")
+        | select(IN($baseline[]) | not) | "container \($n) (capability \(.))"),
+      ($s.initContainers[]? | .name as $n | .securityContext.capabilities.add[]? | ascii_upcase | ltrimstr("CAP_")
+        | select(IN($baseline[]) | not) | "init container \($n) (capability \(.))")
+    ] | join(", ")' --argjson baseline "$BASELINE_CAPABILITIES" <<<"$deployment")"
   [ -z "$host" ] || die "app ${app}: Deployment ${ns}/${app} gives its pods node-level access, which the PR pod (untrusted PR code) must not get: ${host}. tekton-dag refuses such apps and has no opt-in; see docs/stack-file.md, \"The PR pod\""
 }
 

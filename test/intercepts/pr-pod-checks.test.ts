@@ -54,6 +54,24 @@ for (const script of SCRIPTS) {
             assert.deepEqual(created(res.calls), [], "nothing created");
         });
 
+        it("refuses capabilities beyond the Pod Security Standards' baseline set, and accepts those within it", () => {
+            const dep = feDeployment((s) => {
+                s.containers[0].securityContext = { capabilities: { add: ["NET_BIND_SERVICE", "CAP_SYS_ADMIN"] } };
+                s.initContainers = [{ name: "setup", image: "registry.local/setup:1", securityContext: { capabilities: { add: ["net_admin"] } } }];
+            });
+            const { res } = deploy(script, dep);
+            assert.notEqual(res.status, 0);
+            assert.match(res.stderr, /must not get: container web \(capability SYS_ADMIN\), init container setup \(capability NET_ADMIN\)\./);
+            assert.deepEqual(created(res.calls), [], "nothing created");
+
+            const baseline = feDeployment((s) => {
+                s.containers[0].securityContext = { capabilities: { add: ["NET_BIND_SERVICE", "CHOWN"], drop: ["ALL"] } };
+            });
+            const ok = deploy(script, baseline);
+            assert.equal(ok.res.status, 0, ok.res.stderr);
+            assert.deepEqual(ok.fe.spec.containers[0].securityContext.capabilities.add, ["NET_BIND_SERVICE", "CHOWN"]);
+        });
+
         it("has no opt-in for node-level access: an annotation does not change the answer", () => {
             const dep = feDeployment((s, d) => {
                 s.hostNetwork = true;
