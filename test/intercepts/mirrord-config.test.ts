@@ -2,23 +2,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import Ajv2020 from "ajv/dist/2020";
 import { RUN_ID, runScript } from "./harness";
+import { requireSharedSchema } from "../helpers/sharedSchemas";
 
-// mirrord's published schema is kept beside the repository (../shared/schemas), not in it, so a fresh clone
-// has none: the tests that need it then report themselves skipped with the reason. Under CI=true it must be
-// there. TEKTON_DAG_SHARED_DIR names another place for ../shared.
-const SHARED_DIR = process.env.TEKTON_DAG_SHARED_DIR || require("node:path").resolve(__dirname, "..", "..", "..", "shared");
-const SCHEMA_FILE = require("node:path").join(SHARED_DIR, "schemas", "mirrord-schema-3.250.0.json");
 let compiledSchema: ReturnType<Ajv2020["compile"]> | undefined;
 
-/** The schema's validator, or the current test skipped (failed under CI=true) saying the schema is absent. */
+/** mirrord's published schema compiled, or the current test skipped (failed under CI=true) naming the absent file. */
 function schemaValidator(ctx: Mocha.Context) {
-    if (!fs.existsSync(SCHEMA_FILE)) {
-        const why = `mirrord's schema ${SCHEMA_FILE} is absent (it lives beside the repository, in ../shared/schemas)`;
-        if (process.env.CI === "true") throw new Error(`${why}; CI=true requires it`);
-        ctx.test!.title += ` [skipped: ${why}]`;
-        ctx.skip();
-    }
-    compiledSchema ??= new Ajv2020({ strict: false, allErrors: true, logger: false }).compile<any>(JSON.parse(fs.readFileSync(SCHEMA_FILE, "utf8")));
+    const file = requireSharedSchema(ctx, "mirrord-schema-3.250.0.json");
+    compiledSchema ??= new Ajv2020({ strict: false, allErrors: true, logger: false }).compile<any>(JSON.parse(fs.readFileSync(file, "utf8")));
     return compiledSchema;
 }
 

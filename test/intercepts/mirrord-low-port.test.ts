@@ -3,18 +3,22 @@
 // port. The layer must bind a high local port (listen_ports) while the steal stays on the app's port.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
+import type { ValidateFunction } from "ajv";
+import { requireSharedSchema } from "../helpers/sharedSchemas";
 import { created, RUN_ID, runScript, tempDir } from "./harness";
 import { DEPLOYMENT, deployEnv, happyRules, STACK } from "./fixtures";
 
-const SCHEMA_FILE = path.resolve(__dirname, "..", "..", "..", "shared", "schemas", "mirrord-schema-3.250.0.json");
 
 /** Linux's default net.ipv4.ip_unprivileged_port_start. */
 const UNPRIVILEGED_PORT_START = 1024;
 
 describe("mirrord and an app on port 80", () => {
-    const validate = new Ajv2020({ strict: false, allErrors: true, logger: false }).compile<any>(JSON.parse(fs.readFileSync(SCHEMA_FILE, "utf8")));
+    let compiled: ValidateFunction<any> | undefined;
+    /** mirrord's published schema, or this test skipped (failed under CI=true) naming the absent file. */
+    const schema = (ctx: Mocha.Context) =>
+        (compiled ??= new Ajv2020({ strict: false, allErrors: true, logger: false })
+            .compile<any>(JSON.parse(fs.readFileSync(requireSharedSchema(ctx, "mirrord-schema-3.250.0.json"), "utf8"))));
     const stack80 = structuredClone(STACK);
     stack80.apps["demo-fe"].containerPort = 80;
 
@@ -39,7 +43,8 @@ describe("mirrord and an app on port 80", () => {
 
     it("deploys", () => assert.equal(status, 0, stderr));
 
-    it("writes a config mirrord 3.250.0's schema accepts", () => {
+    it("writes a config mirrord 3.250.0's schema accepts", function () {
+        const validate = schema(this);
         assert.ok(validate(config), JSON.stringify(validate.errors, null, 2));
     });
 

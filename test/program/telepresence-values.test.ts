@@ -3,14 +3,10 @@
 // anything, so a value the schema refuses fails `pulumi up` of every Telepresence stack.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import Ajv2020, { ValidateFunction } from "ajv/dist/2020";
 import * as YAML from "yaml";
-import { REPO_ROOT } from "../../lib/tektonSources";
+import { requireSharedSchema } from "../helpers/sharedSchemas";
 import { named, objects, paramDefault, rendered } from "../helpers/render";
-
-/** The chart's schema, shared beside the repository (../shared), never copied into it. */
-const SCHEMA_FILE = path.resolve(REPO_ROOT, "..", "shared", "schemas", "telepresence-oss-values.schema.yaml");
 
 /**
  * The chart's build merges Kubernetes' OpenAPI definitions into the schema under `definitions`; the file
@@ -48,13 +44,7 @@ async function chartValues(overrides: Record<string, string>): Promise<any> {
 describe("Telepresence traffic manager values", () => {
     let validate: ValidateFunction<any>;
     before(function () {
-        if (!fs.existsSync(SCHEMA_FILE)) {
-            const reason = `${SCHEMA_FILE} is missing (the shared schemas live in ../shared beside the repository)`;
-            if (process.env.CI === "true") throw new Error(`${reason}; in CI it must be present`);
-            console.log(`    skipped: ${reason}`);
-            this.skip();
-        }
-        validate = compileSchema(SCHEMA_FILE);
+        validate = compileSchema(requireSharedSchema(this, "telepresence-oss-values.schema.yaml"));
     });
 
     it("the schema refuses what the chart refuses (managerRbac.namespaced, unknown keys)", () => {
