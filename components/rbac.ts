@@ -12,11 +12,13 @@ export interface PipelineRbacArgs {
     /** Namespace of the Telepresence traffic manager. */
     readonly telepresenceNamespace: string;
     /**
-     * Whether this program creates the traffic manager's namespace. When it does not (installTelepresence
-     * false: a manager installed by someone else), the namespace is read first, so a missing one fails the
-     * preview naming it instead of the Role failing after retries.
+     * Read the traffic manager's namespace before binding the Telepresence client there. For a manager
+     * installed by someone else (installTelepresence false) on a real cluster, so a missing namespace fails
+     * the preview naming it instead of the Role failing after retries. Not when the program creates the
+     * namespace, and not when the provider only writes manifests (renderYamlToDirectory): there is no
+     * cluster to read, and the provider refuses reads.
      */
-    readonly createsTelepresenceNamespace: boolean;
+    readonly readExistingTelepresenceNamespace: boolean;
     /** Whether intercept tooling (mirrord proxy, Telepresence client) gets its RBAC. */
     readonly enableIntercepts: boolean;
     /** Secret holding the GitHub token pr-comment reads; empty grants no Secret access at all. */
@@ -51,7 +53,7 @@ export class PipelineRbac extends pulumi.ComponentResource {
             return accounts.get(key)!;
         };
         const pipelineSa = account(PIPELINE_SERVICE_ACCOUNT, args.pipelinesNamespace);
-        const existingTelepresenceNamespace = files.some((f) => f.roleNamespaces === "telepresence") && !args.createsTelepresenceNamespace
+        const existingTelepresenceNamespace = files.some((f) => f.roleNamespaces === "telepresence") && args.readExistingTelepresenceNamespace
             ? [k8s.core.v1.Namespace.get(`${name}-existing-namespace-${args.telepresenceNamespace}`, args.telepresenceNamespace, { parent: this })]
             : [];
 

@@ -78,7 +78,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
             pipelinesNamespace: c.pipelinesNamespace,
             targetNamespaces: c.targetNamespaces,
             telepresenceNamespace: c.telepresenceNamespace,
-            createsTelepresenceNamespace: c.installsTrafficManager,
+            readExistingTelepresenceNamespace: !c.installsTrafficManager && !c.renderYamlToDirectory,
             enableIntercepts: c.enableIntercepts,
             githubTokenSecret: c.githubTokenSecret,
         }, { parent: this, dependsOn: [...inNamespace, ...(trafficManager ? [trafficManager.namespaceResource] : [])] });

@@ -117,6 +117,9 @@ describe("resource graph", () => {
                 .filter((r) => r.metadata.namespace === "ambassador").length, 1, "the client still needs its Role there");
             // The program installs the manager: it creates the namespace, nothing to read.
             assert.equal(reads(await rendered(KIND)).length, 0);
+            // A stack that only writes manifests has no cluster to read (the provider refuses reads there), so
+            // the no-cluster render stack must not read either.
+            assert.equal(reads(await rendered({ stack: "render" })).length, 0, "the render stack reads namespace ambassador");
         });
 
         it("lets pr-comment read only the configured token Secret, and no Secret when none is configured", async () => {
