@@ -13,10 +13,10 @@ export interface PipelineRbacArgs {
     readonly telepresenceNamespace: string;
     /**
      * Read the traffic manager's namespace before binding the Telepresence client there. For a manager
-     * installed by someone else (installTelepresence false) on a real cluster, so a missing namespace fails
-     * the preview naming it instead of the Role failing after retries. Not when the program creates the
-     * namespace, and not when the provider only writes manifests (renderYamlToDirectory): there is no
-     * cluster to read, and the provider refuses reads.
+     * installed by someone else (installTelepresence false), in an update of a real cluster, so a missing
+     * namespace fails the update naming it before the Role is tried (which would fail only after a minute of
+     * retries). Not when the program creates the namespace, not in a preview (it must work without a
+     * cluster), and not when the provider only writes manifests: the provider refuses reads without a cluster.
      */
     readonly readExistingTelepresenceNamespace: boolean;
     /** Whether intercept tooling (mirrord proxy, Telepresence client) gets its RBAC. */

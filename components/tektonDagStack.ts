@@ -78,7 +78,9 @@ export class TektonDagStack extends pulumi.ComponentResource {
             pipelinesNamespace: c.pipelinesNamespace,
             targetNamespaces: c.targetNamespaces,
             telepresenceNamespace: c.telepresenceNamespace,
-            readExistingTelepresenceNamespace: !c.installsTrafficManager && !c.renderYamlToDirectory,
+            // Only in an update: a preview must work without a cluster (PR CI), and the provider refuses reads
+            // where it cannot reach one.
+            readExistingTelepresenceNamespace: !c.installsTrafficManager && !c.renderYamlToDirectory && !pulumi.runtime.isDryRun(),
             enableIntercepts: c.enableIntercepts,
             githubTokenSecret: c.githubTokenSecret,
         }, { parent: this, dependsOn: [...inNamespace, ...(trafficManager ? [trafficManager.namespaceResource] : [])] });

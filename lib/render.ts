@@ -12,6 +12,8 @@ export interface RenderedResource {
     name: string;
     /** The inputs the program registered (for Kubernetes objects: the object itself). */
     inputs: any;
+    /** A read of an existing object (`Resource.get`), not one the program would create. */
+    read?: boolean;
 }
 
 export interface RenderOptions {
@@ -19,6 +21,8 @@ export interface RenderOptions {
     stack?: string;
     /** Config keys set on top, unqualified (`interceptBackend`) or qualified (`tekton-dag:interceptBackend`). */
     overrides?: Record<string, string>;
+    /** Register as a preview (`pulumi preview`) instead of an update. */
+    preview?: boolean;
 }
 
 /** A stable fake digest per image name, so tests can follow it from the image to the Task params. */
@@ -49,13 +53,13 @@ export async function renderStack(options: RenderOptions = {}): Promise<Rendered
     const resources: RenderedResource[] = [];
     await pulumi.runtime.setMocks({
         newResource(args) {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.id !== undefined ? { read: true } : {}) });
             return { id: `${args.name}-id`, state: mockState(args) };
         },
         call(args) {
             return args.inputs;
         },
-    }, PROJECT, options.stack ?? "default", false);
+    }, PROJECT, options.stack ?? "default", options.preview ?? false);
 
     deploy(config);
     await pulumi.runtime.disconnect();

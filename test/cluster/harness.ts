@@ -22,6 +22,8 @@ export const TELEPRESENCE_NS = "ambassador";
 export const PIPELINE_SA = { name: "tekton-dag-pipeline", namespace: PIPELINES_NS };
 export const MIRRORD_SA = { name: "tekton-dag-mirrord-proxy", namespace: TARGET_NS };
 export const TELEPRESENCE_SA = { name: "tekton-dag-telepresence-client", namespace: TARGET_NS };
+/** What the tasks that run PR code run as (lib/identities.ts): no rule file names it, so it may do nothing. */
+export const PR_CODE_SA = { name: "tekton-dag-pr-code", namespace: PIPELINES_NS };
 export type Account = typeof PIPELINE_SA;
 
 /** The apps the tests intercept: Deployments with one replica in the target namespace. */

@@ -6,8 +6,8 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    Account, apply, cleanupEnv, cluster, credentials, deployEnv, installApps, installRbac, kubectl, MIRRORD_SA, newRun,
-    PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
+    Account, apply, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, installApps, installRbac, kubectl, MIRRORD_SA, newRun,
+    PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
@@ -186,12 +186,32 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         });
     }
 
+    it("a pod of a PR-code task (tekton-dag-pr-code) gets no API token: the API server mounts none", () => {
+        const name = `pr-code-token-check-${Date.now()}`;
+        const pod = {
+            apiVersion: "v1", kind: "Pod",
+            metadata: { name, namespace: PR_CODE_SA.namespace },
+            spec: { serviceAccountName: PR_CODE_SA.name, containers: [{ name: "build", image: "registry.local/build:1" }] },
+        };
+        try {
+            const stored = JSON.parse(kubectlOk(["create", "-f", "-", "-o", "json"], JSON.stringify(pod)));
+            assert.equal(stored.spec.serviceAccountName, PR_CODE_SA.name);
+            const tokenVolumes = (stored.spec.volumes ?? []).filter((v: any) =>
+                (v.projected?.sources ?? []).some((s: any) => s.serviceAccountToken) || v.secret?.secretName?.includes("token"));
+            assert.deepEqual(tokenVolumes, [], "the API server added a ServiceAccount token volume");
+            assert.equal(stored.spec.containers[0].volumeMounts?.some((m: any) => m.mountPath.startsWith("/var/run/secrets/kubernetes.io")) ?? false, false);
+        } finally {
+            kubectl(["delete", "pod", name, "-n", PR_CODE_SA.namespace, "--wait=false"]);
+        }
+    });
+
     describe("effective permissions (kubectl auth can-i --list) contain nothing beyond the rule files", () => {
         // What every authenticated identity may do (the API server's own bootstrap roles), not ours.
         // Kubernetes 1.37 also lets every ServiceAccount read ClusterTrustBundles (public CA certificates).
         const BASELINE = new Set(["selfsubjectaccessreviews.authorization.k8s.io", "selfsubjectrulesreviews.authorization.k8s.io",
             "selfsubjectreviews.authentication.k8s.io", "clustertrustbundles.certificates.k8s.io"]);
-        const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA];
+        // tekton-dag-pr-code is named by no rule file: its expected set is empty.
+        const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA, PR_CODE_SA];
         for (const account of accounts) {
             it(`${account.namespace}/${account.name}`, () => {
                 const creds = credentials(account);

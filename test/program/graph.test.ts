@@ -107,7 +107,7 @@ describe("resource graph", () => {
                 ["staging-eu/tekton-dag-telepresence-client", "staging/tekton-dag-telepresence-client"]);
         });
 
-        it("with installTelepresence=false, reads the existing traffic manager namespace before binding the client there (a missing one fails the preview, not the Role after a minute of retries)", async () => {
+        it("with installTelepresence=false, reads the existing traffic manager namespace before binding the client there in an update (a missing one fails naming it, not the Role after a minute of retries)", async () => {
             const reads = (all: any[]) => all.filter((r) => r.type === "kubernetes:core/v1:Namespace" && r.name.endsWith("-existing-namespace-ambassador"));
             const external = await rendered({ stack: "kind", overrides: { installTelepresence: "false" } });
             assert.equal(reads(external).length, 1, "no read of namespace ambassador");
@@ -115,6 +115,9 @@ describe("resource graph", () => {
                 "the program must not create (and on destroy delete) a namespace whose traffic manager it does not own");
             assert.equal(ofKind(external.filter((r) => r.inputs?.kind).map((r) => r.inputs), "Role")
                 .filter((r) => r.metadata.namespace === "ambassador").length, 1, "the client still needs its Role there");
+            // A preview reads nothing: it must work without a cluster (PR CI), where the provider refuses reads.
+            assert.equal(reads(await rendered({ stack: "kind", overrides: { installTelepresence: "false" }, preview: true })).length, 0,
+                "a preview reads namespace ambassador");
             // The program installs the manager: it creates the namespace, nothing to read.
             assert.equal(reads(await rendered(KIND)).length, 0);
             // A stack that only writes manifests has no cluster to read (the provider refuses reads there), so
