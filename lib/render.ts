@@ -53,7 +53,7 @@ export async function renderStack(options: RenderOptions = {}): Promise<Rendered
     const resources: RenderedResource[] = [];
     await pulumi.runtime.setMocks({
         newResource(args) {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.id !== undefined ? { read: true } : {}) });
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.id ? { read: true } : {}) });
             return { id: `${args.name}-id`, state: mockState(args) };
         },
         call(args) {
