@@ -146,6 +146,8 @@ push() {
   image="${registry}/${APP}@${digest}"
   built="{\"${APP}\":\"${image}\"}"
   mkdir -p "$run_dir"
+  # PR code could have left a symlink here; replace it rather than write through it.
+  rm -f "${run_dir}/built-images.json"
   printf '%s' "$built" > "${run_dir}/built-images.json"
   [ -z "${RESULT_BUILT_IMAGES:-}" ] || printf '%s' "$built" > "$RESULT_BUILT_IMAGES"
   [ -z "${RESULT_IMAGE_TAG:-}" ] || printf '%s' "$tag" > "$RESULT_IMAGE_TAG"

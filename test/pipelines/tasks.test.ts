@@ -340,6 +340,18 @@ describe("containerize.sh (Kaniko and crane replaced by recording stand-ins)", (
         assert.deepEqual(JSON.parse(fs.readFileSync(path.join(s.ws, `.tekton-dag/runs/${RUN_ID}/built-images.json`), "utf8")), built);
     });
 
+    it("push replaces a symlink PR code left at built-images.json instead of writing through it", () => {
+        const s = setup();
+        const victim = path.join(tmpDir("victim"), "file");
+        fs.writeFileSync(victim, "untouched");
+        const link = path.join(s.ws, `.tekton-dag/runs/${RUN_ID}/built-images.json`);
+        fs.symlinkSync(victim, link);
+        const r = both(s.env);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(fs.readFileSync(victim, "utf8"), "untouched");
+        assert.ok(!fs.lstatSync(link).isSymbolicLink());
+    });
+
     it("never produces a release-like tag", () => {
         for (const pr of ["42", "1", ""]) {
             const s = setup();
