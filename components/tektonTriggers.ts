@@ -122,7 +122,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                                 },
                             },
                         }, ...(args.prImagePushSecret ? [{
-                            // Registry credentials reach Kaniko as a file, never through the API token.
+                            // Registry credentials reach containerize's push step (crane) as a file, never the Kaniko step that runs the PR's Dockerfile, and never through the API token.
                             name: "docker-config",
                             secret: { secretName: args.prImagePushSecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] },
                         }] : [])],

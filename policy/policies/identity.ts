@@ -86,6 +86,35 @@ export function checkRunIdentity(stack: Stack, run: any, ns: string, where: stri
     return problems;
 }
 
+/** The workspace that carries registry push credentials (prImagePushSecret) into the Task that pushes. */
+export const REGISTRY_CREDENTIAL_WORKSPACE = "docker-config";
+
+/**
+ * A Task's steps and sidecars that would receive workspace `name`: those that list it under their own
+ * `workspaces` (Tekton's isolated workspaces), or all of them when none does.
+ */
+function receivers(spec: any, name: string): { kind: string; c: any; i: number }[] {
+    const all = [
+        ...asArray(spec?.steps).map((c, i) => ({ kind: "steps", c, i })),
+        ...asArray(spec?.sidecars).map((c, i) => ({ kind: "sidecars", c, i })),
+    ];
+    const isolated = all.filter(({ c }) => asArray(c?.workspaces).some((w) => w?.name === name));
+    return isolated.length > 0 ? isolated : all.filter(({ kind }) => kind === "steps");
+}
+
+/** A container that runs the PR's image build: Kaniko executes the Dockerfile's RUN lines in it. */
+const RUNS_PR_BUILD = (c: any) => /kaniko/i.test(`${c?.image ?? ""} ${asArray(c?.command).join(" ")}`);
+
+/** Registry credentials never reach the container that runs the PR's Dockerfile. */
+export function checkRegistryCredential(r: PolicyInput): string[] {
+    const spec = r.props?.spec;
+    if (!asArray(spec?.workspaces).some((w) => w?.name === REGISTRY_CREDENTIAL_WORKSPACE)) return [];
+    return receivers(spec, REGISTRY_CREDENTIAL_WORKSPACE).filter(({ c }) => RUNS_PR_BUILD(c)).map(({ kind, c, i }) =>
+        `${describe(r)}: spec.${kind}[${i}] (${JSON.stringify(c?.name)}, image ${JSON.stringify(c?.image)}) runs the PR's Dockerfile and receives ` +
+        `the ${REGISTRY_CREDENTIAL_WORKSPACE} workspace, so PR code can read the registry credentials; build with --no-push --tar-path and ` +
+        `list ${REGISTRY_CREDENTIAL_WORKSPACE} under the workspaces of the push step only (docs/conventions.md, "Registry credentials").`);
+}
+
 /** Identity policy over the whole stack: every PipelineRun template and PipelineRun. */
 export function checkIdentity(resources: PolicyInput[]): Violation[] {
     const stack: Stack = {
@@ -104,6 +133,8 @@ export function checkIdentity(resources: PolicyInput[]): Violation[] {
             });
         } else if (PIPELINE_RUN_TYPES.includes(r.type)) {
             for (const message of checkRunIdentity(stack, r.props, ns, describe(r))) violations.push({ message, urn: r.urn });
+        } else if (r.type === TYPES.task) {
+            for (const message of checkRegistryCredential(r)) violations.push({ message, urn: r.urn });
         }
     }
     return violations;
@@ -115,7 +146,8 @@ export const identityPolicy: StackValidationPolicy = {
         "PR code never holds cluster credentials: every PipelineRun the stack creates or templates (TriggerTemplates) runs by default " +
         `as a ServiceAccount that no RoleBinding or ClusterRoleBinding names and that mounts no token (${PR_CODE_SERVICE_ACCOUNT}), ` +
         `and its taskRunSpecs give a bound ServiceAccount (${PIPELINE_SERVICE_ACCOUNT}) only to tasks running ${CLUSTER_TASK_REFS.join(", ")}. ` +
-        "Fix lib/identities.ts and components/tektonTriggers.ts as the message says.",
+        `No step or sidecar that runs the PR's Dockerfile (Kaniko) receives the ${REGISTRY_CREDENTIAL_WORKSPACE} workspace. ` +
+        "Fix lib/identities.ts, components/tektonTriggers.ts or the Task as the message says.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         for (const v of checkIdentity(args.resources as PolicyInput[])) reportViolation(v.message, v.urn);

@@ -265,57 +265,97 @@ describe("compile-app.sh (tools replaced by recording stand-ins)", () => {
     });
 });
 
-describe("containerize.sh (Kaniko replaced by a recording stand-in)", () => {
+describe("containerize.sh (Kaniko and crane replaced by recording stand-ins)", () => {
     const script = path.join(SCRIPTS_DIR, "containerize.sh");
     const COMMIT = "0123456789abcdef0123456789abcdef01234567";
     const RUN_ID = "5f0c1d2e-aaaa-bbbb-cccc-000000000000";
     const DIGEST = "sha256:" + "ab".repeat(32);
 
-    function setup(opts: { digest?: string; fail?: boolean } = {}) {
+    function setup(opts: { printed?: string; fail?: boolean; craneFail?: boolean } = {}) {
         const ws = tmpDir("kaniko");
         const app = path.join(ws, `.tekton-dag/runs/${RUN_ID}/apps/demo-fe`);
         fs.mkdirSync(path.join(app, "docker"), { recursive: true });
         fs.writeFileSync(path.join(app, "docker", "Dockerfile"), "FROM scratch\n");
         fs.writeFileSync(path.join(app, "Dockerfile"), "FROM scratch\n");
         const argsFile = path.join(ws, "kaniko-args");
-        const fake = path.join(ws, "executor");
-        fs.writeFileSync(fake, [
+        const craneArgs = path.join(ws, "crane-args");
+        const craneEnv = path.join(ws, "crane-docker-config");
+        const kaniko = path.join(ws, "executor");
+        fs.writeFileSync(kaniko, [
             "#!/bin/sh",
             `printf '%s\\n' "$@" > "${argsFile}"`,
-            opts.fail ? "echo 'error pushing image: UNAUTHORIZED' >&2; exit 1" : "",
-            "for a in \"$@\"; do case \"$a\" in --digest-file=*) printf '%s' \"" + (opts.digest ?? DIGEST) + "\" > \"${a#--digest-file=}\";; esac; done",
+            opts.fail ? "echo 'error building image: RUN failed' >&2; exit 1" : "",
+            "for a in \"$@\"; do case \"$a\" in --tar-path=*) printf 'tarball' > \"${a#--tar-path=}\";; esac; done",
+        ].join("\n") + "\n", { mode: 0o755 });
+        const crane = path.join(ws, "crane");
+        fs.writeFileSync(crane, [
+            "#!/bin/sh",
+            `printf '%s\\n' "$@" > "${craneArgs}"`,
+            `printf '%s' "\${DOCKER_CONFIG:-unset}" > "${craneEnv}"`,
+            opts.craneFail ? "echo 'PUT manifest: UNAUTHORIZED' >&2; exit 1" : "",
+            `printf '%s\\n' "${opts.printed ?? `registry.local:5000/demo-fe@${DIGEST}`}"`,
         ].join("\n") + "\n", { mode: 0o755 });
         const results = { built: path.join(ws, "r-built"), tag: path.join(ws, "r-tag"), url: path.join(ws, "r-url") };
-        const env = {
+        const env: Record<string, string> = {
             APP: "demo-fe", RUN_ID, SHARED_WORKSPACE: ws, IMAGE_REGISTRY: "registry.local:5000/", COMMIT, PR_NUMBER: "42",
-            KANIKO_EXECUTOR: fake, RESULT_BUILT_IMAGES: results.built, RESULT_IMAGE_TAG: results.tag, RESULT_IMAGE_URL: results.url,
+            IMAGE_TARBALL: path.join(ws, "image.tar"), KANIKO_EXECUTOR: kaniko, CRANE: crane,
+            RESULT_BUILT_IMAGES: results.built, RESULT_IMAGE_TAG: results.tag, RESULT_IMAGE_URL: results.url,
         };
-        return { ws, env, results, args: () => fs.readFileSync(argsFile, "utf8").trim().split("\n") };
+        const lines = (f: string) => fs.readFileSync(f, "utf8").trim().split("\n");
+        return {
+            ws, env, results, args: () => lines(argsFile), craneArgs: () => lines(craneArgs),
+            craneDockerConfig: () => fs.readFileSync(craneEnv, "utf8"), craneRan: () => fs.existsSync(craneArgs),
+        };
     }
 
-    const run = (env: Record<string, string>) => runScript(script, env, [], { shell: "sh" });
+    const run = (mode: string, env: Record<string, string>) => runScript(script, env, [mode], { shell: "sh" });
+    const both = (env: Record<string, string>) => {
+        const b = run("build", env);
+        assert.equal(b.status, 0, b.stderr);
+        return run("push", env);
+    };
 
-    it("pushes <registry>/<app>:pr-<n>-<commit:7>-<run:8> and emits built-images by digest", () => {
+    it("build: Kaniko writes a tarball and pushes nothing; push: crane pushes it and built-images has the pushed digest", () => {
         const s = setup();
-        const r = run(s.env);
-        assert.equal(r.status, 0, r.stderr);
+        const b = run("build", s.env);
+        assert.equal(b.status, 0, b.stderr);
         const tag = "pr-42-0123456-5f0c1d2e";
+        const args = s.args();
+        assert.ok(args.includes(`--destination=registry.local:5000/demo-fe:${tag}`));
+        assert.ok(args.includes("--no-push"));
+        assert.ok(args.includes(`--tar-path=${s.env.IMAGE_TARBALL}`));
+        assert.ok(!args.some((a) => a.startsWith("--digest-file")));
+        assert.ok(args.includes(`--context=dir://${s.ws}/.tekton-dag/runs/${RUN_ID}/apps/demo-fe/.`));
+        assert.ok(!args.some((a) => /insecure|skip-tls/.test(a)));
+        assert.ok(!s.craneRan(), "build never runs crane");
+        assert.ok(!fs.existsSync(s.results.built), "build writes no result (PR code ran in it)");
+
+        const p = run("push", s.env);
+        assert.equal(p.status, 0, p.stderr);
+        assert.deepEqual(s.craneArgs(), ["push", s.env.IMAGE_TARBALL, `registry.local:5000/demo-fe:${tag}`]);
         assert.equal(fs.readFileSync(s.results.tag, "utf8"), tag);
         assert.equal(fs.readFileSync(s.results.url, "utf8"), `registry.local:5000/demo-fe:${tag}`);
         const built = JSON.parse(fs.readFileSync(s.results.built, "utf8"));
         assert.deepEqual(built, { "demo-fe": `registry.local:5000/demo-fe@${DIGEST}` });
         assert.deepEqual(JSON.parse(fs.readFileSync(path.join(s.ws, `.tekton-dag/runs/${RUN_ID}/built-images.json`), "utf8")), built);
-        const args = s.args();
-        assert.ok(args.includes(`--destination=registry.local:5000/demo-fe:${tag}`));
-        assert.ok(args.some((a) => a.startsWith("--digest-file=")));
-        assert.ok(args.includes(`--context=dir://${s.ws}/.tekton-dag/runs/${RUN_ID}/apps/demo-fe/.`));
-        assert.ok(!args.includes("--insecure"));
+    });
+
+    it("push replaces a symlink PR code left at built-images.json instead of writing through it", () => {
+        const s = setup();
+        const victim = path.join(tmpDir("victim"), "file");
+        fs.writeFileSync(victim, "untouched");
+        const link = path.join(s.ws, `.tekton-dag/runs/${RUN_ID}/built-images.json`);
+        fs.symlinkSync(victim, link);
+        const r = both(s.env);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(fs.readFileSync(victim, "utf8"), "untouched");
+        assert.ok(!fs.lstatSync(link).isSymbolicLink());
     });
 
     it("never produces a release-like tag", () => {
         for (const pr of ["42", "1", ""]) {
             const s = setup();
-            const r = run({ ...s.env, PR_NUMBER: pr });
+            const r = both({ ...s.env, PR_NUMBER: pr });
             assert.equal(r.status, 0, r.stderr);
             const tag = fs.readFileSync(s.results.tag, "utf8");
             assert.doesNotMatch(tag, /^v?\d+(\.\d+)*([-+].*)?$/, tag);
@@ -325,25 +365,46 @@ describe("containerize.sh (Kaniko replaced by a recording stand-in)", () => {
         }
     });
 
-    it("insecure-registry true adds --insecure and --skip-tls-verify; context-dir and dockerfile are honoured", () => {
+    it("insecure-registry true: Kaniko pulls and crane pushes without TLS; context-dir and dockerfile are honoured", () => {
         const s = setup();
-        const r = run({ ...s.env, INSECURE_REGISTRY: "true", CONTEXT_DIR: "docker", DOCKERFILE: "Dockerfile" });
+        const r = both({ ...s.env, INSECURE_REGISTRY: "true", CONTEXT_DIR: "docker", DOCKERFILE: "Dockerfile" });
         assert.equal(r.status, 0, r.stderr);
         const args = s.args();
-        assert.ok(args.includes("--insecure") && args.includes("--skip-tls-verify"));
+        assert.ok(args.includes("--insecure-pull") && args.includes("--skip-tls-verify-pull"));
         assert.ok(args.includes(`--dockerfile=${s.ws}/.tekton-dag/runs/${RUN_ID}/apps/demo-fe/docker/Dockerfile`));
+        assert.equal(s.craneArgs()[0], "--insecure");
     });
 
-    it("fails with Kaniko's error, on a bad digest, and on bad input", () => {
+    it("fails with Kaniko's or crane's error, on a bad digest, on a missing or symlinked tarball, and on bad input", () => {
         const failed = setup({ fail: true });
-        const r1 = run(failed.env);
+        const r1 = run("build", failed.env);
         assert.notEqual(r1.status, 0);
-        assert.match(r1.stderr, /UNAUTHORIZED/);
-        assert.match(r1.stderr, /could not build or push registry.local:5000\/demo-fe:pr-42/);
-        assert.ok(!fs.existsSync(failed.results.built));
+        assert.match(r1.stderr, /RUN failed/);
+        assert.match(r1.stderr, /kaniko could not build registry.local:5000\/demo-fe:pr-42/);
 
-        const bad = setup({ digest: "nonsense" });
-        assert.match(run(bad.env).stderr, /unexpected digest 'nonsense'/);
+        const denied = setup({ craneFail: true });
+        const r2 = both(denied.env);
+        assert.notEqual(r2.status, 0);
+        assert.match(r2.stderr, /UNAUTHORIZED/);
+        assert.match(r2.stderr, /crane could not push registry.local:5000\/demo-fe:pr-42/);
+        assert.ok(!fs.existsSync(denied.results.built));
+
+        const bad = setup({ printed: "nonsense" });
+        assert.match(both(bad.env).stderr, /unexpected reference 'nonsense'/);
+
+        const missing = setup();
+        assert.match(run("push", missing.env).stderr, /no image tarball at/);
+        assert.ok(!missing.craneRan());
+
+        // The build step is PR code: a symlink from it must not make crane read a file of the push step.
+        const linked = setup();
+        const secret = path.join(tmpDir("cfg"), "config.json");
+        fs.writeFileSync(secret, "{}");
+        fs.symlinkSync(secret, linked.env.IMAGE_TARBALL);
+        assert.match(run("push", linked.env).stderr, /no image tarball at .* \(a regular file/);
+        assert.ok(!linked.craneRan());
+
+        assert.match(run("deploy", setup().env).stderr, /usage: containerize.sh build\|push/);
 
         const s = setup();
         const cases: [Record<string, string>, RegExp][] = [
@@ -356,23 +417,70 @@ describe("containerize.sh (Kaniko replaced by a recording stand-in)", () => {
             [{ DOCKERFILE: "Containerfile" }, /has no Containerfile/],
             [{ APP: "other" }, /no build context for app 'other'/],
             [{ IMAGE_REGISTRY: "" }, /IMAGE_REGISTRY is required/],
+            [{ IMAGE_TARBALL: "" }, /IMAGE_TARBALL is required/],
         ];
         for (const [env, pattern] of cases) {
-            const r = run({ ...s.env, ...env });
+            const r = run("build", { ...s.env, ...env });
             assert.notEqual(r.status, 0, JSON.stringify(env));
             assert.match(r.stderr, pattern);
         }
     });
 
-    it("uses the docker-config workspace when it is bound", () => {
+    it("only push uses the docker-config workspace; build ignores it even when it is set", () => {
         const s = setup();
         const cfg = tmpDir("dockercfg");
-        const r0 = run({ ...s.env, DOCKER_CONFIG_BOUND: "true", DOCKER_CONFIG_PATH: cfg });
+        const b = run("build", { ...s.env, DOCKER_CONFIG_BOUND: "true", DOCKER_CONFIG_PATH: cfg });
+        assert.equal(b.status, 0, b.stderr);
+        assert.doesNotMatch(b.stderr, /docker-config/);
+        const r0 = run("push", { ...s.env, DOCKER_CONFIG_BOUND: "true", DOCKER_CONFIG_PATH: cfg });
         assert.match(r0.stderr, /bound but has no config.json/);
         fs.writeFileSync(path.join(cfg, "config.json"), "{}");
-        const r = run({ ...s.env, DOCKER_CONFIG_BOUND: "true", DOCKER_CONFIG_PATH: cfg });
+        const r = run("push", { ...s.env, DOCKER_CONFIG_BOUND: "true", DOCKER_CONFIG_PATH: cfg });
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stderr, /credentials from workspace docker-config/);
+        assert.equal(s.craneDockerConfig(), cfg);
+    });
+});
+
+describe("containerize Task: the registry credential never reaches the step that runs PR code", () => {
+    const t = () => task("containerize");
+    const step = (name: string) => t().spec.steps.find((s: any) => s.name === name);
+
+    it("has exactly a build step (Kaniko) then a push step (crane), each running the fixed script", () => {
+        assert.deepEqual(t().spec.steps.map((s: any) => s.name), ["build", "push"]);
+        assert.deepEqual(step("build").command, ["/tekton-dag/scripts/containerize.sh"]);
+        assert.deepEqual(step("build").args, ["build"]);
+        assert.equal(step("build").image, "$(params.kaniko-image)");
+        assert.deepEqual(step("push").command, ["/tekton-dag/scripts/containerize.sh"]);
+        assert.deepEqual(step("push").args, ["push"]);
+        assert.equal(step("push").image, "$(params.crane-image)");
+        const crane = t().spec.params.find((p: any) => p.name === "crane-image").default;
+        assert.match(crane, /^gcr\.io\/go-containerregistry\/crane\/debug:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/);
+    });
+
+    it("mounts docker-config into the push step only (a step-level workspace isolates it from the others)", () => {
+        for (const s of t().spec.steps) {
+            const declares = (s.workspaces ?? []).some((w: any) => w.name === "docker-config");
+            const mentions = JSON.stringify(s).includes("docker-config");
+            assert.equal(declares, s.name === "push", `step ${s.name} declares docker-config`);
+            assert.equal(mentions, s.name === "push", `step ${s.name} refers to docker-config`);
+            assert.ok(!(s.volumeMounts ?? []).some((m: any) => /docker|config\.json/.test(m.name + m.mountPath)), `step ${s.name} mounts no registry config`);
+        }
+        assert.equal(t().spec.sidecars, undefined, "no sidecar could receive the workspace");
+        assert.equal(t().spec.stepTemplate, undefined, "no stepTemplate could hand it to every step");
+    });
+
+    it("the push step runs nothing the build step could have written: no script body, no workspace command, no PR path", () => {
+        const p = step("push");
+        assert.equal(p.script, undefined);
+        for (const part of [...p.command, ...p.args]) assert.doesNotMatch(part, /\$\(|workspace|tekton-dag\/image/, part);
+        const scripts = (p.volumeMounts ?? []).find((m: any) => m.name === "tekton-dag-scripts");
+        assert.equal(scripts.readOnly, true);
+        // The tarball is the only thing it takes from the build step, as data on an emptyDir.
+        const vol = t().spec.volumes.find((v: any) => v.name === "image-tarball");
+        assert.deepEqual(vol.emptyDir, {});
+        // Results come from the push step only; the build step (PR code) gets no result paths.
+        assert.doesNotMatch(JSON.stringify(step("build")), /results\./);
     });
 });
 

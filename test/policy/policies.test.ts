@@ -10,6 +10,7 @@ import {
 } from "../../policy/policies";
 import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
 import * as fx from "./fixtures";
+import { task as taskFile } from "../pipelines/helpers";
 
 const TASK = "kubernetes:tekton.dev/v1:Task";
 const PIPELINE = "kubernetes:tekton.dev/v1:Pipeline";
@@ -369,6 +370,34 @@ describe("policy: identity", () => {
 
     it("passes a template that is unprivileged by default and privileged only for the cluster tasks", async () => {
         assert.deepEqual(await fx.validateStack(identityPolicy, fx.goodStack()), []);
+    });
+
+    describe("registry credentials never reach the step that runs the PR's Dockerfile", () => {
+        const containerize = () => ({ ...taskFile("containerize"), metadata: { name: "containerize" } });
+        const stackWith = (t: any) => [...fx.goodStack(), fx.k8s(TASK, t)];
+        const MSG = (where: string) => new RegExp(`^Task containerize: spec\\.${where} .* runs the PR's Dockerfile and receives the docker-config workspace`);
+
+        it("passes the shipped containerize Task (docker-config isolated to the crane push step)", async () => {
+            assert.deepEqual(await fx.validateStack(identityPolicy, stackWith(containerize())), []);
+        });
+
+        it("rejects a Task that mounts docker-config into every step (no step lists it: the old Task)", async () => {
+            const t = containerize();
+            for (const s of t.spec.steps) delete s.workspaces;
+            const messages = (await fx.validateStack(identityPolicy, stackWith(t))).map((r) => r.message);
+            assert.equal(messages.length, 1, messages.join("\n"));
+            assert.match(messages[0], MSG("steps\\[0\\]"));
+        });
+
+        it("rejects the Kaniko step listing docker-config, and a Kaniko sidecar given it", async () => {
+            const t = containerize();
+            t.spec.steps[0].workspaces = [{ name: "docker-config" }];
+            t.spec.sidecars = [{ name: "cache", image: "gcr.io/kaniko-project/warmer:v1.23.2", workspaces: [{ name: "docker-config" }] }];
+            const messages = (await fx.validateStack(identityPolicy, stackWith(t))).map((r) => r.message);
+            assert.equal(messages.length, 2, messages.join("\n"));
+            assert.match(messages[0], MSG("steps\\[0\\]"));
+            assert.match(messages[1], MSG("sidecars\\[0\\]"));
+        });
     });
 
     it("rejects the pipeline ServiceAccount as every task's default (the old TriggerTemplate)", async () => {

@@ -181,12 +181,30 @@ describe("two identities per run", () => {
         });
     }
 
-    it("binds prImagePushSecret as Kaniko's docker-config workspace, and no registry Secret when it is empty", async () => {
+    it("binds prImagePushSecret as the docker-config workspace, and no registry Secret when it is empty", async () => {
         assert.deepEqual(webhookRun(await objects(KIND)).spec.workspaces.map((w: any) => w.name), ["shared-workspace"]);
         const run = webhookRun(await objects({ stack: "kind", overrides: { prImagePushSecret: "registry-push" } }));
         assert.deepEqual(run.spec.workspaces[1], {
             name: "docker-config", secret: { secretName: "registry-push", items: [{ key: ".dockerconfigjson", path: "config.json" }] },
         });
+    });
+
+    it("the rendered objects hand docker-config to containerize only, and there to its crane push step only", async () => {
+        const objs = await objects({ stack: "kind", overrides: { prImagePushSecret: "registry-push" } });
+        for (const p of ofKind(objs, "Pipeline")) {
+            const users = [...(p.spec.tasks ?? []), ...(p.spec.finally ?? [])]
+                .filter((t: any) => (t.workspaces ?? []).some((w: any) => w.workspace === "docker-config"));
+            assert.deepEqual(users.map((t: any) => t.taskRef?.name), p.metadata.name === "stack-pr-test" ? ["containerize"] : [], p.metadata.name);
+        }
+        const tasks = ofKind(objs, "Task").filter((t: any) => (t.spec.workspaces ?? []).some((w: any) => w.name === "docker-config"));
+        assert.deepEqual(tasks.map((t: any) => t.metadata.name), ["containerize"]);
+        const steps = tasks[0].spec.steps;
+        const receive = steps.filter((s: any) => (s.workspaces ?? []).some((w: any) => w.name === "docker-config"));
+        // Listed by one step, Tekton mounts it into that step alone (isolated workspaces).
+        assert.deepEqual(receive.map((s: any) => s.name), ["push"]);
+        assert.doesNotMatch(receive[0].image, /kaniko/);
+        assert.equal(receive[0].script, undefined, "the push step runs the fixed script from the read-only ConfigMap");
+        assert.equal(tasks[0].spec.sidecars, undefined);
     });
 });
 
