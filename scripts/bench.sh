@@ -44,7 +44,9 @@ pulumi_run() {
 engine_s() { grep -oE '^Duration: [0-9.]+[a-z]+' "$work/$1.log" | tail -1 | cut -d' ' -f2; }
 
 have_engine=true
-bash scripts/pulumi-engine.sh --check >/dev/null 2>&1 || have_engine=false
+# --check exits 0 whether or not the pieces are built; its lines say which would be built.
+check=$(bash scripts/pulumi-engine.sh --check 2>&1) || have_engine=false
+if grep -qE 'not built yet|not there' <<<"$check"; then have_engine=false; fi
 
 printf 'bench: %s, API server %s, %s CPUs\n' "$(date -u +%FT%TZ)" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" "$(nproc)"
 
