@@ -1,45 +1,105 @@
 #!/usr/bin/env bash
 # A benchmark, not a test: prints timings measured in one run against the local control plane
-# (scripts/cluster.sh start first). Each figure is wall time of one command.
-#   - render of the kind stack under Pulumi mocks (npm run manifests), what every preview also pays in
-#     Node.js start-up and TypeScript compilation;
-#   - kubectl apply --server-side of the rendered objects: in one call, again as a no-op, and one call per
-#     object; the objects are deleted again afterwards.
-# `pulumi up` of the same stack needs the real engine (tools/pulumi-engine); it is reported as not measured
-# when scripts/pulumi-engine.sh --check does not find a complete one.
+# (scripts/cluster.sh start first). Each figure is the wall time of one command, on the same API server.
+#   - the local stack (Pulumi.local.yaml) rendered to files through the real engine, and
+#     `kubectl apply --server-side` of those objects: one call, again as a no-op, one call per object;
+#   - `pulumi up` of the same stack through the real engine (scripts/pulumi-run.ts, policy pack on, its
+#     preview included), against kubectl's one call: the ratio; a no-op `pulumi preview` (what every PR's CI
+#     pays), a no-op `up`, and `destroy`;
+#   - where a warm run's wall time goes: Node.js start, loading (ts-node compiling) the program and the
+#     Pulumi SDKs, getting the engine, the policy pack, and the engine's own time.
+# Without a complete Pulumi engine (bash scripts/pulumi-engine.sh --check) the pulumi rows say so.
+# Whatever it creates it deletes again; the cluster must hold none of the local stack's objects at the start.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 eval "$(bash scripts/cluster.sh env)" || exit 1
 bash scripts/cluster.sh status >/dev/null || { echo "bench: the local cluster does not answer; run 'bash scripts/cluster.sh start'" >&2; exit 1; }
+if [ -n "$(kubectl get serviceaccounts,roles,rolebindings,cronjobs -A -l app.kubernetes.io/part-of=tekton-dag -o name)" ]; then
+    echo "bench: the cluster already holds objects labelled app.kubernetes.io/part-of=tekton-dag; remove them first" >&2
+    exit 1
+fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-ms() { local t0=$1; echo $(( ($(date +%s%N) - t0) / 1000000 )); }
-row() { printf '%-58s %8s ms\n' "$1" "$2"; }
+state=$work/state
+cleanup() {
+    # A pulumi row that failed half-way leaves its objects: destroy them through the engine.
+    if [ -d "$state" ]; then npm run -s pulumi-run -- destroy --stack local --state "$state" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+now() { date +%s%N; }
+ms() { echo $(( ($(now) - $1) / 1000000 )); }
+row() { printf '%-66s %9s\n' "$1" "$2"; }
+rows=()
+add() { rows+=("$(row "$1" "$2")"); }
+# Runs pulumi-run with its output in $work/<label>.log; fails the bench with that log when it fails.
+pulumi_run() {
+    local label=$1; shift
+    if ! npm run -s pulumi-run -- "$@" >"$work/$label.log" 2>&1; then
+        echo "bench: pulumi-run $* failed:" >&2; tail -30 "$work/$label.log" >&2; exit 1
+    fi
+}
+# The engine's own "Duration: Ns" of the last operation in a log (the update; a preview prints none).
+engine_s() { grep -oE '^Duration: [0-9.]+[a-z]+' "$work/$1.log" | tail -1 | cut -d' ' -f2; }
 
-t=$(date +%s%N)
-npx --no-install ts-node --transpile-only scripts/manifests.ts --stack kind --out "$work/m" >/dev/null
-row "render the kind stack under mocks (npm run manifests)" "$(ms "$t")"
-rm -f "$work/m/resources.json"
-mapfile -t files < <(find "$work/m" -name '*.yaml' ! -name 'Namespace-*' | sort)
-# Namespaces first, so that one call can create everything else in them.
+have_engine=true
+# --check exits 0 whether or not the pieces are built; its lines say which would be built.
+check=$(bash scripts/pulumi-engine.sh --check 2>&1) || have_engine=false
+if grep -qE 'not built yet|not there' <<<"$check"; then have_engine=false; fi
+
+printf 'bench: %s, API server %s, %s CPUs\n' "$(date -u +%FT%TZ)" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" "$(nproc)"
+
+# ---- the objects -----------------------------------------------------------------------------------------
+if $have_engine; then
+    t=$(now)
+    pulumi_run render up --stack local --state "$work/render-state" --no-policy --set "renderYamlToDirectory=$work/m"
+    add "render the local stack through the engine (renderYamlToDirectory)" "$(ms "$t") ms"
+else
+    # Without the engine, the same program under Pulumi mocks gives the same objects.
+    t=$(now)
+    npx --no-install ts-node --transpile-only scripts/manifests.ts --stack local --out "$work/m" >/dev/null
+    rm -f "$work/m/resources.json"
+    add "render the local stack under mocks (npm run manifests)" "$(ms "$t") ms"
+fi
+mapfile -t files < <(find "$work/m" -name '*.yaml' | sort)
 args=()
-for f in "$work"/m/_cluster/Namespace-*.yaml "${files[@]}"; do args+=(-f "$f"); done
-echo "objects: ${#files[@]} (+ namespaces)"
+for f in "${files[@]}"; do args+=(-f "$f"); done
+objects=$(cat "${files[@]}" | grep -c '^kind:')
 
+# ---- kubectl ---------------------------------------------------------------------------------------------
 apply() { kubectl apply --server-side --force-conflicts --field-manager tekton-dag-bench "$@" >/dev/null; }
-t=$(date +%s%N); apply "${args[@]}"; row "kubectl apply --server-side, one call (create)" "$(ms "$t")"
-t=$(date +%s%N); apply "${args[@]}"; row "kubectl apply --server-side, one call (no change)" "$(ms "$t")"
-remove() { kubectl delete --wait=true --ignore-not-found "${files[@]/#/--filename=}" >/dev/null; }
-t=$(date +%s%N); remove; row "kubectl delete of the same objects (namespaces kept)" "$(ms "$t")"
-t=$(date +%s%N)
-for f in "$work"/m/_cluster/Namespace-*.yaml "${files[@]}"; do apply -f "$f"; done
-row "kubectl apply --server-side, one call per object (create)" "$(ms "$t")"
+remove() { kubectl delete --wait=true --ignore-not-found "${args[@]}" >/dev/null; }
+t=$(now); apply "${args[@]}"; kubectl_create=$(ms "$t"); add "kubectl apply --server-side, one call (create)" "$kubectl_create ms"
+t=$(now); apply "${args[@]}"; add "kubectl apply --server-side, one call (no change)" "$(ms "$t") ms"
+t=$(now); remove; add "kubectl delete of the same objects, one call" "$(ms "$t") ms"
+t=$(now)
+for f in "${files[@]}"; do apply -f "$f"; done
+add "kubectl apply --server-side, one call per object (create)" "$(ms "$t") ms"
 remove
 
-if bash scripts/pulumi-engine.sh --check >/dev/null 2>&1; then
-    echo "pulumi up: a complete engine is present; its measurement is not wired here yet"
+# ---- pulumi ----------------------------------------------------------------------------------------------
+if $have_engine; then
+    t=$(now); pulumi_run up up --stack local --state "$state"; up=$(ms "$t")
+    add "pulumi up, fresh state (preview + update, policy pack on)" "$up ms"
+    add "  of which the engine's update (its Duration)" "$(engine_s up)"
+    add "  ratio pulumi up / kubectl apply one call" "$(awk -v a="$up" -v b="$kubectl_create" 'BEGIN { printf "%.1fx", a / b }')"
+    t=$(now); pulumi_run preview preview --stack local --state "$state"; add "pulumi preview, no change (policy pack on): every PR's CI" "$(ms "$t") ms"
+    t=$(now); pulumi_run preview-np preview --stack local --state "$state" --no-policy; add "pulumi preview, no change, --no-policy" "$(ms "$t") ms"
+    t=$(now); pulumi_run noop up --stack local --state "$state"; add "pulumi up, no change (policy pack on)" "$(ms "$t") ms"
+    add "  of which the engine's update (its Duration)" "$(engine_s noop)"
+    t=$(now); pulumi_run destroy destroy --stack local --state "$state"; add "pulumi destroy" "$(ms "$t") ms"
+    rm -rf "$state"
+
+    # Where a warm run's wall time goes, each part alone.
+    t=$(now); node -e 0; add "  parts: node start" "$(ms "$t") ms"
+    t=$(now); node -r ts-node/register/transpile-only -e 'require("./lib/stackProgram"); require("@pulumi/pulumi/automation")'
+    add "  parts: node + loading the program and Pulumi SDKs (ts-node)" "$(ms "$t") ms"
+    t=$(now); bash scripts/pulumi-engine.sh --env-lines >/dev/null; add "  parts: getting the engine (scripts/pulumi-engine.sh)" "$(ms "$t") ms"
+    t=$(now); (cd policy && node -r ts-node/register -e 'require("./policies")'); add "  parts: policy pack load (ts-node with type-check, as the analyzer)" "$(ms "$t") ms"
 else
-    echo "pulumi up / preview: not measured (no complete Pulumi engine: bash scripts/pulumi-engine.sh --check)"
+    add "pulumi up / preview" "not measured (no complete Pulumi engine: bash scripts/pulumi-engine.sh --check)"
 fi
+
+echo "objects: $objects (the local stack; its namespaces are the cluster's)"
+printf '%s\n' "${rows[@]}"

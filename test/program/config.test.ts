@@ -152,6 +152,15 @@ describe("stack config", () => {
         assert.notEqual(c.registryPull, c.registryPush, "kind nodes pull by the registry container's name");
     });
 
+    it("the local stack file is valid config that needs no network, image build or Helm chart", () => {
+        const c = parseConfig(readStackConfig("local"));
+        assert.equal(c.buildImages, false);
+        assert.equal(c.installTekton, false);
+        assert.equal(c.installTelepresence, false);
+        assert.equal(c.createPipelinesNamespace, false, "scripts/cluster.sh owns the pipelines namespace");
+        assert.equal(c.renderYamlToDirectory, "");
+    });
+
     it("a missing or malformed stack file fails naming the file", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stackfile-"));
         fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  tekton-dag:interceptBackend: [unclosed\n");
