@@ -67,6 +67,17 @@ export function checkRunIdentity(stack: Stack, run: any, ns: string, where: stri
         const why = privilege(stack, fallback, ns);
         if (why) problems.push(`${where}.spec.taskRunTemplate.serviceAccountName is ${why}; every task not named in taskRunSpecs, PR-code tasks included, would run with it — ${fix}.`);
     }
+    // Tekton merges the pod template into every TaskRun's pod, and a pod's automountServiceAccountToken
+    // overrides its ServiceAccount's: true there mounts a token the account itself refuses.
+    const mounts = `mounts a ServiceAccount token into the pod whatever the ServiceAccount says; leave automountServiceAccountToken unset (the ServiceAccount decides) — ${fix}.`;
+    if (run.spec?.taskRunTemplate?.podTemplate?.automountServiceAccountToken === true) {
+        problems.push(`${where}.spec.taskRunTemplate.podTemplate.automountServiceAccountToken is true, which for every task not named in taskRunSpecs, PR-code tasks included, ${mounts}`);
+    }
+    asArray(run.spec?.taskRunSpecs).forEach((spec, j) => {
+        if (spec?.podTemplate?.automountServiceAccountToken === true) {
+            problems.push(`${where}.spec.taskRunSpecs[${j}].podTemplate.automountServiceAccountToken is true, which for pipeline task "${spec.pipelineTaskName}" ${mounts}`);
+        }
+    });
     const tasks = pipelineTasks(stack, run, ns);
     asArray(run.spec?.taskRunSpecs).forEach((spec, j) => {
         const account = spec?.serviceAccountName;
