@@ -63,6 +63,37 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         assert.match(r.stderr, /a control-plane binary failed to build \(see the lines above\); nothing started/);
     });
 
+    it("a PID file naming a process that is not the component does not count as running", () => {
+        const dir = tempDir("stale-pid-");
+        fs.mkdirSync(path.join(dir, "pids"));
+        // This test's own node process: alive, but not etcd (as after the kernel reused etcd's PID).
+        fs.writeFileSync(path.join(dir, "pids", "etcd"), String(process.pid));
+        const r = cluster(["status"], { TEKTON_DAG_CLUSTER_DIR: dir });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stdout, /etcd\s+not running/);
+    });
+
+    it("start that fails after etcd and the API server are up stops what it launched", () => {
+        const dir = tempDir("half-start-");
+        /** Processes whose command line names the throw-away state dir: only what this start launched. */
+        const launched = () => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+            try { return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(dir); } catch { return false; }
+        }).map(Number);
+        // With an empty module cache and no proxy the CRD step fails, after every component was launched
+        // (the binaries are built already, so their build needs no modules).
+        try {
+            const r = cluster(["start"], { TEKTON_DAG_CLUSTER_DIR: dir, GOMODCACHE: tempDir("no-mods-"), GOPROXY: "off" });
+            assert.equal(r.status, 1, r.stderr);
+            assert.match(r.stderr, /API server ready on/);
+            assert.match(r.stderr, /could not download github.com\/tektoncd\/pipeline@v[\d.]+ from the Go module proxy \(GOPROXY=off\)/);
+            assert.match(r.stderr, /stopped 5 process\(es\)/);
+            assert.deepEqual(launched(), []);
+            assert.deepEqual(fs.readdirSync(path.join(dir, "pids")), []);
+        } finally {
+            for (const pid of launched()) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+        }
+    });
+
     it("unknown commands get the usage", () => {
         const r = cluster(["restart"], {});
         assert.equal(r.status, 1);
