@@ -20,6 +20,8 @@
  *   --state DIR            local state directory (default .pulumi-state/NAME); the stack's state is in
  *                          DIR/backend unless PULUMI_BACKEND_URL is set, and the CLI runs in DIR/work
  *   --fresh                empty the state directory first, so every resource is created again
+ *
+ * One run per state directory at a time: a second run of the stack fails naming the first (DIR.lock).
  *   --no-policy            without the policy pack (default: policy/, configured by policy/config.NAME.json
  *                          when that file exists)
  *   --policy-config FILE   configure the pack with FILE instead
@@ -37,6 +39,7 @@ import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "../lib/runner/engine";
+import { lockStack } from "../lib/runner/stackLock";
 import { prepareWorkDir } from "../lib/runner/workDir";
 import { tektonDagProgram } from "../lib/stackProgram";
 import { REPO_ROOT } from "../lib/tektonSources";
@@ -126,6 +129,7 @@ async function main(args: Args): Promise<void> {
     const state = path.resolve(args.state ?? path.join(REPO_ROOT, ".pulumi-state", args.stack));
     const stackFile = path.resolve(args.stackFile ?? path.join(REPO_ROOT, `Pulumi.${args.stack}.yaml`));
     const policy = policyOptions(args);
+    lockStack(args.stack, state, `pulumi-run ${process.argv.slice(2).join(" ")}`);
     if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
     const workDir = path.join(state, "work");
     prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides: args.overrides });
