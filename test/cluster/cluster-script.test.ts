@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { REPO, tempDir } from "./harness";
+import { cleanTempDirs, REPO, tempDir } from "./harness";
 
 function cluster(args: string[], env: Record<string, string>) {
     return spawnSync("bash", [path.join(REPO, "scripts", "cluster.sh"), ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
@@ -92,6 +92,13 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         } finally {
             for (const pid of launched()) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
         }
+    });
+
+    it("the harness's temp dirs (token kubeconfigs among them) are removed after the run", () => {
+        const dir = tempDir("cleanup-");
+        fs.writeFileSync(path.join(dir, "sa.kubeconfig"), "token: not-a-real-one\n");
+        cleanTempDirs();
+        assert.equal(fs.existsSync(dir), false);
     });
 
     it("unknown commands get the usage", () => {

@@ -55,7 +55,7 @@ describe("one run per stack (lib/runner/stackLock.ts)", function () {
         assert.equal(fs.readFileSync(path.join(state, "backend", "in-use"), "utf8"), "the other run's state");
     });
 
-    it("render.sh beside a live run of the stack fails naming it, before emptying anything", () => {
+    it("render.sh beside a live run of the stack fails naming it, before emptying anything", function () {
         const state = path.join(REPO, ".pulumi-state", "render");
         if (fs.existsSync(lockFileFor(state))) this.skip(); // a real render runs in this checkout
         holdLock(state, "render.sh --stack render");
