@@ -28,7 +28,8 @@
  *
  * Environment: KUBECONFIG (and the stack's tekton-dag:kubeContext) choose the cluster, as for `pulumi up`;
  * PULUMI_BACKEND_URL another backend for the state; PULUMI_CONFIG_PASSPHRASE(_FILE) the stack's secrets
- * passphrase (default "tekton-dag-local-render-only", good only for stacks that hold no secret, like render).
+ * passphrase, required except for the project's local stacks (render, kind, and any stack whose config sets
+ * renderYamlToDirectory), which default to the public "tekton-dag-local-render-only": it protects nothing.
  *
  * Relative paths among the config values (renderYamlToDirectory) are relative to the repository root.
  * Exit status: 0 done; 1 the operation failed (config error, policy violation, engine error); 2 bad usage.
@@ -49,6 +50,27 @@ type Operation = (typeof OPERATIONS)[number];
 const USAGE = "usage: pulumi-run <preview|up|destroy> --stack NAME [--stack-file FILE] [--set KEY=VALUE ...] " +
     "[--state DIR] [--fresh] [--no-policy] [--policy-config FILE]";
 const LOCAL_PASSPHRASE = "tekton-dag-local-render-only";
+/** Stacks of this repository that run locally (Pulumi.render.yaml writes files; Pulumi.kind.yaml targets kind). */
+const LOCAL_STACKS = ["render", "kind"];
+
+/**
+ * The public local passphrase, for a stack that holds nothing worth encrypting; any other stack must bring
+ * its own (a secret encrypted with a passphrase printed in this file is not a secret).
+ */
+function localPassphrase(args: Args, stackFile: string): string {
+    if (process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return "";
+    const key = `${PROJECT}:renderYamlToDirectory`;
+    let config: Record<string, unknown> = {};
+    try {
+        config = YAML.parse(fs.readFileSync(stackFile, "utf8"))?.config ?? {};
+    } catch {
+        // prepareWorkDir names an unreadable or missing stack file.
+    }
+    const renders = Boolean(args.overrides[key] ?? args.overrides.renderYamlToDirectory ?? config[key]);
+    if (renders || LOCAL_STACKS.includes(args.stack)) return LOCAL_PASSPHRASE;
+    throw new Error(`stack ${args.stack} needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE ` +
+        `(the built-in local passphrase is public, so it is used only for ${LOCAL_STACKS.join(", ")} and stacks that set ${key})`);
+}
 
 class UsageError extends Error {}
 
@@ -129,6 +151,7 @@ async function main(args: Args): Promise<void> {
     const state = path.resolve(args.state ?? path.join(REPO_ROOT, ".pulumi-state", args.stack));
     const stackFile = path.resolve(args.stackFile ?? path.join(REPO_ROOT, `Pulumi.${args.stack}.yaml`));
     const policy = policyOptions(args);
+    const passphrase = localPassphrase(args, stackFile);
     lockStack(args.stack, state, `pulumi-run ${process.argv.slice(2).join(" ")}`);
     if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
     const workDir = path.join(state, "work");
@@ -140,9 +163,7 @@ async function main(args: Args): Promise<void> {
     Object.assign(process.env, engine.env);
     const backend = process.env.PULUMI_BACKEND_URL || `file://${path.join(state, "backend")}`;
     const envVars: Record<string, string> = { PULUMI_BACKEND_URL: backend };
-    if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
-        envVars.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
-    }
+    if (passphrase) envVars.PULUMI_CONFIG_PASSPHRASE = passphrase;
     const cliDir = path.dirname(engine.cli);
     const pulumiCommand = await PulumiCommand.get(path.basename(cliDir) === "bin" ? { root: path.dirname(cliDir) } : {});
 

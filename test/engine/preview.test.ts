@@ -30,7 +30,8 @@ describe("previews through the real engine", function () {
         before(async () => {
             const stackFile = path.join(tmp, "Pulumi.prebuilt.yaml");
             fs.writeFileSync(stackFile, YAML.stringify({ config: PINNED }));
-            run = await pulumiRun(["preview", "--stack", "prebuilt", "--stack-file", stackFile, "--state", path.join(tmp, "prebuilt")]);
+            run = await pulumiRun(["preview", "--stack", "prebuilt", "--stack-file", stackFile, "--state", path.join(tmp, "prebuilt")],
+                { PULUMI_CONFIG_PASSPHRASE: "engine-test-prebuilt" });
         });
 
         it("previews cleanly with the policy pack", () => {

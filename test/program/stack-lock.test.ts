@@ -55,6 +55,19 @@ describe("one run per stack (lib/runner/stackLock.ts)", function () {
         assert.equal(fs.readFileSync(path.join(state, "backend", "in-use"), "utf8"), "the other run's state");
     });
 
+    it("pulumi-run refuses the public local passphrase for a stack that is not local, naming what to set", () => {
+        const stackFile = path.join(tmp, "Pulumi.staging.yaml");
+        fs.writeFileSync(stackFile, "config:\n  tekton-dag:production: false\n");
+        const env = { ...process.env };
+        delete env.PULUMI_CONFIG_PASSPHRASE;
+        delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"),
+            "preview", "--stack", "staging", "--stack-file", stackFile, "--state", path.join(tmp, "state"), "--no-policy"], { cwd: REPO, encoding: "utf8", timeout: 60_000, env });
+        assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /stack staging needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE \(the built-in local passphrase is public, so it is used only for render, kind and stacks that set tekton-dag:renderYamlToDirectory\)/);
+        assert.equal(fs.existsSync(path.join(tmp, "state")), false, "nothing was written");
+    });
+
     it("render.sh beside a live run of the stack fails naming it, before emptying anything", function () {
         const state = path.join(REPO, ".pulumi-state", "render");
         if (fs.existsSync(lockFileFor(state))) this.skip(); // a real render runs in this checkout
