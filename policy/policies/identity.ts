@@ -125,7 +125,8 @@ export const identityPolicy: StackValidationPolicy = {
     description:
         "PR code never holds cluster credentials: every PipelineRun the stack creates or templates (TriggerTemplates) runs by default " +
         `as a ServiceAccount that no RoleBinding or ClusterRoleBinding names and that mounts no token (${PR_CODE_SERVICE_ACCOUNT}), ` +
-        `and its taskRunSpecs give a bound ServiceAccount (${PIPELINE_SERVICE_ACCOUNT}) only to tasks running ${CLUSTER_TASK_REFS.join(", ")}. ` +
+        `and its taskRunSpecs give a bound ServiceAccount (${PIPELINE_SERVICE_ACCOUNT}) only to tasks running ${CLUSTER_TASK_REFS.join(", ")}; ` +
+        "no pod template sets automountServiceAccountToken: true, which would override the ServiceAccount's false. " +
         "Fix lib/identities.ts and components/tektonTriggers.ts as the message says.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
