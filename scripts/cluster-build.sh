@@ -62,6 +62,13 @@ with_progress() {
     local start=$SECONDS last=$SECONDS pid
     "$@" >"$logf" 2>&1 &
     pid=$!
+    # A killed or interrupted build script takes the running go build with it.
+    # shellcheck disable=SC2064 # the pid is fixed now
+    trap "kill $pid 2>/dev/null" EXIT
+    # shellcheck disable=SC2064
+    trap "kill $pid 2>/dev/null; exit 130" INT
+    # shellcheck disable=SC2064
+    trap "kill $pid 2>/dev/null; exit 143" TERM
     while kill -0 "$pid" 2>/dev/null; do
         sleep 2
         if kill -0 "$pid" 2>/dev/null && [ $((SECONDS - last)) -ge 30 ]; then
@@ -69,7 +76,10 @@ with_progress() {
             log "building $what ... $((SECONDS - start))s elapsed"
         fi
     done
-    if ! wait "$pid"; then
+    local status=0
+    wait "$pid" || status=$?
+    trap - EXIT INT TERM
+    if [ "$status" -ne 0 ]; then
         log "FAILED to build $what after $((SECONDS - start))s; last lines of $logf:"
         tail -20 "$logf" >&2
         return 1

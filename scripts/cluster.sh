@@ -31,17 +31,33 @@ die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports handed out by this run: nothing listens on them until the components start, so the probe alone
+# could pick one twice.
+taken_ports=" "
+
+# Sets variable $1 to a port nothing listens on and this run has not handed out yet.
 free_port() {
     local p tries=0
     while [ "$tries" -lt 200 ]; do
         p=$((20000 + RANDOM % 20000))
         tries=$((tries + 1))
-        port_in_use "$p" || { echo "$p"; return 0; }
+        [[ "$taken_ports" == *" $p "* ]] && continue
+        port_in_use "$p" && continue
+        taken_ports+="$p "
+        printf -v "$1" '%s' "$p"
+        return 0
     done
     die "no free port found on 127.0.0.1 after 200 tries"
 }
 
-pid_alive() { [ -f "$state/pids/$1" ] && kill -0 "$(cat "$state/pids/$1")" 2>/dev/null; }
+# True when the PID recorded for component $1 is alive and still that component's binary (a PID the
+# kernel reused for something else is not ours).
+pid_of_ours() {
+    local pid=$2
+    kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "$1" ]
+}
+
+pid_alive() { [ -f "$state/pids/$1" ] && pid_of_ours "$1" "$(cat "$state/pids/$1")"; }
 
 kubectl_admin() { "$bin/kubectl" --kubeconfig "$state/admin.kubeconfig" "$@"; }
 
@@ -56,7 +72,6 @@ wait_for() {
         if [ "$SECONDS" -ge "$deadline" ]; then
             log "$what not ready within ${timeout}s; last lines of $state/logs/$what.log:"
             tail -15 "$state/logs/$what.log" >&2 || true
-            stop_all
             exit 1
         fi
         sleep 0.2
@@ -145,6 +160,10 @@ start() {
     for name in "${components[@]}"; do
         pid_alive "$name" && die "the local cluster already runs ($name pid $(cat "$state/pids/$name")); 'bash scripts/cluster.sh stop' first"
     done
+    # From here on a failure stops whatever this start launched (the checks above found nothing of ours running).
+    trap stop_all EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     mkdir -p "$state/pids" "$state/logs"
     rm -rf "$state/etcd"
     make_certs
@@ -157,12 +176,13 @@ start() {
         api_port=$TEKTON_DAG_CLUSTER_PORT
         port_in_use "$api_port" && die "port $api_port on 127.0.0.1 (TEKTON_DAG_CLUSTER_PORT) is in use by another process; choose another or unset it for a free one"
     else
-        api_port=$(free_port)
+        free_port api_port
     fi
-    etcd_port=$(free_port)
-    peer_port=$(free_port)
-    kcm_port=$(free_port)
-    sched_port=$(free_port)
+    taken_ports+="$api_port "
+    free_port etcd_port
+    free_port peer_port
+    free_port kcm_port
+    free_port sched_port
     printf 'api=%s\netcd=%s\n' "$api_port" "$etcd_port" >"$state/ports"
     write_kubeconfig "$api_port"
     local c="$state/certs"
@@ -174,6 +194,10 @@ start() {
     wait_for etcd 30 port_in_use "$etcd_port"
 
     write_audit_policy
+    # The tests read the audit log by byte offset within one cluster's life, so it is never rotated; each
+    # start begins it empty instead, and the policy logs only a few verbs in one namespace.
+    : >"$state/logs/audit.log"
+    # Every client (components, tests, task tokens) authenticates; anonymous requests are refused.
     # RBAC is the authorizer the tests exercise; no endpoint reconciler (the only address is loopback).
     launch kube-apiserver --etcd-servers "http://127.0.0.1:$etcd_port" \
         --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
@@ -181,7 +205,7 @@ start() {
         --service-account-key-file "$c/sa.pub" --service-account-signing-key-file "$c/sa.key" \
         --service-account-issuer https://kubernetes.default.svc \
         --service-cluster-ip-range 10.0.0.0/24 --authorization-mode Node,RBAC \
-        --endpoint-reconciler-type none --profiling=false \
+        --endpoint-reconciler-type none --profiling=false --anonymous-auth=false \
         --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" --audit-log-maxsize 0
     wait_for kube-apiserver 60 api_ready
     log "API server ready on https://127.0.0.1:$api_port after $((SECONDS - t0))s"
@@ -225,6 +249,7 @@ EOF
         wait_for kube-controller-manager 60 has_default_sa "$ns"
     done
     wait_for kwok 60 node_ready
+    trap - EXIT INT TERM
     log "local cluster up in $((SECONDS - t0))s (namespaces: $namespaces); KUBECONFIG=$state/admin.kubeconfig"
     echo "$state/admin.kubeconfig"
 }
@@ -241,8 +266,10 @@ node_ready() {
 load_crds() {
     local pdir tdir files=()
     command -v go >/dev/null || die "go is not on PATH (the Tekton CRDs come from the Go module proxy)"
-    pdir=$(go mod download -json "$pipeline_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-    tdir=$(go mod download -json "$triggers_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    pdir=$(go mod download -json "$pipeline_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') ||
+        die "could not download $pipeline_module from the Go module proxy (GOPROXY=$(go env GOPROXY))"
+    tdir=$(go mod download -json "$triggers_module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') ||
+        die "could not download $triggers_module from the Go module proxy (GOPROXY=$(go env GOPROXY))"
     [ -d "$pdir/config/300-crds" ] || die "no config/300-crds in $pipeline_module (go mod download)"
     files+=("$pdir"/config/300-crds/*.yaml)
     for f in "$tdir"/config/300-*.yaml; do
@@ -260,7 +287,7 @@ stop_all() {
     for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
         [ -f "$state/pids/$name" ] || continue
         pid=$(cat "$state/pids/$name")
-        if kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "$name" ]; then
+        if pid_of_ours "$name" "$pid"; then
             kill "$pid" 2>/dev/null || true
             for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null

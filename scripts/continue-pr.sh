@@ -158,7 +158,14 @@ earlier_sa="$(jq -r '.serviceAccountName // ""' <<<"$template")"
 if [ -n "$earlier_sa" ] && [ "$earlier_sa" != "$PR_CODE_SA" ]; then
   warn "'${run}' ran every task as ${earlier_sa}; this run uses ${PR_CODE_SA} and gives ${PIPELINE_SA} only to: ${CLUSTER_TASKS[*]}"
 fi
-template="$(jq -c --arg sa "$PR_CODE_SA" '. + {serviceAccountName: $sa}' <<<"$template")"
+if jq -e '.podTemplate | has("automountServiceAccountToken")?' <<<"$template" >/dev/null 2>&1; then
+  # A pod's automountServiceAccountToken overrides its ServiceAccount's, so the earlier run's could hand
+  # PR-code tasks a token; the ServiceAccount decides instead.
+  warn "'${run}' set podTemplate.automountServiceAccountToken; this run leaves it to the ServiceAccount (${PR_CODE_SA} mounts none)"
+fi
+template="$(jq -c --arg sa "$PR_CODE_SA" '
+  . + {serviceAccountName: $sa}
+  | if (.podTemplate | type) == "object" then .podTemplate |= del(.automountServiceAccountToken) else . end' <<<"$template")"
 specs="$(printf '%s\n' "${CLUSTER_TASKS[@]}" | jq -R . | jq -sc --arg sa "$PIPELINE_SA" 'map({pipelineTaskName: ., serviceAccountName: $sa})')"
 
 jq -n -r \

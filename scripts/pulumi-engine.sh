@@ -105,7 +105,7 @@ _tdpe_main() {
     # --- the CLI ------------------------------------------------------------------------------------------
     local cli="" found
     if found=$(command -v pulumi 2>/dev/null); then
-        v=$("$found" version 2>/dev/null || true)
+        v=$(PULUMI_SKIP_UPDATE_CHECK=true "$found" version 2>/dev/null || true)
         if [ "$v" = "v$pulumi_version" ]; then
             cli="$found"
             _tdpe_log "pulumi v$pulumi_version: $found (from PATH)"
@@ -113,14 +113,14 @@ _tdpe_main() {
             _tdpe_log "ignoring $found: it is '${v:-unknown version}', this project needs v$pulumi_version"
         fi
     fi
-    if [ -z "$cli" ] && [ -x "$cli_bin/pulumi" ] && [ "$("$cli_bin/pulumi" version 2>/dev/null)" = "v$pulumi_version" ]; then
+    if [ -z "$cli" ] && [ -x "$cli_bin/pulumi" ] && [ "$(PULUMI_SKIP_UPDATE_CHECK=true "$cli_bin/pulumi" version 2>/dev/null)" = "v$pulumi_version" ]; then
         cli="$cli_bin/pulumi"
         _tdpe_log "pulumi v$pulumi_version: $cli (cached build)"
     fi
     if [ -z "$cli" ]; then
         _tdpe_log "pulumi v$pulumi_version: not on PATH and not built yet (builds into $cli_bin)"
         if [ "$mode" != check ]; then
-            _tdpe_build "pulumi v$pulumi_version" "$cli_tools" "$cli_bin/pulumi" "" 7 15 \
+            _tdpe_build "pulumi v$pulumi_version" "$cli_tools" "$cli_bin/pulumi" "" 7 15 "" \
                 -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$pulumi_version" \
                 github.com/pulumi/pulumi/pkg/v3/cmd/pulumi || return 1
             cli="$cli_bin/pulumi"
@@ -147,9 +147,8 @@ _tdpe_main() {
             where="not there (builds $k8s_module into $k8s_bin)"
         else
             _tdpe_log "kubernetes provider v$k8s_version: not installed and not built yet (builds $k8s_module into $k8s_bin)"
-            _tdpe_k8s_sources "$k8s_tools" "$k8s_module" "$k8s_version" || return 1
             _tdpe_build "kubernetes provider v$k8s_version" "$k8s_tools" "$k8s_bin/pulumi-resource-kubernetes" \
-                "$k8s_module $k8s_version" 13 20 \
+                "$k8s_module $k8s_version" 13 20 _tdpe_k8s_sources \
                 -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$k8s_version" \
                 . || return 1
             where="$k8s_bin/pulumi-resource-kubernetes (built from $k8s_module)"
@@ -165,7 +164,13 @@ _tdpe_main() {
         else
             mkdir -p "$cli_bin"
             if ! cmp -s "$cli_tools/pulumi-analyzer-policy-nodejs" "$cli_bin/pulumi-analyzer-policy-nodejs"; then
-                install -m 0755 "$cli_tools/pulumi-analyzer-policy-nodejs" "$cli_bin/pulumi-analyzer-policy-nodejs"
+                # Another run may be executing the shim: replace it whole (rename), never rewrite it in place.
+                local shim_tmp="$cli_bin/.pulumi-analyzer-policy-nodejs.tmp.$$"
+                if ! { install -m 0755 "$cli_tools/pulumi-analyzer-policy-nodejs" "$shim_tmp" &&
+                    mv -f "$shim_tmp" "$cli_bin/pulumi-analyzer-policy-nodejs"; }; then
+                    rm -f "$shim_tmp"
+                    return 1
+                fi
             fi
             [ "$cli_dir" = "$cli_bin" ] || path_dirs+=("$cli_bin")
             _tdpe_log "policy packs: run by $cli_bin/pulumi-analyzer-policy-nodejs (no Node.js language host needed)"
@@ -200,9 +205,11 @@ _tdpe_main() {
 
 # Writes the two JSON files tools/pulumi-kubernetes-provider/main.go embeds, from the provider module in
 # the Go module cache: the schema with the provider's version stamped in (what upstream's `go generate`
-# step does; the generated file is not part of the module zip) and the terraform mapping as it is.
+# step does; the generated file is not part of the module zip) and the terraform mapping as it is. Called
+# by _tdpe_build under the build lock with the module dir and the stamp "MODULE@VERSION VERSION"; each file
+# is written beside itself and renamed, so a build never embeds a half-written one.
 _tdpe_k8s_sources() {
-    local tools="$1" module="$2" version="$3" dir
+    local tools="$1" module="${2% *}" version="${2##* }" dir
     command -v go >/dev/null 2>&1 || {
         _tdpe_log "go is not installed; building the kubernetes provider needs Go $(sed -n 's/^go //p' "$tools/go.mod") or newer"
         return 1
@@ -223,19 +230,24 @@ _tdpe_k8s_sources() {
         const [src, out, version] = process.argv.slice(1);
         const schema = JSON.parse(fs.readFileSync(`${src}/schema.json`, "utf8"));
         schema.version = version;
-        fs.writeFileSync(`${out}/schema-embed.json`, JSON.stringify(schema));
-        const mapping = JSON.parse(fs.readFileSync(`${src}/terraform-mapping.json`, "utf8"));
-        fs.writeFileSync(`${out}/terraform-mapping-embed.json`, JSON.stringify(mapping));
+        const write = (name, value) => {
+            const tmp = `${out}/.${name}.tmp.${process.pid}`;
+            fs.writeFileSync(tmp, JSON.stringify(value));
+            fs.renameSync(tmp, `${out}/${name}`);
+        };
+        write("schema-embed.json", schema);
+        write("terraform-mapping-embed.json", JSON.parse(fs.readFileSync(`${src}/terraform-mapping.json`, "utf8")));
     ' "$src" "$tools" "$version"
 }
 
 # Builds one Go main package inside a module of tools/ (its go.sum pins every module), printing the elapsed
 # time against an estimate while the silent `go build` runs, and installs the binary atomically. A lock
-# next to the binary makes a second caller wait for the running build instead of starting another.
-#   _tdpe_build LABEL MODULE_DIR OUTPUT STAMP MIN_MINUTES MAX_MINUTES go-build-args...
+# next to the binary makes a second caller wait for the running build instead of starting another; PREPARE
+# (a function, or "") writes the module's generated sources, under the same lock.
+#   _tdpe_build LABEL MODULE_DIR OUTPUT STAMP MIN_MINUTES MAX_MINUTES PREPARE go-build-args...
 _tdpe_build() {
-    local label="$1" tools="$2" out="$3" stamp="$4" est_min="$5" est_max="$6"
-    shift 6
+    local label="$1" tools="$2" out="$3" stamp="$4" est_min="$5" est_max="$6" prepare="$7"
+    shift 7
     command -v go >/dev/null 2>&1 || {
         _tdpe_log "go is not installed; building $label needs Go $(sed -n 's/^go //p' "$tools/go.mod") or newer"
         return 1
@@ -246,18 +258,31 @@ _tdpe_build() {
     if ! flock -n "$lock"; then
         _tdpe_log "another build of $label is running; waiting for it"
         flock "$lock"
-        if [ -x "$out" ]; then
-            _tdpe_log "$label: $out (built by the other run)"
-            exec {lock}>&-
-            return 0
-        fi
+    fi
+    # Another run may have finished the build between the caller's check and the lock.
+    if [ -x "$out" ] && { [ -z "$stamp" ] || [ "$(cat "$bin/.stamp" 2>/dev/null)" = "$stamp" ]; }; then
+        _tdpe_log "$label: $out (built by another run)"
+        exec {lock}>&-
+        return 0
+    fi
+    if [ -n "$prepare" ] && ! "$prepare" "$tools" "$stamp"; then
+        exec {lock}>&-
+        return 1
     fi
     local tmp="$out.tmp.$$" logf="$bin/.build.log"
     _tdpe_log "building $label from the Go module proxy into $bin"
     _tdpe_log "  first build: about $est_min-$est_max minutes on 2 cores (Go's build cache makes later builds take about a minute)"
     local start=$SECONDS
     (cd "$tools" && exec go build -trimpath -o "$tmp" "$@") >"$logf" 2>&1 &
-    local pid=$! last=0 elapsed
+    local pid=$! last=0 elapsed saved_traps
+    # A killed or interrupted caller takes the build with it; the caller's own traps come back after.
+    saved_traps=$(trap -p EXIT INT TERM)
+    # shellcheck disable=SC2064 # the pid is fixed now
+    trap "kill $pid 2>/dev/null" EXIT
+    # shellcheck disable=SC2064
+    trap "kill $pid 2>/dev/null; exit 130" INT
+    # shellcheck disable=SC2064
+    trap "kill $pid 2>/dev/null; exit 143" TERM
     while kill -0 "$pid" 2>/dev/null; do
         sleep 2
         elapsed=$((SECONDS - start))
@@ -266,7 +291,11 @@ _tdpe_build() {
             _tdpe_log "  building $label ... $((elapsed / 60)) min elapsed of about $est_min-$est_max"
         fi
     done
-    if ! wait "$pid"; then
+    local built=0
+    wait "$pid" || built=$?
+    trap - EXIT INT TERM
+    eval "$saved_traps"
+    if [ "$built" -ne 0 ]; then
         _tdpe_log "building $label failed after $((SECONDS - start))s; the last lines of $logf:"
         tail -20 "$logf" >&2
         rm -f "$tmp"

@@ -20,13 +20,16 @@
  *   --state DIR            local state directory (default .pulumi-state/NAME); the stack's state is in
  *                          DIR/backend unless PULUMI_BACKEND_URL is set, and the CLI runs in DIR/work
  *   --fresh                empty the state directory first, so every resource is created again
+ *
+ * One run per state directory at a time: a second run of the stack fails naming the first (DIR.lock).
  *   --no-policy            without the policy pack (default: policy/, configured by policy/config.NAME.json
  *                          when that file exists)
  *   --policy-config FILE   configure the pack with FILE instead
  *
  * Environment: KUBECONFIG (and the stack's tekton-dag:kubeContext) choose the cluster, as for `pulumi up`;
  * PULUMI_BACKEND_URL another backend for the state; PULUMI_CONFIG_PASSPHRASE(_FILE) the stack's secrets
- * passphrase (default "tekton-dag-local-render-only", good only for stacks that hold no secret, like render).
+ * passphrase, required except for the project's local stacks (render, kind, local, and any stack whose config sets
+ * renderYamlToDirectory), which default to the public "tekton-dag-local-render-only": it protects nothing.
  *
  * Relative paths among the config values (renderYamlToDirectory) are relative to the repository root.
  * Exit status: 0 done; 1 the operation failed (config error, policy violation, engine error); 2 bad usage.
@@ -37,6 +40,7 @@ import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "../lib/runner/engine";
+import { lockStack } from "../lib/runner/stackLock";
 import { prepareWorkDir } from "../lib/runner/workDir";
 import { tektonDagProgram } from "../lib/stackProgram";
 import { REPO_ROOT } from "../lib/tektonSources";
@@ -46,6 +50,30 @@ type Operation = (typeof OPERATIONS)[number];
 const USAGE = "usage: pulumi-run <preview|up|destroy> --stack NAME [--stack-file FILE] [--set KEY=VALUE ...] " +
     "[--state DIR] [--fresh] [--no-policy] [--policy-config FILE]";
 const LOCAL_PASSPHRASE = "tekton-dag-local-render-only";
+/**
+ * Stacks of this repository that run locally (Pulumi.render.yaml writes files; Pulumi.kind.yaml targets kind;
+ * Pulumi.local.yaml targets the test control plane of scripts/cluster.sh).
+ */
+const LOCAL_STACKS = ["render", "kind", "local"];
+
+/**
+ * The public local passphrase, for a stack that holds nothing worth encrypting; any other stack must bring
+ * its own (a secret encrypted with a passphrase printed in this file is not a secret).
+ */
+function localPassphrase(args: Args, stackFile: string): string {
+    if (process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return "";
+    const key = `${PROJECT}:renderYamlToDirectory`;
+    let config: Record<string, unknown> = {};
+    try {
+        config = YAML.parse(fs.readFileSync(stackFile, "utf8"))?.config ?? {};
+    } catch {
+        // prepareWorkDir names an unreadable or missing stack file.
+    }
+    const renders = Boolean(args.overrides[key] ?? args.overrides.renderYamlToDirectory ?? config[key]);
+    if (renders || LOCAL_STACKS.includes(args.stack)) return LOCAL_PASSPHRASE;
+    throw new Error(`stack ${args.stack} needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE ` +
+        `(the built-in local passphrase is public, so it is used only for ${LOCAL_STACKS.join(", ")} and stacks that set ${key})`);
+}
 
 class UsageError extends Error {}
 
@@ -126,6 +154,8 @@ async function main(args: Args): Promise<void> {
     const state = path.resolve(args.state ?? path.join(REPO_ROOT, ".pulumi-state", args.stack));
     const stackFile = path.resolve(args.stackFile ?? path.join(REPO_ROOT, `Pulumi.${args.stack}.yaml`));
     const policy = policyOptions(args);
+    const passphrase = localPassphrase(args, stackFile);
+    lockStack(args.stack, state, `pulumi-run ${process.argv.slice(2).join(" ")}`);
     if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
     const workDir = path.join(state, "work");
     prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides: args.overrides });
@@ -136,9 +166,7 @@ async function main(args: Args): Promise<void> {
     Object.assign(process.env, engine.env);
     const backend = process.env.PULUMI_BACKEND_URL || `file://${path.join(state, "backend")}`;
     const envVars: Record<string, string> = { PULUMI_BACKEND_URL: backend };
-    if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
-        envVars.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
-    }
+    if (passphrase) envVars.PULUMI_CONFIG_PASSPHRASE = passphrase;
     const cliDir = path.dirname(engine.cli);
     const pulumiCommand = await PulumiCommand.get(path.basename(cliDir) === "bin" ? { root: path.dirname(cliDir) } : {});
 

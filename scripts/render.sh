@@ -69,6 +69,27 @@ case "$outdir_abs" in
     "$repo"/?*) ;;
     *) die "tekton-dag:renderYamlToDirectory in $stack_file is '$outdir'; it must be a directory inside the repository (it is emptied before each render)" 2 ;;
 esac
+# One run per stack: the output directory and (through --fresh) .pulumi-state/<stack> are emptied, which
+# would wreck a concurrent run's. The lock format is lib/runner/stackLock.ts's; pulumi-run accepts it as
+# ours because this script is its ancestor.
+mkdir -p .pulumi-state
+lock=".pulumi-state/$stack.lock"
+take_lock() {
+    (
+        set -o noclobber
+        printf 'pid %s\nsince %s\ncommand %s\n' "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "render.sh --stack $stack" >"$lock"
+    ) 2>/dev/null
+}
+if ! take_lock; then
+    holder=$(sed -n 's/^pid //p' "$lock" 2>/dev/null || true)
+    if [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null; then
+        die "stack $stack is in use by another run: pid $holder since $(sed -n 's/^since //p' "$lock") ($(sed -n 's/^command //p' "$lock")); wait for it to finish, or stop it (its lock is $lock)"
+    fi
+    rm -f "$lock" # its holder is gone
+    take_lock || die "could not take the lock $lock for stack $stack; another run keeps taking it"
+fi
+trap 'rm -f "$lock"' EXIT
+
 rm -rf "$outdir_abs"
 
 start=$SECONDS

@@ -67,6 +67,17 @@ export function checkRunIdentity(stack: Stack, run: any, ns: string, where: stri
         const why = privilege(stack, fallback, ns);
         if (why) problems.push(`${where}.spec.taskRunTemplate.serviceAccountName is ${why}; every task not named in taskRunSpecs, PR-code tasks included, would run with it — ${fix}.`);
     }
+    // Tekton merges the pod template into every TaskRun's pod, and a pod's automountServiceAccountToken
+    // overrides its ServiceAccount's: true there mounts a token the account itself refuses.
+    const mounts = `mounts a ServiceAccount token into the pod whatever the ServiceAccount says; leave automountServiceAccountToken unset (the ServiceAccount decides) — ${fix}.`;
+    if (run.spec?.taskRunTemplate?.podTemplate?.automountServiceAccountToken === true) {
+        problems.push(`${where}.spec.taskRunTemplate.podTemplate.automountServiceAccountToken is true, which for every task not named in taskRunSpecs, PR-code tasks included, ${mounts}`);
+    }
+    asArray(run.spec?.taskRunSpecs).forEach((spec, j) => {
+        if (spec?.podTemplate?.automountServiceAccountToken === true) {
+            problems.push(`${where}.spec.taskRunSpecs[${j}].podTemplate.automountServiceAccountToken is true, which for pipeline task "${spec.pipelineTaskName}" ${mounts}`);
+        }
+    });
     const tasks = pipelineTasks(stack, run, ns);
     asArray(run.spec?.taskRunSpecs).forEach((spec, j) => {
         const account = spec?.serviceAccountName;
@@ -145,7 +156,8 @@ export const identityPolicy: StackValidationPolicy = {
     description:
         "PR code never holds cluster credentials: every PipelineRun the stack creates or templates (TriggerTemplates) runs by default " +
         `as a ServiceAccount that no RoleBinding or ClusterRoleBinding names and that mounts no token (${PR_CODE_SERVICE_ACCOUNT}), ` +
-        `and its taskRunSpecs give a bound ServiceAccount (${PIPELINE_SERVICE_ACCOUNT}) only to tasks running ${CLUSTER_TASK_REFS.join(", ")}. ` +
+        `and its taskRunSpecs give a bound ServiceAccount (${PIPELINE_SERVICE_ACCOUNT}) only to tasks running ${CLUSTER_TASK_REFS.join(", ")}; ` +
+        "no pod template sets automountServiceAccountToken: true, which would override the ServiceAccount's false. " +
         `No step or sidecar that runs the PR's Dockerfile (Kaniko) receives the ${REGISTRY_CREDENTIAL_WORKSPACE} workspace. ` +
         "Fix lib/identities.ts, components/tektonTriggers.ts or the Task as the message says.",
     enforcementLevel: "mandatory",

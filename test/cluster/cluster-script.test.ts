@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { REPO, tempDir } from "./harness";
+import { cleanTempDirs, REPO, tempDir } from "./harness";
 
 function cluster(args: string[], env: Record<string, string>) {
     return spawnSync("bash", [path.join(REPO, "scripts", "cluster.sh"), ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
@@ -61,6 +61,44 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         assert.equal(r.status, 1);
         assert.match(r.stderr, /cluster-build: FAILED to build etcd \(tools\/kube-control-plane\/etcd\) after \d+s; last lines of .*build-etcd\.log:\n.*\n?module lookup disabled by GOPROXY=off/);
         assert.match(r.stderr, /a control-plane binary failed to build \(see the lines above\); nothing started/);
+    });
+
+    it("a PID file naming a process that is not the component does not count as running", () => {
+        const dir = tempDir("stale-pid-");
+        fs.mkdirSync(path.join(dir, "pids"));
+        // This test's own node process: alive, but not etcd (as after the kernel reused etcd's PID).
+        fs.writeFileSync(path.join(dir, "pids", "etcd"), String(process.pid));
+        const r = cluster(["status"], { TEKTON_DAG_CLUSTER_DIR: dir });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stdout, /etcd\s+not running/);
+    });
+
+    it("start that fails after etcd and the API server are up stops what it launched", () => {
+        const dir = tempDir("half-start-");
+        /** Processes whose command line names the throw-away state dir: only what this start launched. */
+        const launched = () => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+            try { return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(dir); } catch { return false; }
+        }).map(Number);
+        // With an empty module cache and no proxy the CRD step fails, after every component was launched
+        // (the binaries are built already, so their build needs no modules).
+        try {
+            const r = cluster(["start"], { TEKTON_DAG_CLUSTER_DIR: dir, GOMODCACHE: tempDir("no-mods-"), GOPROXY: "off" });
+            assert.equal(r.status, 1, r.stderr);
+            assert.match(r.stderr, /API server ready on/);
+            assert.match(r.stderr, /could not download github.com\/tektoncd\/pipeline@v[\d.]+ from the Go module proxy \(GOPROXY=off\)/);
+            assert.match(r.stderr, /stopped 5 process\(es\)/);
+            assert.deepEqual(launched(), []);
+            assert.deepEqual(fs.readdirSync(path.join(dir, "pids")), []);
+        } finally {
+            for (const pid of launched()) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+        }
+    });
+
+    it("the harness's temp dirs (token kubeconfigs among them) are removed after the run", () => {
+        const dir = tempDir("cleanup-");
+        fs.writeFileSync(path.join(dir, "sa.kubeconfig"), "token: not-a-real-one\n");
+        cleanTempDirs();
+        assert.equal(fs.existsSync(dir), false);
     });
 
     it("unknown commands get the usage", () => {

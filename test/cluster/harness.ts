@@ -73,9 +73,22 @@ export function getJson(args: string[]): any {
     return JSON.parse(kubectlOk([...args, "-o", "json"]));
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh directory under the system temp dir, removed after the run (cleanTempDirs). */
 export function tempDir(prefix = "cluster-test-"): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    tempDirs.push(dir);
+    return dir;
 }
+
+/** Removes every tempDir: they hold ServiceAccount token kubeconfigs, the stand-ins' homes, workspaces. */
+export function cleanTempDirs(): void {
+    for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// A root-level hook (this module is loaded with the test files): after the last test of the run.
+if (typeof after === "function") after(cleanTempDirs);
 
 /** A ServiceAccount token's id (jti): the audit log names it as the credential of each request. */
 export function tokenId(token: string): string {

@@ -3,10 +3,10 @@
  * real Pulumi engine (scripts/pulumi-engine.sh provides it). KUBECONFIG points nowhere, so no test can reach
  * a cluster by accident.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { runProcessGroup } from "../helpers/processGroup";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 
@@ -16,14 +16,17 @@ export interface RunResult {
     out: string;
 }
 
-export function pulumiRun(args: string[], env: Record<string, string> = {}): RunResult {
-    const res = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"), ...args], {
+/** Longest one engine run may take; then the runner and everything it started (engine, plugins) are killed. */
+export const RUN_TIMEOUT_MS = 15 * 60 * 1000;
+
+export async function pulumiRun(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+    const res = await runProcessGroup(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"), ...args], {
         cwd: REPO,
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
         env: { ...process.env, KUBECONFIG: path.join(REPO, ".no-kubeconfig"), PULUMI_BACKEND_URL: "", ...env },
+        timeoutMs: RUN_TIMEOUT_MS,
     });
-    return { status: res.status, out: `${res.stdout}${res.stderr}` };
+    const timedOut = res.timedOut ? `\n[test] pulumi-run.ts ${args.join(" ")} killed after ${RUN_TIMEOUT_MS / 60000} minutes\n` : "";
+    return { status: res.status, out: `${res.out}${timedOut}` };
 }
 
 /** Every Kubernetes object in the YAML files under dir (the provider's renderYamlToDirectory output). */

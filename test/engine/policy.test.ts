@@ -14,9 +14,9 @@ describe("a production=true stack with intercepts on, through the real engine an
     let tmp: string;
     let run: RunResult;
 
-    before(() => {
+    before(async () => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "engine-production-"));
-        run = pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"),
+        run = await pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"),
             "--set", "production=true", "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
     });
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));

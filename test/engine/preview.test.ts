@@ -27,10 +27,11 @@ describe("previews through the real engine", function () {
 
     describe("a cluster stack: buildImages=false, pinned images, no Tekton/Telepresence install", () => {
         let run: RunResult;
-        before(() => {
+        before(async () => {
             const stackFile = path.join(tmp, "Pulumi.prebuilt.yaml");
             fs.writeFileSync(stackFile, YAML.stringify({ config: PINNED }));
-            run = pulumiRun(["preview", "--stack", "prebuilt", "--stack-file", stackFile, "--state", path.join(tmp, "prebuilt")]);
+            run = await pulumiRun(["preview", "--stack", "prebuilt", "--stack-file", stackFile, "--state", path.join(tmp, "prebuilt")],
+                { PULUMI_CONFIG_PASSPHRASE: "engine-test-prebuilt" });
         });
 
         it("previews cleanly with the policy pack", () => {
@@ -50,8 +51,8 @@ describe("previews through the real engine", function () {
         });
     });
 
-    it("reports a config error from the program, naming the key and what is allowed", () => {
-        const run = pulumiRun(["preview", "--stack", "render", "--state", path.join(tmp, "bad"), "--set", "interceptBackend=istio"]);
+    it("reports a config error from the program, naming the key and what is allowed", async () => {
+        const run = await pulumiRun(["preview", "--stack", "render", "--state", path.join(tmp, "bad"), "--set", "interceptBackend=istio"]);
         assert.equal(run.status, 1, run.out);
         assert.match(run.out, /tekton-dag:interceptBackend must be one of telepresence, mirrord; got "istio"/, run.out);
     });

@@ -26,9 +26,9 @@ describe("the render stack through the real Pulumi engine (scripts/pulumi-run.ts
     let run: RunResult;
     let written: any[];
 
-    before(() => {
+    before(async () => {
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "engine-render-"));
-        run = pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"), "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
+        run = await pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"), "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
         written = fs.existsSync(path.join(tmp, "manifests")) ? readManifests(path.join(tmp, "manifests")) : [];
     });
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -163,6 +163,16 @@ describe("scripts/continue-pr.sh", () => {
         for (const spec of doc.spec.taskRunSpecs) assert.ok(names.includes(spec.pipelineTaskName), `stack-pr-continue has ${spec.pipelineTaskName}`);
     });
 
+    it("drops a pod template's automountServiceAccountToken, which would override the ServiceAccount's false", () => {
+        const podTemplate = { securityContext: { fsGroup: 65532 }, automountServiceAccountToken: true };
+        const pr = pipelineRun({ spec: { taskRunTemplate: { serviceAccountName: "tekton-dag-pr-code", podTemplate } } });
+        const dir = world(pr, [taskRun("resolve-stack", RESOLVE), taskRun("containerize", { "built-images": BUILT })]);
+        const r = continuePr(dir, "stack-pr-test-abc12");
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(YAML.parse(r.stdout).spec.taskRunTemplate, { serviceAccountName: "tekton-dag-pr-code", podTemplate: { securityContext: { fsGroup: 65532 } } });
+        assert.match(r.stderr, /'stack-pr-test-abc12' set podTemplate.automountServiceAccountToken; this run leaves it to the ServiceAccount/);
+    });
+
     describe("clear errors", () => {
         const cases: [string, () => string, string[], RegExp][] = [
             ["run not found", () => tmpDir("empty"), ["-n", "ci", "nope"], /PipelineRun 'nope' not found in namespace ci/],

@@ -439,6 +439,19 @@ describe("policy: identity", () => {
         ]);
     });
 
+    it("rejects a pod template that switches the token on, for every task or for one", async () => {
+        const stack = fx.goodStack();
+        runOf(stack).spec.taskRunTemplate.podTemplate.automountServiceAccountToken = true;
+        runOf(stack).spec.taskRunSpecs.push({ pipelineTaskName: "compile-npm", podTemplate: { automountServiceAccountToken: true } });
+        // false (or unset) leaves the ServiceAccount's own setting in force.
+        runOf(stack).spec.taskRunSpecs.push({ pipelineTaskName: "containerize", podTemplate: { automountServiceAccountToken: false } });
+        const MOUNTS = `mounts a ServiceAccount token into the pod whatever the ServiceAccount says; leave automountServiceAccountToken unset (the ServiceAccount decides) — ${FIX}.`;
+        assert.deepEqual((await fx.validateStack(identityPolicy, stack)).map((r) => r.message), [
+            `${WHO}.spec.taskRunTemplate.podTemplate.automountServiceAccountToken is true, which for every task not named in taskRunSpecs, PR-code tasks included, ${MOUNTS}`,
+            `${WHO}.spec.taskRunSpecs[4].podTemplate.automountServiceAccountToken is true, which for pipeline task "compile-npm" ${MOUNTS}`,
+        ]);
+    });
+
     it("treats a ServiceAccount as privileged once any binding names it, or a group of all ServiceAccounts", async () => {
         const stack = fx.goodStack();
         stack.push(fx.k8s(ROLE_BINDING, {

@@ -93,14 +93,16 @@ describe("docs against the rendered kind stack", () => {
         const github = named(objs, "EventListener", "tekton-dag-github").spec.triggers[0].interceptors[0];
         const ref = github.params.find((p: any) => p.name === "secretRef").value;
         const sh = blocks("sh").map((b) => b.text).join("\n");
-        const webhook = /kubectl create secret generic (\S+) -n (\S+) --from-literal=([a-z]+)=/.exec(sh);
+        // Secret values come from stdin, never from command arguments (visible in the process list).
+        assert.doesNotMatch(sh, /--from-literal|--docker-password/);
+        const webhook = /kubectl create secret generic (\S+) -n (\S+) --from-file=([a-z]+)=\/dev\/stdin/.exec(sh);
         assert.ok(webhook, "docs create the webhook Secret");
         assert.deepEqual([webhook[1], webhook[2], webhook[3]], [ref.secretName, NS, ref.secretKey]);
-        const token = /kubectl create secret generic github-token -n (\S+) --from-literal=([a-z]+)=/.exec(sh);
+        const token = /kubectl create secret generic github-token -n (\S+) --from-file=([a-z]+)=\/dev\/stdin/.exec(sh);
         assert.ok(token, "docs create the token Secret");
         const prComment = fs.readFileSync(path.join(__dirname, "..", "..", "tekton", "scripts", "pr-comment.sh"), "utf8");
         assert.ok(prComment.includes(`{.data.${token[2]}}`), `pr-comment.sh reads key ${token[2]}`);
-        assert.match(sh, /kubectl create secret docker-registry registry-push -n tekton-dag/,
+        assert.match(sh, /kubectl create secret generic registry-push -n tekton-dag \\\n\s*--type=kubernetes.io\/dockerconfigjson --from-file=\.dockerconfigjson=\/dev\/stdin/,
             "a docker-registry Secret holds .dockerconfigjson, the key the TriggerTemplate mounts");
     });
 
