@@ -64,7 +64,7 @@ describe("one run per stack (lib/runner/stackLock.ts)", function () {
         const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"),
             "preview", "--stack", "staging", "--stack-file", stackFile, "--state", path.join(tmp, "state"), "--no-policy"], { cwd: REPO, encoding: "utf8", timeout: 60_000, env });
         assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
-        assert.match(r.stderr, /stack staging needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE \(the built-in local passphrase is public, so it is used only for render, kind and stacks that set tekton-dag:renderYamlToDirectory\)/);
+        assert.match(r.stderr, /stack staging needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE \(the built-in local passphrase is public, so it is used only for render, kind, local and stacks that set tekton-dag:renderYamlToDirectory\)/);
         assert.equal(fs.existsSync(path.join(tmp, "state")), false, "nothing was written");
     });
 
