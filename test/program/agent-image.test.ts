@@ -2,23 +2,13 @@
 // env MIRRORD_AGENT_IMAGE -> the mirrord config's agent.image (the images policy: test/policy/agent-image.test.ts).
 import { strict as assert } from "node:assert";
 import { parseConfig } from "../../lib/loadConfig";
-import { ConfigError } from "../../lib/config";
 import { named, objects, paramDefault } from "../helpers/render";
 import { created, runScript, tempDir } from "../intercepts/harness";
 import { deployEnv, happyRules } from "../intercepts/fixtures";
+import { problemsOf } from "../helpers/config";
 
 const MIRROR = "registry.corp.example/mirrors/metalbear-co/mirrord:3.250.0";
 const HOLDERS: Array<[string, string]> = [["Task", "deploy-intercept-mirrord"], ["Pipeline", "stack-pr-test"], ["Pipeline", "stack-pr-continue"]];
-
-function problemsOf(raw: Record<string, string>): string[] {
-    try {
-        parseConfig(raw);
-        return [];
-    } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-    }
-}
 
 describe("mirrord agent image (tekton-dag:mirrordAgentImage)", () => {
     describe("stack config", () => {

@@ -7,23 +7,13 @@ import Ajv2020 from "ajv/dist/2020";
 import type { ValidateFunction } from "ajv";
 import { requireSharedSchema } from "../helpers/sharedSchemas";
 import { parseConfig } from "../../lib/loadConfig";
-import { ConfigError } from "../../lib/config";
 import { named, objects, paramDefault } from "../helpers/render";
 import { created, RUN_ID, runScript, tempDir } from "../intercepts/harness";
 import { deployEnv, happyRules } from "../intercepts/fixtures";
+import { problemsOf } from "../helpers/config";
 
 const PARAM = "mirrord-agent-image-pull-secret";
 const HOLDERS: Array<[string, string]> = [["Task", "deploy-intercept-mirrord"], ["Pipeline", "stack-pr-test"], ["Pipeline", "stack-pr-continue"]];
-
-function problemsOf(raw: Record<string, string>): string[] {
-    try {
-        parseConfig(raw);
-        return [];
-    } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-    }
-}
 
 describe("mirrord agent image pull secret (tekton-dag:mirrordAgentImagePullSecret)", () => {
     let compiled: ValidateFunction<any> | undefined;
