@@ -3,7 +3,7 @@
 // ServiceAccount their Task runs as (a token from `kubectl create token`); only what needs a container
 // runtime or the network is a stand-in (./standins.ts).
 import { spawn, spawnSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -267,6 +267,9 @@ export function stackJson(apps = APPS): string {
     });
 }
 
+/** Where the PR builds are pushed (the image-registry param). */
+export const PR_IMAGE_REGISTRY = "registry.local:5000/pr";
+
 export interface Run { id: string; name: string; ws: string }
 
 export function newRun(label = "run"): Run {
@@ -278,7 +281,9 @@ export function newRun(label = "run"): Run {
 export function deployEnv(run: Run, apps: string[], extra: Record<string, string> = {}): Record<string, string> {
     return {
         STACK_JSON: stackJson(), BUILD_APPS: apps.join(" "), PROPAGATION_CHAIN: apps.join(" "),
-        BUILT_IMAGES: JSON.stringify(Object.fromEntries(APPS.map((a) => [a, `registry.local/${a}:pr-42`]))),
+        // What containerize reports: exactly the build apps, each <image-registry>/<app>@sha256:<digest>.
+        BUILT_IMAGES: JSON.stringify(Object.fromEntries(apps.map((a) => [a, `${PR_IMAGE_REGISTRY}/${a}@sha256:${createHash("sha256").update(a).digest("hex")}`]))),
+        IMAGE_REGISTRY: PR_IMAGE_REGISTRY,
         INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42", DEFAULT_NAMESPACE: TARGET_NS, TARGET_NAMESPACES: TARGET_NS,
         RUN_ID: run.id, RUN_NAME: run.name, LEASE_WAIT_SECONDS: "60", POD_READY_TIMEOUT_SECONDS: "30", POLL_INTERVAL_SECONDS: "1",
         MIRRORD_IMAGE: "registry.local/tekton-dag-build-mirrord:3.250.0", TELEPRESENCE_IMAGE: "registry.local/tekton-dag-telepresence:2.25.0",
