@@ -91,6 +91,10 @@ make_certs() {
     local c="$state/certs"
     mkdir -p "$c"
     [ -f "$c/ca.crt" ] && return 0
+    if ! command -v openssl >/dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        log "installing openssl (apt-get); it makes the cluster's certificates"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    fi
     command -v openssl >/dev/null || die "openssl is not on PATH (apt-get install openssl); it makes the cluster's certificates"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=tekton-dag-local-ca" \
         -keyout "$c/ca.key" -out "$c/ca.crt" 2>/dev/null
