@@ -112,12 +112,45 @@ export function credentials(account: Account, dir = tempDir("sa-")): Credentials
     return { kubeconfig: file, tokenId: tokenId(token), account };
 }
 
-export interface ScriptRun extends Result { script: string; tokenId: string; killedAfter?: string }
+/** A call a script made to a recorded stand-in (standins/recorded-cli.js). */
+export interface Call { cmd: string; argv: string[]; stdin: string }
+
+/** How a recorded stand-in answers: the first rule whose cmd is the program and whose regex matches the argv. */
+export interface Rule {
+    cmd: "mirrord" | "telepresence" | "curl" | "newman" | "git";
+    match: string;
+    stdout?: string | object;
+    stderr?: string;
+    exit?: number;
+    /** Answers this many calls, then stands aside. */
+    times?: number;
+}
+
+export interface ScriptRun extends Result {
+    script: string;
+    tokenId: string;
+    killedAfter?: string;
+    /** Every call to a recorded stand-in, in order (empty unless RunOptions.recorded was given). */
+    calls: Call[];
+}
 
 export interface RunOptions {
     /** SIGKILL the script (its whole process group) right after the n-th step marker (1-based) it prints. */
     killAfterStep?: number;
     timeoutMs?: number;
+    /**
+     * Puts the recorded stand-ins (mirrord, telepresence, curl, newman, git) first on PATH, answering from
+     * these rules; without it those programs are simply absent, as the scripts allow where they can.
+     */
+    recorded?: Rule[];
+}
+
+const RECORDED_BIN = path.join(__dirname, "standins", "recorded");
+
+function readCalls(dir: string): Call[] {
+    const file = path.join(dir, "calls.jsonl");
+    if (!fs.existsSync(file)) return [];
+    return fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /**
@@ -130,13 +163,18 @@ export const STEP_MARKER = /^(pod|configmap)\/\S+ created$|^\S+ "\S+" deleted|le
 export function runScript(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
     const creds = credentials(account);
     const t0 = Date.now();
+    const fakeDir = tempDir("recorded-");
+    fs.writeFileSync(path.join(fakeDir, "rules.json"), JSON.stringify(opts.recorded ?? []));
+    // The stand-ins are node scripts: node's own directory comes with them.
+    const standins = opts.recorded ? `${RECORDED_BIN}:${path.dirname(process.execPath)}:` : "";
     return new Promise((resolve) => {
         const child = spawn("bash", [path.join(SCRIPTS, script)], {
             env: {
                 HOME: process.env.HOME ?? "/tmp",
                 // kubectl, jq and coreutils; nothing of the test's own environment (no admin kubeconfig).
-                PATH: `${cluster().bin}:/usr/local/bin:/usr/bin:/bin`,
+                PATH: `${standins}${cluster().bin}:/usr/local/bin:/usr/bin:/bin`,
                 KUBECONFIG: creds.kubeconfig,
+                FAKE_DIR: fakeDir,
                 ...env,
             },
             detached: true,
@@ -165,7 +203,7 @@ export function runScript(script: string, env: Record<string, string>, account: 
         });
         child.on("close", (status, signal) => {
             clearTimeout(timer);
-            resolve({ script, status, signal, stdout, stderr, ms: Date.now() - t0, tokenId: creds.tokenId, killedAfter });
+            resolve({ script, status, signal, stdout, stderr, ms: Date.now() - t0, tokenId: creds.tokenId, killedAfter, calls: readCalls(fakeDir) });
         });
     });
 }
