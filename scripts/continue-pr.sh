@@ -8,7 +8,7 @@
 # (the PVC a volumeClaimTemplate made for the earlier run, if it used one) and keeps its pod template.
 # Identities are always the two of docs/conventions.md: tekton-dag-pr-code by default, tekton-dag-pipeline
 # only for the tasks that reach the API server. --set overrides or adds a param (e.g. --set intercept-backend=mirrord).
-# Needs kubectl and jq; KUBECTL names another kubectl (tests use a stand-in).
+# Needs kubectl and jq, and the right to get PipelineRuns and list TaskRuns; KUBECTL names another kubectl.
 set -euo pipefail
 
 KUBECTL="${KUBECTL:-kubectl}"
