@@ -7,12 +7,24 @@
 #     preview included), against kubectl's one call: the ratio; a no-op `pulumi preview` (what every PR's CI
 #     pays), a no-op `up`, and `destroy`;
 #   - where a warm run's wall time goes: Node.js start, loading (ts-node compiling) the program and the
-#     Pulumi SDKs, getting the engine, the policy pack, and the engine's own time.
+#     Pulumi SDKs, getting the engine, the policy pack, and the engine's own time;
+#   - the test command's own stages (scripts/test.sh times each one): from its last run, which
+#     .bench/test-stages.tsv records, or measured now with --test-stages (runs the whole test command first;
+#     it starts and stops a control plane of its own, so it runs before this bench's rows).
 # Without a complete Pulumi engine (bash scripts/pulumi-engine.sh --check) the pulumi rows say so.
 # Whatever it creates it deletes again; the cluster must hold none of the local stack's objects at the start.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+case "${1:-}" in
+    "") ;;
+    --test-stages)
+        echo "bench: running the test command (bash scripts/test.sh) to time its stages" >&2
+        # Its own control plane has its own state dir, so the one this bench measures is left alone.
+        TEKTON_DAG_CLUSTER_DIR=$(mktemp -d) bash scripts/test.sh >&2 || echo "bench: the test command failed; its stage times are still shown" >&2
+        ;;
+    *) echo "bench: unknown argument '$1' (allowed: --test-stages)" >&2; exit 2 ;;
+esac
 eval "$(bash scripts/cluster.sh env)" || exit 1
 bash scripts/cluster.sh status >/dev/null || { echo "bench: the local cluster does not answer; run 'bash scripts/cluster.sh start'" >&2; exit 1; }
 if [ -n "$(kubectl get serviceaccounts,roles,rolebindings,cronjobs -A -l app.kubernetes.io/part-of=tekton-dag -o name)" ]; then
@@ -103,3 +115,9 @@ fi
 
 echo "objects: $objects (the local stack; its namespaces are the cluster's)"
 printf '%s\n' "${rows[@]}"
+if [ -f .bench/test-stages.tsv ]; then
+    echo "the test command's stages, $(head -1 .bench/test-stages.tsv | sed 's/^# //'):"
+    grep -v '^#' .bench/test-stages.tsv | while IFS=$'\t' read -r secs name; do row "  $name" "$secs s"; done
+else
+    echo "the test command's stages: not measured yet (run 'bash scripts/test.sh', or this bench with --test-stages)"
+fi

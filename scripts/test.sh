@@ -14,10 +14,21 @@ quick=false
 passed=0
 failed=0
 skipped=0
-stage() { printf '\n==> %s\n' "$*"; }
+# Each stage's wall time, printed as a table at the end and kept in .bench/test-stages.tsv for
+# scripts/bench.sh (the benchmark reports the test command's stages from its last run).
+timings=()
+stage_name=""
+stage_t0=0
+end_stage() {
+    if [ -n "$stage_name" ]; then timings+=("$(printf '%s\t%s' "$((SECONDS - stage_t0))" "$stage_name")"); fi
+    stage_name=""
+}
+stage() { end_stage; stage_name=$1; stage_t0=$SECONDS; printf '\n==> %s\n' "$*"; }
+run_t0=$SECONDS
 
 # shellcheck source=scripts/lib-setup.sh
 . scripts/lib-setup.sh
+stage "node modules (npm ci where missing or stale)"
 ensure_node_modules .
 [ -f policy/package.json ] && ensure_node_modules policy
 
@@ -60,17 +71,21 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
 fi
 
 if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
-    stage "real API server: build (cached) and start the local control plane, run test/cluster, stop it"
+    stage "real API server: the local control plane's binaries (scripts/cluster-build.sh; the first run builds them)"
     # Pass or fail, never skipped: the tests fail naming what is missing when the cluster is not up.
     cluster_log=$(mktemp)
     trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
     set +e
-    if bash scripts/cluster.sh start >/dev/null; then
-        npx --no-install mocha --config test/cluster/.mocharc.yml --no-color 2>&1 | tee "$cluster_log"
-        cluster_status=${PIPESTATUS[0]}
-    else
-        cluster_status=1
+    cluster_status=1
+    if bash scripts/cluster-build.sh >/dev/null; then
+        stage "real API server: start the local control plane"
+        if bash scripts/cluster.sh start >/dev/null; then
+            stage "real API server: test/cluster (pulumi up, task scripts as their ServiceAccounts, RBAC, isolation, soak)"
+            npx --no-install mocha --config test/cluster/.mocharc.yml --no-color 2>&1 | tee "$cluster_log"
+            cluster_status=${PIPESTATUS[0]}
+        fi
     fi
+    stage "real API server: stop the local control plane"
     bash scripts/cluster.sh stop
     set -e
     trap - EXIT
@@ -81,5 +96,15 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     rm -f "$cluster_log"
 fi
 
+end_stage
+mkdir -p .bench
+{
+    printf '# scripts/test.sh%s at %s, commit %s, %s CPUs\n' "$([ "$quick" = true ] && echo ' --quick')" \
+        "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$(nproc)"
+    printf '%s\n' "${timings[@]}"
+    printf '%s\t%s\n' "$((SECONDS - run_t0))" "total"
+} >.bench/test-stages.tsv
+printf '\nstage wall times (s):\n'
+grep -v '^#' .bench/test-stages.tsv | awk -F'\t' '{ printf "  %6d  %s\n", $1, $2 }'
 printf '\nsummary: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 [ "$failed" -eq 0 ]
