@@ -40,6 +40,7 @@ import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "../lib/runner/engine";
+import { compiledPolicyPack } from "../lib/runner/policyPack";
 import { lockStack } from "../lib/runner/stackLock";
 import { prepareWorkDir } from "../lib/runner/workDir";
 import { tektonDagProgram } from "../lib/stackProgram";
@@ -144,9 +145,9 @@ function policyOptions(args: Args): { policyPacks?: string[]; policyPackConfigs?
     if (args.policyConfig && !fs.existsSync(config)) throw new Error(`--policy-config ${config}: no such file`);
     const configs = fs.existsSync(config) ? [path.resolve(config)] : [];
     return {
-        policyPacks: [pack],
+        policyPacks: [compiledPolicyPack(pack, log)],
         policyPackConfigs: configs,
-        note: `policy pack: policy/${configs.length ? ` with ${path.relative(REPO_ROOT, configs[0])}` : ""}`,
+        note: `policy pack: policy/ (compiled to policy/bin)${configs.length ? ` with ${path.relative(REPO_ROOT, configs[0])}` : ""}`,
     };
 }
 

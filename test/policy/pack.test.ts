@@ -1,13 +1,16 @@
 /**
- * The policy pack as the engine runs it: policy/index.ts is started in a child process the way the Pulumi
- * CLI starts a TypeScript pack (@pulumi/pulumi's run-policy-pack, ts-node with type checking), then asked
- * over gRPC for its policies, configured with policy/config.kind.json and asked to analyze a resource.
+ * The policy pack as the engine runs it: the pack is started in a child process the way the Pulumi CLI
+ * starts a Node.js pack (@pulumi/pulumi's run-policy-pack, ts-node with type checking), then asked over
+ * gRPC for its policies, configured with policy/config.kind.json and asked to analyze a resource. Both forms
+ * the engine may load answer the same: the TypeScript sources (`pulumi --policy-pack policy`) and the
+ * compiled policy/bin that scripts/pulumi-run.ts hands the engine (lib/runner/policyPack.ts).
  * Constructing a PolicyPack in the test process itself would start the server here and exit the process.
  */
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { compiledPolicyPack } from "../../lib/runner/policyPack";
 
 const POLICY_DIR = path.join(__dirname, "..", "..", "policy");
 const MODULES = path.join(POLICY_DIR, "node_modules");
@@ -19,7 +22,12 @@ function load(mod: string): any {
     return require(path.join(MODULES, mod));
 }
 
-describe("policy pack served by the policy runtime (policy/index.ts)", function () {
+const FORMS: [string, () => string][] = [
+    ["policy/index.ts, the TypeScript sources", () => POLICY_DIR],
+    ["policy/bin, compiled by the runner", () => compiledPolicyPack(POLICY_DIR)],
+];
+
+for (const [form, packDir] of FORMS) describe(`policy pack served by the policy runtime (${form})`, function () {
     this.timeout(180000);
     let child: ChildProcess | undefined;
     let client: any;
@@ -29,7 +37,7 @@ describe("policy pack served by the policy runtime (policy/index.ts)", function 
     before(async function () {
         if (!fs.existsSync(path.join(MODULES, "@pulumi", "policy"))) this.skip(); // npm ci --prefix policy not run
         child = spawn(process.execPath, [path.join(MODULES, "@pulumi", "pulumi", "cmd", "run-policy-pack"), "127.0.0.1:1", "."], {
-            cwd: POLICY_DIR, stdio: ["ignore", "pipe", "pipe"],
+            cwd: packDir(), stdio: ["ignore", "pipe", "pipe"],
         });
         let stderr = "";
         child.stderr!.on("data", (d) => (stderr += d));
