@@ -4,7 +4,7 @@
 #   bash scripts/test.sh --quick    skip the slow stages that build Go tools (Tekton validator, Pulumi engine,
 #                                   the local control plane of the real-API tests)
 # The engine and API-server stages are pass/fail: the first run builds the engine (~30 min) and the control
-# plane (~10-20 min) into ~/.cache/tekton-dag; later runs reuse them.
+# plane (~10-20 min) into ~/.cache/tekton-dag, in the background while mocha runs; later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,41 @@ ensure_node_modules .
 stage "typecheck (tsc --noEmit)"
 npx --no-install tsc --noEmit -p tsconfig.json
 
+# The Go tools of the later stages (the Pulumi engine, the control plane) build in the background while
+# mocha runs: a cold build takes most of an hour on two cores, and mocha leaves a core idle most of the
+# time. Warm, each is a check of a few seconds. Each runs in its own session so that an early end of this
+# script (a failing stage, ^C) stops the builds and their go processes too.
+declare -A build_pid=()
+stop_builds() {
+    local pid
+    for pid in "${build_pid[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+}
+start_build() {
+    mkdir -p .bench
+    # A background job of this (non-interactive) shell is no group leader, so setsid makes it the leader
+    # of a new session in place: its pid is the group to stop. --wait keeps the exit status if it forked.
+    if command -v setsid >/dev/null 2>&1; then
+        setsid --wait bash "scripts/$1.sh" >/dev/null 2>".bench/$1.log" &
+    else
+        bash "scripts/$1.sh" >/dev/null 2>".bench/$1.log" &
+    fi
+    build_pid[$1]=$!
+    printf '(building or checking in the background: scripts/%s.sh, progress in .bench/%s.log)\n' "$1" "$1"
+}
+# Waits for a background build and shows its progress lines; its exit status is the build's.
+finish_build() {
+    local status=0
+    wait "${build_pid[$1]}" || status=$?
+    unset "build_pid[$1]"
+    cat ".bench/$1.log" >&2
+    return "$status"
+}
+if [ "$quick" = false ]; then
+    trap stop_builds EXIT
+    start_build pulumi-engine
+    start_build cluster-build
+fi
+
 stage "mocha: resource graph, task scripts, pipelines, policy pack"
 mocha_log=$(mktemp)
 set +e
@@ -52,7 +87,7 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     stage "Tekton validation and shellcheck over the rendered objects"
     if bash scripts/check-tekton.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     stage "real Pulumi engine: CLI, kubernetes provider, policy analyzer (scripts/pulumi-engine.sh; the first run builds them)"
-    if bash scripts/pulumi-engine.sh >/dev/null; then
+    if finish_build pulumi-engine; then
         passed=$((passed + 1))
         stage "real Pulumi engine: render up with the policy pack, production stack rejected by it, prebuilt stack preview, engine = mocks"
         engine_log=$(mktemp)
@@ -74,10 +109,10 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     stage "real API server: the local control plane's binaries (scripts/cluster-build.sh; the first run builds them)"
     # Pass or fail, never skipped: the tests fail naming what is missing when the cluster is not up.
     cluster_log=$(mktemp)
-    trap 'bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+    trap 'stop_builds; bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
     set +e
     cluster_status=1
-    if bash scripts/cluster-build.sh >/dev/null; then
+    if finish_build cluster-build; then
         stage "real API server: start the local control plane"
         if bash scripts/cluster.sh start >/dev/null; then
             stage "real API server: test/cluster (pulumi up, task scripts as their ServiceAccounts, RBAC, isolation, soak)"
@@ -88,7 +123,7 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     stage "real API server: stop the local control plane"
     bash scripts/cluster.sh stop
     set -e
-    trap - EXIT
+    trap stop_builds EXIT
     passed=$((passed + $(count passing "$cluster_log")))
     cluster_failed=$(count failing "$cluster_log")
     if [ "$cluster_status" -ne 0 ] && [ "$cluster_failed" -eq 0 ]; then cluster_failed=1; fi
