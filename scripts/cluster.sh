@@ -177,7 +177,8 @@ EOF
 }
 
 # Who created and who deleted each object a run labels: the tests' cross-run deletion check reads it (a
-# ServiceAccount token's id appears as the credential-id of each request). Nothing else is logged.
+# ServiceAccount token's id appears as the credential-id of each request). And every request of the
+# pipeline ServiceAccount, without bodies: the tests check what a task script read (e.g. which pods' logs).
 write_audit_policy() {
     cat >"$state/audit-policy.yaml" <<'EOF'
 apiVersion: audit.k8s.io/v1
@@ -191,6 +192,8 @@ rules:
       - {group: batch, resources: [jobs]}
       - {group: coordination.k8s.io, resources: [leases]}
     namespaces: [staging]
+  - level: Metadata
+    users: ["system:serviceaccount:tekton-dag:tekton-dag-pipeline"]
   - level: None
 EOF
 }
