@@ -280,9 +280,9 @@ start() {
     done
     # Proxy pods are left alone: what their containers do (the mirrord and Telepresence CLIs) decides
     # whether they become Ready, fail or end, and the tests' stand-ins play those containers and the kubelet.
-    # kwok watches Logs objects (the CRD must exist first); the node it initialises gets InternalIP
-    # 127.0.0.1 and kwok's port as its kubelet port, which is where the API server sends pods/log.
-    load_kwok_crds
+    # kwok watches Logs objects (its informer retries until load_crds below has created the CRD); the node
+    # it initialises gets InternalIP 127.0.0.1 and kwok's port as its kubelet port, which is where the API
+    # server sends pods/log.
     write_kwok_config
     launch kwok --kubeconfig "$state/admin.kubeconfig" --manage-all-nodes=false \
         --disregard-status-with-label-selector 'tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)' \
@@ -331,7 +331,7 @@ node_ready() {
 
 # The CRD files of the Tekton releases the program installs, from their Go module zips (downloaded once
 # into the Go module cache). Only CustomResourceDefinitions: the webhook configurations would make every
-# Tekton object fail admission, as no webhook runs here.
+# Tekton object fail admission, as no webhook runs here. With them kwok's Logs CRD (see the header).
 load_crds() {
     local pdir tdir files=()
     command -v go >/dev/null || die "go is not on PATH (the Tekton CRDs come from the Go module proxy)"
@@ -344,23 +344,23 @@ load_crds() {
     for f in "$tdir"/config/300-*.yaml; do
         grep -q '^kind: CustomResourceDefinition' "$f" && files+=("$f")
     done
+    f=$(kwok_logs_crd) || exit 1
+    files+=("$f")
     local args=()
     for f in "${files[@]}"; do args+=(-f "$f"); done
     kubectl_admin apply --server-side "${args[@]}" >/dev/null
     kubectl_admin wait --for condition=Established --timeout 60s crd --all >/dev/null
 }
 
-# kwok's Logs CRD, from the kwok module zip of the version cluster-build.sh builds.
-load_kwok_crds() {
+# kwok's Logs CRD file, from the kwok module zip of the version cluster-build.sh builds.
+kwok_logs_crd() {
     local version dir
     version=$(sed -n 's#^require sigs.k8s.io/kwok \(v[0-9.]*\)$#\1#p' "$repo/tools/kube-control-plane/kwok/go.mod")
     [ -n "$version" ] || die "tools/kube-control-plane/kwok/go.mod must hold 'require sigs.k8s.io/kwok vX.Y.Z'"
-    command -v go >/dev/null || die "go is not on PATH (kwok's CRDs come from the Go module proxy)"
     dir=$(go mod download -json "sigs.k8s.io/kwok@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') ||
         die "could not download sigs.k8s.io/kwok@$version from the Go module proxy (GOPROXY=$(go env GOPROXY))"
     [ -f "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" ] || die "no kustomize/crd/bases/kwok.x-k8s.io_logs.yaml in sigs.k8s.io/kwok@$version"
-    kubectl_admin apply --server-side -f "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" >/dev/null
-    kubectl_admin wait --for condition=Established --timeout 60s crd/logs.kwok.x-k8s.io >/dev/null
+    printf '%s\n' "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml"
 }
 
 stop_all() {

@@ -27,8 +27,9 @@ export class PodLog {
             metadata: { name: pod, namespace, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: pod, uid }] },
             spec: { logs: [{ logsFile: file }] },
         }));
-        // kwok learns of the object through a watch: wait until the API server's proxy reaches the file.
-        const deadline = Date.now() + 10_000;
+        // kwok learns of the object through a watch (whose first list may still be backing off right after
+        // the cluster started): wait until the API server's proxy reaches the file.
+        const deadline = Date.now() + 30_000;
         for (;;) {
             const r = kubectl(["logs", pod, "-n", namespace, "--all-containers=true"]);
             if (r.status === 0) break;
