@@ -11,6 +11,7 @@ import {
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { ProxyPods } from "./standins";
 import { auditMark, auditSince } from "./audit";
 
@@ -233,7 +234,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
                     }
                 }
                 const out = spawnSync("kubectl", ["auth", "can-i", "--list", "-n", ns], {
-                    encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: creds.kubeconfig },
+                    encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: path.dirname(creds.kubeconfig), KUBECONFIG: creds.kubeconfig },
                 });
                 assert.equal(out.status, 0, out.stderr);
                 const actual = new Map<string, Set<string>>();
