@@ -82,9 +82,11 @@ describe("cluster: pr-comment.sh as tekton-dag-pipeline, the token Secret read t
         apply([...tokenRbac, secret(TOKEN_SECRET, "ghp_example_token\n"), secret(OTHER_SECRET, "ghp_not_for_pr_comment")]);
         await waitCan(PIPELINE_SA, "get", `secrets/${TOKEN_SECRET}`, PIPELINES_NS, true);
     });
-    after(() => {
+    after(async () => {
         kubectl(["delete", "secret", TOKEN_SECRET, OTHER_SECRET, "-n", PIPELINES_NS, "--ignore-not-found"]);
         kubectl(["delete", "role,rolebinding", TOKEN_ROLE, "-n", PIPELINES_NS, "--ignore-not-found"]);
+        // The files after this one (rbac.test.ts's can-i --list) must find the kind stack's RBAC alone.
+        await waitCan(PIPELINE_SA, "get", `secrets/${TOKEN_SECRET}`, PIPELINES_NS, false);
     });
 
     it("logs a line and succeeds without a token secret, making no API request", async () => {

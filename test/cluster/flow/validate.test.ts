@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { auditMark, auditSince } from "../audit";
 import {
     deployEnv, installApps, installRbac, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, runScript, ScriptRun,
-    TARGET_NS, tempDir,
+    sleep, TARGET_NS, tempDir,
 } from "../harness";
 import { PodLog } from "../podlogs";
 import { ProxyPods } from "../standins";
@@ -136,8 +136,13 @@ describe("cluster: validate-routing.sh as tekton-dag-pipeline (validate-stack-pr
         const d = await runScript("deploy-intercept-mirrord.sh", deployEnv(RUN, ["demo-fe"]), PIPELINE_SA);
         assert.equal(d.status, 0, d.stderr);
         assert.deepEqual(JSON.parse(fs.readFileSync(path.join(RUN.ws, "result"), "utf8")), { "demo-fe": PR_POD });
-        const originals = kubectlOk(["get", "pods", "-n", NS, "-l", "app=demo-fe", "-o", "jsonpath={.items[*].metadata.name}"]).trim().split(/\s+/);
-        assert.equal(originals.length, 1, `demo-fe has one replica: ${originals.join(" ")}`);
+        // demo-fe has one replica; a pod of an earlier rollout may still be on its way out.
+        let originals: string[] = [];
+        for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(500)) {
+            originals = kubectlOk(["get", "pods", "-n", NS, "-l", "app=demo-fe", "-o", "jsonpath={.items[*].metadata.name}"]).trim().split(/\s+/);
+            if (originals.length === 1) break;
+        }
+        assert.equal(originals.length, 1, `demo-fe has one pod: ${originals.join(" ")}`);
         ORIGINAL_POD = originals[0];
         logs[PR_POD] = await PodLog.attach(NS, PR_POD);
         logs[ORIGINAL_POD] = await PodLog.attach(NS, ORIGINAL_POD);
