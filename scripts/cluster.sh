@@ -12,6 +12,16 @@
 # `start` creates the namespaces the stacks expect and loads the Tekton CRDs (pipeline config/300-crds and
 # the triggers CRDs from their Go module zips; never their webhook configurations: no webhook runs here).
 #
+# Pod logs: kwok plays the kubelet's log endpoint. The API server proxies `pods/log` (after RBAC) to the
+# node's InternalIP (127.0.0.1) and daemonEndpoints port, where kwok serves TLS with its own certificate
+# from .cluster/certs, verified by the API server against the local CA. Which file a pod's logs come from
+# is a `Logs` object (kwok.x-k8s.io/v1alpha1, named after the pod, in its namespace, spec.logs[].logsFile),
+# created by the tests; the file is in the CRI log format (`<RFC3339Nano time> stdout F <line>`), whose
+# timestamps `--since` filters on. The files live under .cluster/pod-logs/. What kwok does not do: it
+# authenticates no client (no client-certificate check exists in its server; it also answers plain HTTP
+# on the same port), so any local process can read the logs it serves on 127.0.0.1; the files hold test
+# lines only. Its pprof handler is switched off; exec, attach and port-forward stay unconfigured (errors).
+#
 # Settings (environment):
 #   TEKTON_DAG_CLUSTER_PORT      API server port (default: a free port); a port in use is an error
 #   TEKTON_DAG_CLUSTER_DIR       state dir (default <repo>/.cluster)
@@ -113,6 +123,37 @@ make_certs() {
     openssl rsa -in "$c/sa.key" -pubout -out "$c/sa.pub" 2>/dev/null
 }
 
+# kwok's serving certificate (its kubelet-like log endpoint on 127.0.0.1): the API server verifies it
+# against the local CA (--kubelet-certificate-authority) instead of trusting any certificate.
+make_kwok_cert() {
+    local c="$state/certs"
+    [ -f "$c/kwok.crt" ] && return 0
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$c/kwok.ext"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=kwok-node-0" -keyout "$c/kwok.key" -out "$c/kwok.csr" 2>/dev/null
+    openssl x509 -req -in "$c/kwok.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 3650 \
+        -extfile "$c/kwok.ext" -out "$c/kwok.crt" 2>/dev/null
+}
+
+# kwok's own settings that have no flag: no pprof handler on its unauthenticated server (a heap profile
+# would show the admin credentials kwok holds). kwok applies no defaults to a configuration file it is
+# given, so the file restates kwok 0.8.0's defaults for the other options without a flag.
+write_kwok_config() {
+    cat >"$state/kwok-config.yaml" <<'EOF'
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  enableProfilingHandler: false
+  enableContentionProfiling: false
+  enableDebuggingHandlers: true
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+EOF
+}
+
 write_kubeconfig() {
     local c="$state/certs" port=$1
     cat >"$state/admin.kubeconfig" <<EOF
@@ -136,7 +177,8 @@ EOF
 }
 
 # Who created and who deleted each object a run labels: the tests' cross-run deletion check reads it (a
-# ServiceAccount token's id appears as the credential-id of each request). Nothing else is logged.
+# ServiceAccount token's id appears as the credential-id of each request). And every request of the
+# pipeline ServiceAccount, without bodies: the tests check what a task script read (e.g. which pods' logs).
 write_audit_policy() {
     cat >"$state/audit-policy.yaml" <<'EOF'
 apiVersion: audit.k8s.io/v1
@@ -150,6 +192,8 @@ rules:
       - {group: batch, resources: [jobs]}
       - {group: coordination.k8s.io, resources: [leases]}
     namespaces: [staging]
+  - level: Metadata
+    users: ["system:serviceaccount:tekton-dag:tekton-dag-pipeline"]
   - level: None
 EOF
 }
@@ -171,8 +215,13 @@ start() {
     mkdir -p "$state/pids" "$state/logs"
     rm -rf "$state/etcd"
     make_certs
+    make_kwok_cert
+    # The tests' per-pod log files (kwok reads them; see the header); the last cluster's went with its etcd.
+    rm -rf "$state/pod-logs"
+    mkdir "$state/pod-logs"
+    chmod 700 "$state/pod-logs"
 
-    local api_port etcd_port peer_port kcm_port sched_port
+    local api_port etcd_port peer_port kcm_port sched_port kwok_port
     if [ -n "${TEKTON_DAG_CLUSTER_PORT:-}" ]; then
         if ! [[ "$TEKTON_DAG_CLUSTER_PORT" =~ ^[0-9]{4,5}$ ]] || [ "$TEKTON_DAG_CLUSTER_PORT" -lt 1024 ] || [ "$TEKTON_DAG_CLUSTER_PORT" -gt 65535 ]; then
             die "TEKTON_DAG_CLUSTER_PORT must be a port number 1024-65535; got '$TEKTON_DAG_CLUSTER_PORT'"
@@ -187,7 +236,8 @@ start() {
     free_port peer_port
     free_port kcm_port
     free_port sched_port
-    printf 'api=%s\netcd=%s\n' "$api_port" "$etcd_port" >"$state/ports"
+    free_port kwok_port
+    printf 'api=%s\netcd=%s\nkwok=%s\n' "$api_port" "$etcd_port" "$kwok_port" >"$state/ports"
     write_kubeconfig "$api_port"
     local c="$state/certs"
 
@@ -203,6 +253,7 @@ start() {
     : >"$state/logs/audit.log"
     # Every client (components, tests, task tokens) authenticates; anonymous requests are refused.
     # RBAC is the authorizer the tests exercise; no endpoint reconciler (the only address is loopback).
+    # The kubelet (kwok) is reached at the node's InternalIP only, and its certificate must chain to our CA.
     launch kube-apiserver --etcd-servers "http://127.0.0.1:$etcd_port" \
         --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
         --tls-cert-file "$c/server.crt" --tls-private-key-file "$c/server.key" --client-ca-file "$c/ca.crt" \
@@ -210,6 +261,7 @@ start() {
         --service-account-issuer https://kubernetes.default.svc \
         --service-cluster-ip-range 10.0.0.0/24 --authorization-mode Node,RBAC \
         --endpoint-reconciler-type none --profiling=false --anonymous-auth=false \
+        --kubelet-preferred-address-types InternalIP --kubelet-certificate-authority "$c/ca.crt" \
         --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" --audit-log-maxsize 0
     wait_for kube-apiserver 60 api_ready
     log "API server ready on https://127.0.0.1:$api_port after $((SECONDS - t0))s"
@@ -228,10 +280,16 @@ start() {
     done
     # Proxy pods are left alone: what their containers do (the mirrord and Telepresence CLIs) decides
     # whether they become Ready, fail or end, and the tests' stand-ins play those containers and the kubelet.
+    # kwok watches Logs objects (its informer retries until load_crds below has created the CRD); the node
+    # it initialises gets InternalIP 127.0.0.1 and kwok's port as its kubelet port, which is where the API
+    # server sends pods/log.
+    write_kwok_config
     launch kwok --kubeconfig "$state/admin.kubeconfig" --manage-all-nodes=false \
         --disregard-status-with-label-selector 'tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)' \
         --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-lease-duration-seconds 40 \
-        --cidr 10.244.0.1/16 --node-ip 10.240.0.2 "${stage_args[@]}"
+        --cidr 10.244.0.1/16 --node-ip 127.0.0.1 --node-port "$kwok_port" \
+        --server-address "127.0.0.1:$kwok_port" --tls-cert-file "$c/kwok.crt" --tls-private-key-file "$c/kwok.key" \
+        --enable-crds Logs -c "$state/kwok-config.yaml" "${stage_args[@]}"
 
     kubectl_admin apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -253,6 +311,7 @@ EOF
         wait_for kube-controller-manager 60 has_default_sa "$ns"
     done
     wait_for kwok 60 node_ready
+    wait_for kwok 30 node_serves_logs "$kwok_port"
     trap - EXIT INT TERM
     log "local cluster up in $((SECONDS - t0))s (namespaces: $namespaces); KUBECONFIG=$state/admin.kubeconfig"
     echo "$state/admin.kubeconfig"
@@ -260,13 +319,19 @@ EOF
 
 has_default_sa() { kubectl_admin get serviceaccount default -n "$1" >/dev/null 2>&1; }
 
+# The API server finds kwok's log endpoint through the node's status, and kwok listens there.
+node_serves_logs() {
+    [ "$(kubectl_admin get node kwok-node-0 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address} {.status.daemonEndpoints.kubeletEndpoint.Port}' 2>/dev/null)" = "127.0.0.1 $1" ] &&
+        port_in_use "$1"
+}
+
 node_ready() {
     [ "$(kubectl_admin get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 
 # The CRD files of the Tekton releases the program installs, from their Go module zips (downloaded once
 # into the Go module cache). Only CustomResourceDefinitions: the webhook configurations would make every
-# Tekton object fail admission, as no webhook runs here.
+# Tekton object fail admission, as no webhook runs here. With them kwok's Logs CRD (see the header).
 load_crds() {
     local pdir tdir files=()
     command -v go >/dev/null || die "go is not on PATH (the Tekton CRDs come from the Go module proxy)"
@@ -279,10 +344,23 @@ load_crds() {
     for f in "$tdir"/config/300-*.yaml; do
         grep -q '^kind: CustomResourceDefinition' "$f" && files+=("$f")
     done
+    f=$(kwok_logs_crd) || exit 1
+    files+=("$f")
     local args=()
     for f in "${files[@]}"; do args+=(-f "$f"); done
     kubectl_admin apply --server-side "${args[@]}" >/dev/null
     kubectl_admin wait --for condition=Established --timeout 60s crd --all >/dev/null
+}
+
+# kwok's Logs CRD file, from the kwok module zip of the version cluster-build.sh builds.
+kwok_logs_crd() {
+    local version dir
+    version=$(sed -n 's#^require sigs.k8s.io/kwok \(v[0-9.]*\)$#\1#p' "$repo/tools/kube-control-plane/kwok/go.mod")
+    [ -n "$version" ] || die "tools/kube-control-plane/kwok/go.mod must hold 'require sigs.k8s.io/kwok vX.Y.Z'"
+    dir=$(go mod download -json "sigs.k8s.io/kwok@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') ||
+        die "could not download sigs.k8s.io/kwok@$version from the Go module proxy (GOPROXY=$(go env GOPROXY))"
+    [ -f "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" ] || die "no kustomize/crd/bases/kwok.x-k8s.io_logs.yaml in sigs.k8s.io/kwok@$version"
+    printf '%s\n' "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml"
 }
 
 stop_all() {

@@ -4,7 +4,11 @@
 import * as fs from "node:fs";
 import { AUDIT_LOG } from "./harness";
 
-export interface AuditEntry { verb: string; tokenId?: string; user: string; resource: string; name: string; uid?: string; run?: string }
+export interface AuditEntry {
+    verb: string; tokenId?: string; user: string; resource: string; name: string; uid?: string; run?: string;
+    /** Also logged (Metadata level) for every request of tekton-dag-pipeline: e.g. pods/log reads. */
+    namespace: string; subresource: string; uri: string;
+}
 
 /** The byte offset to read from later (the log only grows while the cluster runs). */
 export function auditMark(): number {
@@ -28,6 +32,7 @@ export function auditSince(offset: number): AuditEntry[] {
         entries.push({
             verb: e.verb, tokenId: cred?.startsWith("JTI=") ? cred.slice(4) : undefined, user: e.user?.username ?? "",
             resource: e.objectRef?.resource ?? "", name: e.objectRef?.name ?? obj.metadata?.name ?? "", uid, run,
+            namespace: e.objectRef?.namespace ?? "", subresource: e.objectRef?.subresource ?? "", uri: e.requestURI ?? "",
         });
     }
     return entries;

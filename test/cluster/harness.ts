@@ -210,26 +210,31 @@ export function runScript(script: string, env: Record<string, string>, account: 
 
 // ---- the program's RBAC, rendered by the program itself --------------------------------------------------
 
-let rendered: Promise<string> | undefined;
+const rendered = new Map<string, Promise<string>>();
 
-/** Renders the kind stack with `npm run manifests` (Pulumi mocks) once per process; returns the dir. */
-export function renderKindStack(): Promise<string> {
-    rendered ??= new Promise((resolve, reject) => {
+/**
+ * Renders the kind stack with `npm run manifests` (Pulumi mocks) once per process and set of config
+ * overrides (`--set key=value`, e.g. githubTokenSecret); returns the dir.
+ */
+export function renderKindStack(overrides: Record<string, string> = {}): Promise<string> {
+    const sets = Object.entries(overrides).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
+    const key = sets.join(" ");
+    if (!rendered.has(key)) rendered.set(key, new Promise((resolve, reject) => {
         const out = tempDir("kind-manifests-");
-        const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "kind", "--out", out],
+        const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "kind", "--out", out, ...sets],
             { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
         let err = "";
         child.stderr.on("data", (d) => { err += d; });
-        child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`npm run manifests -- --stack kind failed: ${err}`)));
-    });
-    return rendered;
+        child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`npm run manifests -- --stack kind ${key} failed: ${err}`)));
+    }));
+    return rendered.get(key)!;
 }
 
 export const RBAC_KINDS = ["ServiceAccount", "Role", "RoleBinding"];
 
-/** The ServiceAccounts, Roles and RoleBindings the program installs for the kind stack. */
-export async function rbacObjects(): Promise<any[]> {
-    const dir = await renderKindStack();
+/** The ServiceAccounts, Roles and RoleBindings the program installs for the kind stack (with overrides). */
+export async function rbacObjects(overrides: Record<string, string> = {}): Promise<any[]> {
+    const dir = await renderKindStack(overrides);
     const objects: any[] = [];
     for (const ns of fs.readdirSync(dir)) {
         const sub = path.join(dir, ns);

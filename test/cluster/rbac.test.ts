@@ -6,11 +6,12 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    Account, apply, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, installApps, installRbac, kubectl, MIRRORD_SA, newRun,
-    PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
+    Account, apply, canI, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, installApps, installRbac, kubectl, MIRRORD_SA, newRun,
+    PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { ProxyPods } from "./standins";
 import { auditMark, auditSince } from "./audit";
 
@@ -212,37 +213,63 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
             "selfsubjectreviews.authentication.k8s.io", "clustertrustbundles.certificates.k8s.io"]);
         // tekton-dag-pr-code is named by no rule file: its expected set is empty.
         const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA, PR_CODE_SA];
-        for (const account of accounts) {
-            it(`${account.namespace}/${account.name}`, () => {
-                const creds = credentials(account);
-                for (const ns of [PIPELINES_NS, TARGET_NS, TELEPRESENCE_NS, "default", "kube-system"]) {
-                    const expected = new Map<string, Set<string>>();
-                    for (const f of files) {
-                        if (f.subject !== account.name || NS_OF[f.roleNamespaces] !== ns) continue;
-                        if (accountOf(f).namespace !== account.namespace) continue;
-                        for (const r of f.rules) {
-                            for (const g of r.apiGroups) for (const res of r.resources) {
-                                const key = `${res.split("/")[0]}${g ? `.${g}` : ""}${res.includes("/") ? `/${res.split("/")[1]}` : ""} [${(r.resourceNames ?? []).join(" ")}]`;
-                                const set = expected.get(key) ?? new Set<string>();
-                                r.verbs.forEach((v) => set.add(v));
-                                expected.set(key, set);
-                            }
-                        }
-                    }
-                    const out = spawnSync("kubectl", ["auth", "can-i", "--list", "-n", ns], {
-                        encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: creds.kubeconfig },
-                    });
-                    assert.equal(out.status, 0, out.stderr);
-                    const actual = new Map<string, Set<string>>();
-                    for (const line of out.stdout.split("\n").slice(1)) {
-                        const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
-                        if (!m || BASELINE.has(m[1])) continue; // non-resource URLs start with blanks
-                        actual.set(`${m[1]} [${m[3]}]`, new Set(m[4].split(" ").filter(Boolean)));
-                    }
-                    const show = (m: Map<string, Set<string>>) => [...m].map(([k, v]) => `${k} ${[...v].sort().join(",")}`).sort();
-                    assert.deepEqual(show(actual), show(expected), `${account.name} in namespace ${ns}:\n${out.stdout}`);
+        type Rules = RuleFile["rules"];
+        /** The account's permissions in each namespace equal its rule files' plus `extra` (Roles outside them). */
+        function checkEffective(account: Account, extra: Array<{ ns: string; rules: Rules }> = []): void {
+            const creds = credentials(account);
+            for (const ns of [PIPELINES_NS, TARGET_NS, TELEPRESENCE_NS, "default", "kube-system"]) {
+                const expected = new Map<string, Set<string>>();
+                const granted: Rules[] = extra.filter((e) => e.ns === ns).map((e) => e.rules);
+                for (const f of files) {
+                    if (f.subject !== account.name || NS_OF[f.roleNamespaces] !== ns) continue;
+                    if (accountOf(f).namespace !== account.namespace) continue;
+                    granted.push(f.rules);
                 }
-            });
+                for (const r of granted.flat()) {
+                    for (const g of r.apiGroups) for (const res of r.resources) {
+                        const key = `${res.split("/")[0]}${g ? `.${g}` : ""}${res.includes("/") ? `/${res.split("/")[1]}` : ""} [${(r.resourceNames ?? []).join(" ")}]`;
+                        const set = expected.get(key) ?? new Set<string>();
+                        r.verbs.forEach((v) => set.add(v));
+                        expected.set(key, set);
+                    }
+                }
+                const out = spawnSync("kubectl", ["auth", "can-i", "--list", "-n", ns], {
+                    encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: path.dirname(creds.kubeconfig), KUBECONFIG: creds.kubeconfig },
+                });
+                assert.equal(out.status, 0, out.stderr);
+                const actual = new Map<string, Set<string>>();
+                for (const line of out.stdout.split("\n").slice(1)) {
+                    const m = /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]\s*$/.exec(line);
+                    if (!m || BASELINE.has(m[1])) continue; // non-resource URLs start with blanks
+                    actual.set(`${m[1]} [${m[3]}]`, new Set(m[4].split(" ").filter(Boolean)));
+                }
+                const show = (m: Map<string, Set<string>>) => [...m].map(([k, v]) => `${k} ${[...v].sort().join(",")}`).sort();
+                assert.deepEqual(show(actual), show(expected), `${account.name} in namespace ${ns}:\n${out.stdout}`);
+            }
         }
+        for (const account of accounts) {
+            it(`${account.namespace}/${account.name}`, () => checkEffective(account));
+        }
+
+        // pr-comment's token Role is not a rule file: its Secret's name is config (components/rbac.ts). The kind
+        // stack sets none; rendered with githubTokenSecret it adds get on exactly that Secret.
+        it(`${PIPELINE_SA.namespace}/${PIPELINE_SA.name} with githubTokenSecret set: the rule files plus get on that one Secret, no other Secret`, async () => {
+            const name = "tekton-dag-pr-comment-token";
+            const objs = (await rbacObjects({ githubTokenSecret: "github-token" })).filter((o) => o.metadata.name === name);
+            const role = objs.find((o) => o.kind === "Role");
+            assert.deepEqual(role?.rules, [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["github-token"] }]);
+            apply(objs);
+            try {
+                await waitCan(PIPELINE_SA, "get", "secrets/github-token", PIPELINES_NS, true);
+                checkEffective(PIPELINE_SA, [{ ns: PIPELINES_NS, rules: role.rules }]);
+                for (const [verb, res, ns] of [["get", "secrets/another-secret", PIPELINES_NS], ["list", "secrets", PIPELINES_NS], ["watch", "secrets", PIPELINES_NS],
+                    ["update", "secrets/github-token", PIPELINES_NS], ["delete", "secrets/github-token", PIPELINES_NS], ["get", "secrets/github-token", TARGET_NS]]) {
+                    assert.equal(canI(PIPELINE_SA, verb, res, ns), false, `${PIPELINE_SA.name} may ${verb} ${res} in ${ns}`);
+                }
+            } finally {
+                kubectl(["delete", "role,rolebinding", name, "-n", PIPELINES_NS, "--ignore-not-found"]);
+                await waitCan(PIPELINE_SA, "get", "secrets/github-token", PIPELINES_NS, false);
+            }
+        });
     });
 });

@@ -1,5 +1,6 @@
-// Shared by the tests under test/flow: run the PR-flow task scripts (resolve-stack, validate-*,
-// run-stack-tests, pr-comment) as their Tasks run them, against a temporary shared workspace.
+// Shared by the tests under test/flow: run the PR-flow task scripts that need no cluster (resolve-stack,
+// run-stack-tests) as their Tasks run them, against a temporary shared workspace. The ones that call kubectl
+// (validate-routing, pr-comment) run against the real API server: test/cluster/flow.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -140,12 +141,6 @@ export function readAt(workspace: string, value: string): string {
 
 export function sha256(text: string): string {
     return crypto.createHash("sha256").update(text, "utf8").digest("hex");
-}
-
-/** Writes `text` to `relPath` in the workspace and returns its reference, as resolve-stack reports one. */
-export function pinValue(workspace: string, relPath: string, text: string): string {
-    writeFile(path.join(workspace, relPath), text);
-    return `@${relPath}@sha256:${sha256(text)}`;
 }
 
 /**
