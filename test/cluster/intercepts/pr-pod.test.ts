@@ -3,7 +3,7 @@
 // is a real Deployment; the scripts run as tekton-dag-pipeline; the assertions read the pod the API server
 // stored. Simulated: the proxy pods' containers (mirrord and Telepresence CLIs, test/cluster/standins.ts).
 import { strict as assert } from "node:assert";
-import { installApps, installRbac, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, Run, runScript, ScriptRun, TARGET_NS } from "../harness";
+import { apply, installApps, installRbac, newRun, PIPELINE_SA, purgeRunObjects, Run, runScript, ScriptRun, TARGET_NS } from "../harness";
 import { ProxyPods } from "../standins";
 import {
     assertNothingCreated, builtImage, envOf, getPods, mark, one, putDeployments, remove, storedDeployment, withoutPodDefaults,
@@ -127,7 +127,7 @@ describe("cluster: the PR pod is the app's pod (a real Deployment; proxy contain
     before(async () => {
         await installRbac();
         installApps(); // the traffic-manager Service the Telepresence proxy looks up
-        kubectlOk(["create", "serviceaccount", APP, "-n", TARGET_NS]);
+        apply([{ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: APP, namespace: TARGET_NS } }]);
         proxies = new ProxyPods();
         proxies.start();
     });
