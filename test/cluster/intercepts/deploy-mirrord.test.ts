@@ -284,14 +284,20 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
     });
 
     describe("failures", () => {
+        let changed: any[] = [];
+        const put = (dep: any, ready = false) => {
+            changed.push(dep.metadata.name === FE.name ? feDeployment() : apiDeployment());
+            putDeployments([dep], ready);
+        };
         afterEach(() => {
             purgeRunObjects();
-            putDeployments([feDeployment(), apiDeployment()]);
+            if (changed.length) putDeployments(changed); // back to the targets the other tests expect
+            changed = [];
         });
 
         it("fails with the mirrord CLI's error when the proxy stops (its target has no running pod)", async () => {
             // Open-source mirrord needs a running pod of the target to steal from; with none the CLI exits.
-            putDeployments([feDeployment((_, d) => { d.spec.replicas = 0; })], false);
+            put(feDeployment((_, d) => { d.spec.replicas = 0; }));
             const run = newRun("md");
             const r = await deploy(run);
             assert.notEqual(r.status, 0);
@@ -302,7 +308,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
         });
 
         it("fails, printing events and logs, when the PR pod never becomes Ready (it fits no node)", async () => {
-            putDeployments([feDeployment((s) => { s.nodeSelector = NO_NODE; })], false);
+            put(feDeployment((s) => { s.nodeSelector = NO_NODE; }));
             const run = newRun("md");
             const r = await deploy(run, { POD_READY_TIMEOUT_SECONDS: "3", POLL_INTERVAL_SECONDS: "1" });
             assert.notEqual(r.status, 0);
@@ -312,7 +318,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
         });
 
         it("fails on an image that cannot be pulled without waiting for the timeout (kubelet's pull failure simulated)", async () => {
-            putDeployments([feDeployment((s) => { s.nodeSelector = NO_NODE; })], false);
+            put(feDeployment((s) => { s.nodeSelector = NO_NODE; }));
             const run = newRun("md");
             const deploying = deploy(run, { POD_READY_TIMEOUT_SECONDS: "300", POLL_INTERVAL_SECONDS: "1" });
             await reportStatus(run, FE.name, "pr-pod", {
@@ -328,7 +334,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
 
         it("does not take an earlier attempt's running agent (another proxy label) for this attempt's (proxy's kubelet simulated)", async () => {
             // The CLI of this attempt never gets its agent up; the proxy pod itself is Ready (socat listens).
-            putDeployments([feDeployment((_, d) => { d.metadata.annotations = { "tekton-dag.test/mirrord-agent": "never-starts" }; })]);
+            put(feDeployment((_, d) => { d.metadata.annotations = { "tekton-dag.test/mirrord-agent": "never-starts" }; }), true);
             const run = newRun("md");
             // The earlier attempt's agent: a bare pod, so the script's removal of earlier agent Jobs leaves it
             // (what is checked here is the proxy label in the query, not that removal).
@@ -356,6 +362,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
 
         for (const replicas of [2, 3]) {
             it(`refuses a target Deployment with ${replicas} replicas before anything is created, naming the app and the alternatives`, async () => {
+                changed.push(apiDeployment());
                 kubectlOk(["scale", "deployment/md-api", "-n", TARGET_NS, `--replicas=${replicas}`]);
                 const run = newRun("md");
                 const since = mark();
