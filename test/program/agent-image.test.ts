@@ -1,10 +1,9 @@
 // tekton-dag:mirrordAgentImage -> the mirrord-agent-image param of the deploy Task and both Pipelines ->
-// env MIRRORD_AGENT_IMAGE -> the mirrord config's agent.image (the images policy: test/policy/agent-image.test.ts).
+// env MIRRORD_AGENT_IMAGE -> the mirrord config's agent.image (the images policy: test/policy/agent-image.test.ts;
+// the deploy script, on the real API server: test/cluster/intercepts/mirrord-agent-image.test.ts).
 import { strict as assert } from "node:assert";
 import { parseConfig } from "../../lib/loadConfig";
 import { named, objects, paramDefault } from "../helpers/render";
-import { created, runScript, tempDir } from "../intercepts/harness";
-import { deployEnv, happyRules } from "../intercepts/fixtures";
 import { problemsOf } from "../helpers/config";
 
 const MIRROR = "registry.corp.example/mirrors/metalbear-co/mirrord:3.250.0";
@@ -56,26 +55,5 @@ describe("mirrord agent image (tekton-dag:mirrordAgentImage)", () => {
             const step = named(objs, "Task", "deploy-intercept-mirrord").spec.steps[0];
             assert.equal(step.env.find((e: any) => e.name === "MIRRORD_AGENT_IMAGE")?.value, "$(params.mirrord-agent-image)");
         });
-    });
-
-    describe("deploy-intercept-mirrord.sh", () => {
-        it("writes MIRRORD_AGENT_IMAGE into the config's agent.image", () => {
-            const dir = tempDir();
-            const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { MIRRORD_AGENT_IMAGE: MIRROR }), happyRules(), dir);
-            assert.equal(res.status, 0, res.stderr);
-            const configs = created(res.calls).filter((o) => o.kind === "ConfigMap").map((c) => JSON.parse(c.data["mirrord.json"]));
-            assert.equal(configs.length, 2);
-            for (const c of configs) assert.equal(c.agent.image, MIRROR);
-        });
-
-        for (const tag of ["latest", "LATEST"]) {
-            it(`refuses an unpinned agent image (:${tag}) before anything is created, naming the param`, () => {
-                const dir = tempDir();
-                const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { MIRRORD_AGENT_IMAGE: `ghcr.io/metalbear-co/mirrord:${tag}` }), happyRules(), dir);
-                assert.notEqual(res.status, 0);
-                assert.match(res.stderr, new RegExp(`mirrord-agent-image "ghcr.io/metalbear-co/mirrord:${tag}" is not a pinned image reference`));
-                assert.deepEqual(res.calls.filter((c) => c.cmd === "kubectl"), [], "no kubectl call at all");
-            });
-        }
     });
 });

@@ -1,18 +1,29 @@
 // tekton-dag:mirrordAgentImagePullSecret -> the mirrord-agent-image-pull-secret param of the deploy Task and
 // both Pipelines -> env MIRRORD_AGENT_IMAGE_PULL_SECRET -> the mirrord config's agent.image_pull_secrets, so an
-// agent image from a private mirror can be pulled.
+// agent image from a private mirror can be pulled. The deploy script passing it on, on the real API server:
+// test/cluster/intercepts/mirrord-agent-image.test.ts.
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import type { ValidateFunction } from "ajv";
 import { requireSharedSchema } from "../helpers/sharedSchemas";
 import { parseConfig } from "../../lib/loadConfig";
 import { named, objects, paramDefault } from "../helpers/render";
-import { created, RUN_ID, runScript, tempDir } from "../intercepts/harness";
-import { deployEnv, happyRules } from "../intercepts/fixtures";
 import { problemsOf } from "../helpers/config";
 
 const PARAM = "mirrord-agent-image-pull-secret";
+const RUN_ID = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
+
+/** mirrord-config.sh (it calls no kubectl) with the environment the deploy task gives it. */
+function mirrordConfig(env: Record<string, string>) {
+    const res = spawnSync("bash", [path.join(__dirname, "..", "..", "tekton", "scripts", "mirrord-config.sh")], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", APP: "demo-fe", NAMESPACE: "staging", RUN_ID, INTERCEPT_HEADER: "x-dev-session: pr-42", ...env },
+        encoding: "utf8",
+    });
+    return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
 const HOLDERS: Array<[string, string]> = [["Task", "deploy-intercept-mirrord"], ["Pipeline", "stack-pr-test"], ["Pipeline", "stack-pr-continue"]];
 
 describe("mirrord agent image pull secret (tekton-dag:mirrordAgentImagePullSecret)", () => {
@@ -52,30 +63,25 @@ describe("mirrord agent image pull secret (tekton-dag:mirrordAgentImagePullSecre
         for (const [kind, name] of HOLDERS) assert.equal(paramDefault(named(objs, kind, name), PARAM), "", `${kind} ${name}`);
     });
 
-    it("writes agent.image_pull_secrets, in the shape mirrord 3.250.0's schema accepts", function () {
+    it("mirrord-config.sh writes agent.image_pull_secrets, in the shape mirrord 3.250.0's schema accepts", function () {
         const validate = schema(this);
-        const dir = tempDir();
-        const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { MIRRORD_AGENT_IMAGE_PULL_SECRET: "corp-registry" }), happyRules(), dir);
+        const res = mirrordConfig({ AGENT_IMAGE_PULL_SECRET: "corp-registry", PORT: "3000" });
         assert.equal(res.status, 0, res.stderr);
-        const configs = created(res.calls).filter((o) => o.kind === "ConfigMap").map((c) => JSON.parse(c.data["mirrord.json"]));
-        assert.equal(configs.length, 2);
-        for (const c of configs) {
-            assert.deepEqual(c.agent.image_pull_secrets, [{ name: "corp-registry" }]);
-            assert.ok(validate(c), JSON.stringify(validate.errors, null, 2));
-        }
+        const config = JSON.parse(res.stdout);
+        assert.deepEqual(config.agent.image_pull_secrets, [{ name: "corp-registry" }]);
+        assert.ok(validate(config), JSON.stringify(validate.errors, null, 2));
     });
 
-    it("leaves agent.image_pull_secrets out without a secret", () => {
-        const res = runScript("mirrord-config.sh", { APP: "demo-fe", NAMESPACE: "staging", RUN_ID, INTERCEPT_HEADER: "x-dev-session: pr-42" });
+    it("mirrord-config.sh leaves agent.image_pull_secrets out without a secret", () => {
+        const res = mirrordConfig({});
         assert.equal(res.status, 0, res.stderr);
         assert.equal(JSON.parse(res.stdout).agent.image_pull_secrets, undefined);
     });
 
-    it("refuses a pull secret that is not a Secret name before anything is created", () => {
-        const dir = tempDir();
-        const res = runScript("deploy-intercept-mirrord.sh", deployEnv(dir, { MIRRORD_AGENT_IMAGE_PULL_SECRET: "Bad Name" }), happyRules(), dir);
+    it("mirrord-config.sh refuses a pull secret that is not a Secret name, printing no config", () => {
+        const res = mirrordConfig({ AGENT_IMAGE_PULL_SECRET: "Bad Name" });
         assert.notEqual(res.status, 0);
-        assert.match(res.stderr, /mirrord-agent-image-pull-secret "Bad Name" is not a Secret name/);
-        assert.deepEqual(created(res.calls), []);
+        assert.equal(res.stdout, "");
+        assert.match(res.stderr, /AGENT_IMAGE_PULL_SECRET \(task param mirrord-agent-image-pull-secret\) "Bad Name" is not a Secret name/);
     });
 });

@@ -11,11 +11,10 @@ import * as os from "os";
 import * as path from "path";
 
 const REPO = path.resolve(__dirname, "..", "..");
-// Every test file that reads ../shared/schemas (test/helpers/sharedSchemas.ts), and a grep that selects its
-// tests that do.
+// Every test file of this (cluster-less) stage that reads ../shared/schemas (test/helpers/sharedSchemas.ts),
+// and a grep that selects its tests that do. test/cluster/intercepts/mirrord-config.test.ts and
+// mirrord-low-port.test.ts read it the same way but run in the cluster stage, which this child mocha lacks.
 const SCHEMA_TESTS = [
-    "test/intercepts/mirrord-config.test.ts",
-    "test/intercepts/mirrord-low-port.test.ts",
     "test/program/agent-pull-secret.test.ts",
     "test/program/telepresence-values.test.ts",
 ];

@@ -1,8 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import Ajv2020 from "ajv/dist/2020";
-import { RUN_ID, runScript } from "./harness";
-import { requireSharedSchema } from "../helpers/sharedSchemas";
+import { requireSharedSchema } from "../../helpers/sharedSchemas";
+import { PIPELINE_SA, runScript } from "../harness";
+
+// mirrord-config.sh calls no kubectl: it runs here as the deploy task's ServiceAccount like the other task
+// scripts, without stand-ins (it only prints the config the deploy task stores in a ConfigMap).
+const RUN_ID = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
 
 let compiledSchema: ReturnType<Ajv2020["compile"]> | undefined;
 
@@ -52,51 +56,51 @@ function mirrordHeaderRegex(filter: string): RegExp {
     return new RegExp(out);
 }
 
-function config(env: Record<string, string>) {
-    const res = runScript("mirrord-config.sh", { APP: "demo-fe", NAMESPACE: "staging", RUN_ID, ...env });
+async function config(env: Record<string, string>) {
+    const res = await runScript("mirrord-config.sh", { APP: "demo-fe", NAMESPACE: "staging", RUN_ID, ...env }, PIPELINE_SA);
     const json: any = res.status === 0 ? JSON.parse(res.stdout) : undefined;
     return { ...res, json };
 }
 
-describe("mirrord-config.sh", () => {
+describe("cluster: mirrord-config.sh as tekton-dag-pipeline", () => {
     for (const header of ["x-dev-session: pr-42", "x-dev-session:pr-42", "  x-dev-session :  pr-42 "]) {
-        it(`emits a config that validates against mirrord's 3.250.0 schema (header ${JSON.stringify(header)})`, function () {
+        it(`emits a config that validates against mirrord's 3.250.0 schema (header ${JSON.stringify(header)})`, async function () {
             const validate = schemaValidator(this);
-            const { status, stderr, json } = config({ INTERCEPT_HEADER: header, PORT: "3000", RUN_NAME: "stack-pr-test-run-42" });
+            const { status, stderr, json } = await config({ INTERCEPT_HEADER: header, PORT: "3000", RUN_NAME: "stack-pr-test-run-42" });
             assert.equal(status, 0, stderr);
             assert.ok(validate(json), JSON.stringify(validate.errors, null, 2));
             assert.equal(json.feature.network.incoming.http_filter.header_filter, "^x-dev-session: (?-i:pr\\-42)$");
         });
     }
 
-    it("validates without the optional PORT and RUN_NAME too", function () {
+    it("validates without the optional PORT and RUN_NAME too", async function () {
         const validate = schemaValidator(this);
-        const { status, json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
+        const { status, json } = await config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
         assert.equal(status, 0);
         assert.ok(validate(json), JSON.stringify(validate.errors));
     });
 
-    it("never lets the agent wipe iptables rules another session left (clean_iptables_on_start false)", () => {
-        const { json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
+    it("never lets the agent wipe iptables rules another session left (clean_iptables_on_start false)", async () => {
+        const { json } = await config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
         assert.equal(json.agent.clean_iptables_on_start, false);
     });
 
-    it("labels the agent with the proxy pod that runs it (PROXY_NAME), so a retry can tell its own agent apart", () => {
-        const named = config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
+    it("labels the agent with the proxy pod that runs it (PROXY_NAME), so a retry can tell its own agent apart", async () => {
+        const named = await config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
         assert.equal(named.status, 0, named.stderr);
         assert.equal(named.json.agent.labels["tekton-dag.io/proxy"], "mirrord-demo-fe-0f8e6c1a-3fdc65");
-        assert.equal(config({ INTERCEPT_HEADER: "x-dev-session: pr-42" }).json.agent.labels["tekton-dag.io/proxy"], undefined);
+        assert.equal((await config({ INTERCEPT_HEADER: "x-dev-session: pr-42" })).json.agent.labels["tekton-dag.io/proxy"], undefined);
     });
 
-    it("the agent label PROXY_NAME adds validates against mirrord's 3.250.0 schema", function () {
+    it("the agent label PROXY_NAME adds validates against mirrord's 3.250.0 schema", async function () {
         const validate = schemaValidator(this);
-        const named = config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
+        const named = await config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PROXY_NAME: "mirrord-demo-fe-0f8e6c1a-3fdc65" });
         assert.equal(named.status, 0, named.stderr);
         assert.ok(validate(named.json), JSON.stringify(validate.errors));
     });
 
-    it("targets deployment/<app> in the app's namespace, no operator, steal mode, local fs, agent labelled with the run", () => {
-        const { json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PORT: "3000", RUN_NAME: "stack-pr-test-run-42" });
+    it("targets deployment/<app> in the app's namespace, no operator, steal mode, local fs, agent labelled with the run", async () => {
+        const { json } = await config({ INTERCEPT_HEADER: "x-dev-session: pr-42", PORT: "3000", RUN_NAME: "stack-pr-test-run-42" });
         assert.deepEqual(json.target, { path: "deployment/demo-fe", namespace: "staging" });
         assert.equal(json.operator, false);
         assert.equal(json.agent.namespace, "staging");
@@ -115,8 +119,8 @@ describe("mirrord-config.sh", () => {
 
     describe("header filter (compiled with (?i) in front, as mirrord does)", () => {
         let filter: RegExp;
-        before(() => {
-            const { json } = config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
+        before(async () => {
+            const { json } = await config({ INTERCEPT_HEADER: "x-dev-session: pr-42" });
             filter = mirrordHeaderRegex(json.feature.network.incoming.http_filter.header_filter);
         });
         for (const line of ["x-dev-session: pr-42", "X-Dev-Session: pr-42", "X-DEV-SESSION: pr-42"]) {
@@ -130,8 +134,8 @@ describe("mirrord-config.sh", () => {
             assert.ok(mirrordHeaderRegex("^x-dev-session: pr\\-42$").test("x-dev-session: PR-42"));
             assert.ok(!mirrordHeaderRegex("^x-dev-session: (?-i:pr\\-42)$").test("x-dev-session: PR-42"));
         });
-        it("escapes regex characters in the value", () => {
-            const dotted = config({ INTERCEPT_HEADER: "x-dev-session: pr.4+2" }).json;
+        it("escapes regex characters in the value", async () => {
+            const dotted = (await config({ INTERCEPT_HEADER: "x-dev-session: pr.4+2" })).json;
             const re = mirrordHeaderRegex(dotted.feature.network.incoming.http_filter.header_filter);
             assert.ok(re.test("x-dev-session: pr.4+2"));
             assert.ok(!re.test("x-dev-session: prX44442"));
@@ -152,8 +156,8 @@ describe("mirrord-config.sh", () => {
         ["bad proxy name", { PROXY_NAME: "Proxy_1", INTERCEPT_HEADER: "x-dev-session: pr-42" }, /PROXY_NAME "Proxy_1" is not a DNS label/],
     ];
     for (const [what, env, message] of bad) {
-        it(`fails with a message on bad input: ${what}`, () => {
-            const { status, stdout, stderr } = config(env);
+        it(`fails with a message on bad input: ${what}`, async () => {
+            const { status, stdout, stderr } = await config(env);
             assert.notEqual(status, 0);
             assert.equal(stdout, "", "no config may be printed on bad input");
             assert.match(stderr, message);
