@@ -260,7 +260,7 @@ start() {
         --service-account-key-file "$c/sa.pub" --service-account-signing-key-file "$c/sa.key" \
         --service-account-issuer https://kubernetes.default.svc \
         --service-cluster-ip-range 10.0.0.0/24 --authorization-mode Node,RBAC \
-        --endpoint-reconciler-type none --profiling=false --anonymous-auth=false \
+        --endpoint-reconciler-type none --profiling=false --anonymous-auth=false --allow-privileged=true \
         --kubelet-preferred-address-types InternalIP --kubelet-certificate-authority "$c/ca.crt" \
         --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" --audit-log-maxsize 0
     wait_for kube-apiserver 60 api_ready

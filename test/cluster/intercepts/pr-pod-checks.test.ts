@@ -25,16 +25,15 @@ const CASES: Record<string, { refused: boolean; edit: (app: string) => (spec: an
     portmiss: { refused: true, edit: () => (s) => { s.containers[0].ports = [{ containerPort: 8080 }, { containerPort: 9090 }]; } },
     noports: { refused: false, edit: () => (s) => { delete s.containers[0].ports; } },
     amongports: { refused: false, edit: () => (s) => { s.containers[0].ports = [{ containerPort: 9090 }, { containerPort: 3000 }]; } },
-    // Not here: privileged containers. The local API server runs without --allow-privileged, so it refuses to
-    // store such a Deployment at all ("disallowed by cluster policy"): the script's privileged check has no
-    // stored template to read on this cluster. Capabilities take their place in the list.
+    // The local API server allows privileged containers (--allow-privileged, as kubeadm and kind clusters
+    // do), so such a Deployment is stored and the script reads it back.
     hostaccess: {
         refused: true, edit: () => (s) => {
             s.hostNetwork = true;
             s.hostPID = true;
             s.hostIPC = true;
             s.volumes = [{ name: "docker", hostPath: { path: "/var/run/docker.sock" } }, { name: "cfg", configMap: { name: "x" } }];
-            s.containers[0].securityContext = { capabilities: { add: ["SYS_ADMIN"] } };
+            s.containers[0].securityContext = { privileged: true, capabilities: { add: ["SYS_ADMIN"] } };
             s.initContainers = [{ name: "setup", image: "registry.local/setup:1", securityContext: { capabilities: { add: ["ALL"] } } }];
         },
     },
@@ -147,7 +146,7 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
             it("refuses node-level access for PR code, listing every offending field; nothing is created", () => {
                 const o = out.hostaccess;
                 refused(o);
-                assert.match(o.r.stderr, new RegExp(`app ${o.app}: Deployment staging/${o.app} gives its pods node-level access, which the PR pod \\(untrusted PR code\\) must not get: spec.hostNetwork, spec.hostPID, spec.hostIPC, volume docker \\(hostPath\\), container web \\(capability SYS_ADMIN\\), init container setup \\(capability ALL\\)\\.`));
+                assert.match(o.r.stderr, new RegExp(`app ${o.app}: Deployment staging/${o.app} gives its pods node-level access, which the PR pod \\(untrusted PR code\\) must not get: spec.hostNetwork, spec.hostPID, spec.hostIPC, volume docker \\(hostPath\\), container web \\(privileged\\), container web \\(capability SYS_ADMIN\\), init container setup \\(capability ALL\\)\\.`));
             });
 
             it("refuses capabilities beyond the Pod Security Standards' baseline set, and accepts those within it", () => {
