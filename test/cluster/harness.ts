@@ -143,6 +143,8 @@ export interface RunOptions {
      * these rules; without it those programs are simply absent, as the scripts allow where they can.
      */
     recorded?: Rule[];
+    /** SIGTERM the script's process group once a line it prints to stderr satisfies this (as a kubelet does on pod deletion). */
+    terminateWhen?: (line: string) => boolean;
 }
 
 const RECORDED_BIN = path.join(__dirname, "standins", "recorded");
@@ -184,6 +186,7 @@ export function runScript(script: string, env: Record<string, string>, account: 
         let stderr = "";
         let steps = 0;
         let killedAfter: string | undefined;
+        let terminated = false;
         let partial = "";
         const timer = setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } }, opts.timeoutMs ?? 120_000);
         child.stdout.on("data", (d) => { stdout += d; });
@@ -193,6 +196,10 @@ export function runScript(script: string, env: Record<string, string>, account: 
             const lines = partial.split("\n");
             partial = lines.pop() ?? "";
             for (const line of lines) {
+                if (opts.terminateWhen && !terminated && opts.terminateWhen(line)) {
+                    terminated = true;
+                    try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ }
+                }
                 if (opts.killAfterStep === undefined || killedAfter !== undefined || !STEP_MARKER.test(line)) continue;
                 steps++;
                 if (steps === opts.killAfterStep) {
