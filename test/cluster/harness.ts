@@ -143,7 +143,7 @@ export interface RunOptions {
      * these rules; without it those programs are simply absent, as the scripts allow where they can.
      */
     recorded?: Rule[];
-    /** SIGTERM the script's process group once a line it prints to stderr satisfies this (as a kubelet does on pod deletion). */
+    /** SIGTERM the script once a line it prints to stderr satisfies this, as a kubelet stops a container's main process. */
     terminateWhen?: (line: string) => boolean;
 }
 
@@ -198,7 +198,7 @@ export function runScript(script: string, env: Record<string, string>, account: 
             for (const line of lines) {
                 if (opts.terminateWhen && !terminated && opts.terminateWhen(line)) {
                     terminated = true;
-                    try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ }
+                    try { process.kill(child.pid!, "SIGTERM"); } catch { /* already gone */ }
                 }
                 if (opts.killAfterStep === undefined || killedAfter !== undefined || !STEP_MARKER.test(line)) continue;
                 steps++;
@@ -208,6 +208,8 @@ export function runScript(script: string, env: Record<string, string>, account: 
                 }
             }
         });
+        // As a container ends with its main process: what a terminated script left running goes with it.
+        child.on("exit", () => { if (terminated) try { process.kill(-child.pid!, "SIGKILL"); } catch { /* all gone */ } });
         child.on("close", (status, signal) => {
             clearTimeout(timer);
             resolve({ script, status, signal, stdout, stderr, ms: Date.now() - t0, tokenId: creds.tokenId, killedAfter, calls: readCalls(fakeDir) });
