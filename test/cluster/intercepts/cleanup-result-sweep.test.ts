@@ -29,6 +29,19 @@ const sweep = (extra: Record<string, string> = {}) =>
     runScript("sweep-orphans.sh", sweepEnv({ TARGET_NAMESPACES: `${TARGET_NS} ${OTHER_NS}`, ...extra }), PIPELINE_SA);
 const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e) => e.tokenId === r.tokenId);
 
+/** A finalizer nothing but the test removes. */
+const HOLD = "tekton-dag.test/hold";
+
+/** Waits until the pod is being deleted, keeps it a second longer, then lets it go. */
+async function releaseWhenDeleted(pod: Made): Promise<void> {
+    for (let i = 0; i < 300; i++, await sleep(100)) {
+        const r = kubectl(["get", "pod", pod.name, "-n", pod.namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+        if (r.status !== 0 || r.stdout) break;
+    }
+    await sleep(1000);
+    kubectl(["patch", "pod", pod.name, "-n", pod.namespace, "--type", "json", "-p", JSON.stringify([{ op: "remove", path: "/metadata/finalizers" }])]);
+}
+
 function purgeOther(): void {
     kubectl(["delete", RUN_KINDS.join(","), "-n", OTHER_NS, "-l", "tekton-dag.io/run", "--grace-period", "0", "--force", "--wait=true"]);
 }
@@ -70,6 +83,7 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
             const mark = auditMark();
             const r = await cleanup(run);
             ok(r);
+            assert.doesNotMatch(r.stderr, /forbidden|failed to watch/i, "every list, delete and watch of --wait is allowed");
             assert.deepEqual(remaining(mine), [], "this run's objects in both namespaces");
             for (const ns of [TARGET_NS, OTHER_NS]) {
                 assert.deepEqual(getJson(["get", "pods", "-n", ns, "-l", `tekton-dag.io/run=${run}`]).items.map((p: any) => p.metadata.name), [], `agent pods in ${ns}`);
@@ -121,6 +135,38 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
                 await waitCan(PIPELINE_SA, "delete", "configmaps", OTHER_NS, true);
             }
         });
+
+        // kubectl delete --wait=true waits for each object through a list and a watch (client-go's reflector);
+        // a Job deleted with --cascade=foreground stays until its pods are gone. Found here: without the watch
+        // verb kubectl logs the Forbidden and falls back to listing again, so the cleanup still ends; the
+        // verb is what keeps its waits free of Forbidden. (It reads nothing with get: see the report on the
+        // jobs rule's get verb.)
+        for (const resource of ["pods", "jobs"]) {
+            it(`its --wait deletes watch ${resource}: without watch on ${resource} kubectl meets Forbidden (with the program's Role it meets none)`, async () => {
+                const cut = structuredClone(pipelineRole);
+                const rule = cut.rules.find((r: any) => r.resources.includes(resource));
+                rule.verbs = rule.verbs.filter((v: string) => v !== "watch");
+                const probe = resource === "jobs" ? "jobs.batch" : resource;
+                apply([cut]);
+                try {
+                    await waitCan(PIPELINE_SA, "watch", probe, TARGET_NS, false);
+                    const run = randomUUID();
+                    const made = runLeftovers(run, TARGET_NS, "a");
+                    for (const job of made.filter((m) => m.kind === "Job")) await waitJobPod(job);
+                    // The PR pod is held by a finalizer for a moment after its deletion (as a container slow to
+                    // stop would hold it), so kubectl's wait must watch it rather than find it gone at once.
+                    const pr = made.find((m) => m.kind === "Pod" && m.name.startsWith("pr-"))!;
+                    kubectlOk(["patch", "pod", pr.name, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
+                    const running = cleanup(run, TARGET_NS);
+                    await releaseWhenDeleted(pr);
+                    const r = await running;
+                    assert.match(r.stderr, new RegExp(`cannot watch resource .{0,2}${resource}`), r.stderr);
+                } finally {
+                    apply([pipelineRole]);
+                    await waitCan(PIPELINE_SA, "watch", probe, TARGET_NS, true);
+                }
+            });
+        }
 
         describe("refuses a run-id that would select other runs' objects, touching nothing", () => {
             let theirs: Made[];
