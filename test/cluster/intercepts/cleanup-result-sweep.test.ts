@@ -32,14 +32,16 @@ const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e)
 /** A finalizer nothing but the test removes. */
 const HOLD = "tekton-dag.test/hold";
 
-/** Waits until the pod is being deleted, keeps it a second longer, then lets it go. */
-async function releaseWhenDeleted(pod: Made): Promise<void> {
+/** Waits until the object is being deleted, keeps it a second longer, then lets it go (removes HOLD). */
+async function releaseWhenDeleted(resource: string, obj: Made): Promise<void> {
     for (let i = 0; i < 300; i++, await sleep(100)) {
-        const r = kubectl(["get", "pod", pod.name, "-n", pod.namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+        const r = kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"]);
         if (r.status !== 0 || r.stdout) break;
     }
     await sleep(1000);
-    kubectl(["patch", "pod", pod.name, "-n", pod.namespace, "--type", "json", "-p", JSON.stringify([{ op: "remove", path: "/metadata/finalizers" }])]);
+    const finalizers = JSON.parse(kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.finalizers}"]).stdout || "[]");
+    kubectl(["patch", resource, obj.name, "-n", obj.namespace, "--type", "json", "-p",
+        JSON.stringify([{ op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f: string) => f !== HOLD) }])]);
 }
 
 function purgeOther(): void {
@@ -153,12 +155,12 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
                     const run = randomUUID();
                     const made = runLeftovers(run, TARGET_NS, "a");
                     for (const job of made.filter((m) => m.kind === "Job")) await waitJobPod(job);
-                    // The PR pod is held by a finalizer for a moment after its deletion (as a container slow to
-                    // stop would hold it), so kubectl's wait must watch it rather than find it gone at once.
-                    const pr = made.find((m) => m.kind === "Pod" && m.name.startsWith("pr-"))!;
-                    kubectlOk(["patch", "pod", pr.name, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
+                    // The PR pod or the Job is held by a finalizer for a moment after its deletion (as a container
+                    // slow to stop would hold it), so kubectl's wait must watch it rather than find it gone at once.
+                    const held = made.find((m) => resource === "jobs" ? m.kind === "Job" : m.kind === "Pod" && m.name.startsWith("pr-"))!;
+                    kubectlOk(["patch", probe, held.name, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
                     const running = cleanup(run, TARGET_NS);
-                    await releaseWhenDeleted(pr);
+                    await releaseWhenDeleted(probe, held);
                     const r = await running;
                     assert.match(r.stderr, new RegExp(`cannot watch resource .{0,2}${resource}`), r.stderr);
                 } finally {
