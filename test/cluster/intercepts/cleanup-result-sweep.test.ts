@@ -13,9 +13,9 @@ import {
     apply, getJson, installRbac, kubectl, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects,
     RUN_KINDS, runScript, ScriptRun, sleep, sweepEnv, TARGET_NS, tempDir, waitCan,
 } from "../harness";
-import { auditSince } from "../audit";
+import { auditMark, auditSince } from "../audit";
 import {
-    ageOf, auditMark, goneRuns, jobPods, Made, manyPipelineRuns, ok, pipelineRun, remaining, runConfigMap, runLease, runLeftovers,
+    ageOf, goneRuns, jobPods, Made, manyPipelineRuns, ok, pipelineRun, remaining, runConfigMap, runLease, runLeftovers,
     newRunWithObject, runConfigMaps, runPod, waitJobPod,
 } from "./lifecycle-fixtures";
 

@@ -11,7 +11,8 @@ import {
     SCRIPTS, sleep, stackJson, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA, tempDir,
 } from "../harness";
 import { ProxyPods } from "../standins";
-import { assertCreatedNothing, auditMark, ok, runRel } from "./lifecycle-fixtures";
+import { auditMark } from "../audit";
+import { assertCreatedNothing, ok, runRel } from "./lifecycle-fixtures";
 
 const SCRIPT = "deploy-stack-intercepts.sh";
 const APPS = ["demo-fe", "demo-api"];

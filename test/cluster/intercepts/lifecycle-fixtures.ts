@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { auditMark, auditSince } from "../audit";
-import { ADMIN_KUBECONFIG, cluster, getJson, kubectl, kubectlOk, PIPELINES_NS, Run, runObjects, ScriptRun, TARGET_NS } from "../harness";
+import { auditSince } from "../audit";
+import { ADMIN_KUBECONFIG, cluster, getJson, kubectl, kubectlOk, PIPELINES_NS, Run, runObjects, ScriptRun, sleep, TARGET_NS } from "../harness";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
 
@@ -31,7 +31,6 @@ export function assertCreatedNothing(run: Run, r: ScriptRun, mark: number): void
     const creates = auditSince(mark).filter((e) => e.verb === "create" && e.tokenId === r.tokenId);
     assert.deepEqual(creates.map((e) => `${e.resource}/${e.name}`), [], "creates made with the script's token");
 }
-export { auditMark };
 
 /** An RFC 3339 time (UTC, whole seconds, as metav1.Time writes it) this many seconds ago. */
 export const iso = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString().replace(/\.\d+Z$/, "Z");
@@ -130,7 +129,7 @@ export function jobPods(job: Made): any[] {
 
 /** Waits until the Job controller has made the Job's pod (so a foreground delete has something to wait for). */
 export async function waitJobPod(job: Made): Promise<void> {
-    for (let i = 0; i < 100 && jobPods(job).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && jobPods(job).length === 0; i++) await sleep(100);
     assert.ok(jobPods(job).length > 0, `the Job controller made no pod for ${job.name}`);
 }
 
@@ -157,10 +156,10 @@ export type RunStatus =
     | { state: "finished"; succeeded: "True" | "False" | "Unknown"; reason: string; secondsAgo: number; completionTime?: string };
 
 /** A PipelineRun in the pipelines namespace with the given status; returns its uid (the run id). */
-export function pipelineRun(status: RunStatus, annotations: Record<string, string> = {}): string {
+export function pipelineRun(status: RunStatus): string {
     const name = `sweep-${randomUUID().slice(0, 8)}`;
     const pr = JSON.parse(kubectlOk(["create", "-f", "-", "-o", "json"], JSON.stringify({
-        apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name, namespace: PIPELINES_NS, annotations },
+        apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name, namespace: PIPELINES_NS },
         spec: { pipelineRef: { name: "stack-pr-test" } },
     })));
     const st = status.state === "running"

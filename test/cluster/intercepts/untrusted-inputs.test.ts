@@ -13,7 +13,8 @@ import {
     ScriptRun, stackJson, TARGET_NS, tempDir,
 } from "../harness";
 import { ProxyPods } from "../standins";
-import { assertCreatedNothing, auditMark, ok, pin, runRel } from "./lifecycle-fixtures";
+import { auditMark } from "../audit";
+import { assertCreatedNothing, ok, pin, runRel } from "./lifecycle-fixtures";
 
 const APPS = ["demo-fe", "demo-api"];
 const STACK = JSON.parse(stackJson());
