@@ -8,7 +8,10 @@ import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditSince } from "../audit";
-import { ADMIN_KUBECONFIG, cluster, getJson, kubectl, kubectlOk, PIPELINES_NS, Run, runObjects, ScriptRun, sleep, TARGET_NS } from "../harness";
+import {
+    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RUN_KINDS, runObjects, ScriptRun,
+    sleep, TARGET_NS, waitCan,
+} from "../harness";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
 
@@ -209,4 +212,35 @@ export function manyPipelineRuns(n: number, annotations: Record<string, string>)
         spec: { pipelineRef: { name: "stack-pr-test" } },
     }));
     kubectlOk(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+}
+
+// ---- a second target namespace ------------------------------------------------------------------------
+
+/** A second target namespace, with the pipeline's Role and RoleBinding of the first copied into it. */
+export const OTHER_NS = "tekton-dag-test-second";
+
+/** Installs the program's RBAC and the second namespace; returns the pipeline's Role in the first. */
+export async function installSecondNamespace(): Promise<any> {
+    const rbac = await installRbac();
+    const role = rbac.find((o) => o.kind === "Role" && o.metadata.namespace === TARGET_NS && o.metadata.name === PIPELINE_SA.name);
+    const binding = rbac.find((o) => o.kind === "RoleBinding" && o.metadata.namespace === TARGET_NS && o.roleRef.name === PIPELINE_SA.name);
+    assert.ok(role && binding, "the kind stack renders the pipeline's Role and RoleBinding in the target namespace");
+    const copy = (o: any) => ({ ...structuredClone(o), metadata: { name: o.metadata.name, namespace: OTHER_NS, labels: o.metadata.labels } });
+    // One an earlier file or run deleted may still be terminating.
+    kubectl(["wait", "--for=delete", `namespace/${OTHER_NS}`, "--timeout=180s"]);
+    apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: OTHER_NS } }]);
+    apply([copy(role), copy(binding)]);
+    await waitCan(PIPELINE_SA, "delete", "leases.coordination.k8s.io", OTHER_NS, true);
+    return role;
+}
+
+/** Removes every run-labelled object of the second namespace (between tests). */
+export function purgeSecondNamespace(): void {
+    kubectl(["delete", RUN_KINDS.join(","), "-n", OTHER_NS, "-l", "tekton-dag.io/run", "--grace-period", "0", "--force", "--wait=true"]);
+}
+
+/** Deletes the second namespace and waits until it is gone: a file leaves no namespace behind. */
+export function removeSecondNamespace(): void {
+    purgeSecondNamespace();
+    kubectl(["delete", "namespace", OTHER_NS, "--wait=true", "--timeout=180s"]);
 }
