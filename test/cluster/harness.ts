@@ -143,6 +143,8 @@ export interface RunOptions {
      * these rules; without it those programs are simply absent, as the scripts allow where they can.
      */
     recorded?: Rule[];
+    /** SIGTERM the script once a line it prints to stderr satisfies this, as a kubelet stops a container's main process. */
+    terminateWhen?: (line: string) => boolean;
 }
 
 const RECORDED_BIN = path.join(__dirname, "standins", "recorded");
@@ -184,6 +186,7 @@ export function runScript(script: string, env: Record<string, string>, account: 
         let stderr = "";
         let steps = 0;
         let killedAfter: string | undefined;
+        let terminated = false;
         let partial = "";
         const timer = setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } }, opts.timeoutMs ?? 120_000);
         child.stdout.on("data", (d) => { stdout += d; });
@@ -193,6 +196,10 @@ export function runScript(script: string, env: Record<string, string>, account: 
             const lines = partial.split("\n");
             partial = lines.pop() ?? "";
             for (const line of lines) {
+                if (opts.terminateWhen && !terminated && opts.terminateWhen(line)) {
+                    terminated = true;
+                    try { process.kill(child.pid!, "SIGTERM"); } catch { /* already gone */ }
+                }
                 if (opts.killAfterStep === undefined || killedAfter !== undefined || !STEP_MARKER.test(line)) continue;
                 steps++;
                 if (steps === opts.killAfterStep) {
@@ -201,6 +208,8 @@ export function runScript(script: string, env: Record<string, string>, account: 
                 }
             }
         });
+        // As a container ends with its main process: what a terminated script left running goes with it.
+        child.on("exit", () => { if (terminated) try { process.kill(-child.pid!, "SIGKILL"); } catch { /* all gone */ } });
         child.on("close", (status, signal) => {
             clearTimeout(timer);
             resolve({ script, status, signal, stdout, stderr, ms: Date.now() - t0, tokenId: creds.tokenId, killedAfter, calls: readCalls(fakeDir) });

@@ -205,7 +205,11 @@ export class ProxyPods {
                 TP_KUBECONFIG: path.join(dir, "kubeconfig"), TP_READY_FILE: path.join(dir, "ready"), TP_STANDIN_KUBECONFIG: sa.kubeconfig,
             },
             stdio: ["ignore", "pipe", "pipe"],
+            detached: true,
         });
+        // A container ends with its main process: what it left running (the program's `sleep`, which would
+        // hold the pipes open for up to 30 s more) goes with it.
+        child.on("exit", () => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* all gone */ } });
         let out = "";
         child.stdout!.on("data", (d) => { out += d; });
         child.stderr!.on("data", (d) => {
