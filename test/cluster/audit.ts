@@ -37,3 +37,26 @@ export function auditSince(offset: number): AuditEntry[] {
     }
     return entries;
 }
+
+export interface AuthorizedRequest { verb: string; group: string; resource: string; namespace: string; name: string }
+
+/**
+ * Every request of `user` since the offset that the authorizer allowed, whatever its outcome (a get that
+ * found nothing still needed the get). Watches count once they started streaming.
+ */
+export function authorizedRequests(offset: number, user: string): AuthorizedRequest[] {
+    const text = fs.readFileSync(AUDIT_LOG).subarray(offset).toString("utf8");
+    const out: AuthorizedRequest[] = [];
+    for (const line of text.split("\n")) {
+        if (!line.trim()) continue;
+        const e = JSON.parse(line);
+        if (e.user?.username !== user || e.annotations?.["authorization.k8s.io/decision"] !== "allow") continue;
+        if (e.stage !== "ResponseComplete" && e.stage !== "ResponseStarted") continue;
+        const ref = e.objectRef ?? {};
+        out.push({
+            verb: e.verb, group: ref.apiGroup ?? "", resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource ?? "",
+            namespace: ref.namespace ?? "", name: ref.name ?? "",
+        });
+    }
+    return out;
+}
