@@ -5,10 +5,10 @@
 import { strict as assert } from "node:assert";
 import { auditMark, auditSince } from "./audit";
 import {
-    APPS, cleanupEnv, deployEnv, getJson, installApps, installRbac, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS,
+    APPS, cleanupEnv, deployEnv, getJson, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS,
     purgeRunObjects, Run, runObjects, runScript, ScriptRun, sleep, STEP_MARKER, sweepEnv,
 } from "./harness";
-import { ProxyPods } from "./standins";
+import { deploySuite, ProxyPods } from "./standins";
 
 let proxies: ProxyPods;
 
@@ -45,16 +45,7 @@ function rng(seed: number): () => number {
 describe("cluster: isolation, concurrency and faults on a real API server (proxy containers and Tekton simulated)", function () {
     this.timeout(900_000);
 
-    before(async () => {
-        await installRbac();
-        installApps();
-        proxies = new ProxyPods();
-        proxies.start();
-    });
-    after(async () => {
-        await proxies?.stop();
-        purgeRunObjects();
-    });
+    proxies = deploySuite().proxies;
     afterEach(() => purgeRunObjects());
 
     it("two runs on one app: the second waits on the Lease, then proceeds when the first cleans up", async () => {

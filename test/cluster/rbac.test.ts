@@ -6,13 +6,13 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    Account, apply, canI, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, installApps, installRbac, kubectl, MIRRORD_SA, newRun,
+    Account, apply, canI, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
     PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { ProxyPods } from "./standins";
+import { deploySuite, ProxyPods } from "./standins";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
 
 const NS_OF = { pipelines: PIPELINES_NS, target: TARGET_NS, telepresence: TELEPRESENCE_NS } as const;
@@ -120,18 +120,11 @@ function probe(rule: RuleFile["rules"][number]): [string, string] {
 describe("cluster: RBAC of the kind stack on a real API server (proxy containers simulated)", function () {
     this.timeout(600_000);
 
-    let startMark = 0;
-    before(async function () {
-        startMark = auditMark();
-        roles = await installRbac();
-        installApps();
-        proxies = new ProxyPods();
-        proxies.start();
-    });
-    after(async () => {
-        await proxies?.stop();
-        purgeRunObjects();
-    });
+    // Taken before the suite's setup runs: the usage check below reads every request from here on.
+    const startMark = auditMark();
+    const suite = deploySuite();
+    proxies = suite.proxies;
+    before(() => { roles = suite.roles; });
     afterEach(() => purgeRunObjects());
 
     it("the rule files and the scenarios that need them line up (every rule is claimed)", () => {

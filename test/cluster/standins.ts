@@ -11,7 +11,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, kubectlOk, tempDir } from "./harness";
+import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, installApps, installRbac, kubectlOk, purgeRunObjects, tempDir } from "./harness";
 
 const STANDIN_BIN = path.join(__dirname, "standins");
 const STANDIN_HOME = tempDir("standin-home-");
@@ -227,4 +227,24 @@ export class ProxyPods {
         });
         this.proxies.set(key, child);
     }
+}
+
+/**
+ * The setup most suites that run deploy scripts share, as mocha hooks of the calling describe (call it
+ * before the suite's own hooks: mocha runs them in the order they were registered): the program's RBAC and
+ * the staging apps installed, the proxy pods' stand-ins running; afterwards the stand-ins stopped and every
+ * run-labelled object removed. `roles` holds the installed RBAC objects once the hook ran.
+ */
+export function deploySuite(): { proxies: ProxyPods; roles: any[] } {
+    const suite = { proxies: new ProxyPods(), roles: [] as any[] };
+    before(async () => {
+        suite.roles = await installRbac();
+        installApps();
+        suite.proxies.start();
+    });
+    after(async () => {
+        await suite.proxies.stop();
+        purgeRunObjects();
+    });
+    return suite;
 }

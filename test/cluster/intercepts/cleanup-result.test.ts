@@ -9,12 +9,12 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    apply, getJson, kubectl, kubectlOk, newRun, PIPELINE_SA, PR_CODE_SA, purgeRunObjects, runScript, ScriptRun, sleep, TARGET_NS,
+    apply, getJson, kubectl, kubectlOk, newRun, PIPELINE_SA, PR_CODE_SA, runScript, ScriptRun, sleep, TARGET_NS,
     tempDir, waitCan,
 } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
-    installSecondNamespace, jobPods, Made, ok, OTHER_NS, purgeSecondNamespace, remaining, removeSecondNamespace, runLeftovers, waitJobPod,
+    jobPods, Made, ok, OTHER_NS, remaining, runLeftovers, waitJobPod, twoNamespaceSuite,
 } from "./lifecycle-fixtures";
 
 let pipelineRole: any;
@@ -41,15 +41,8 @@ async function releaseWhenDeleted(resource: string, obj: Made): Promise<void> {
 describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, check-intercept-backend.sh", function () {
     this.timeout(300_000);
 
-    before(async () => { pipelineRole = await installSecondNamespace(); });
-    after(() => {
-        purgeRunObjects();
-        removeSecondNamespace();
-    });
-    afterEach(() => {
-        purgeRunObjects();
-        purgeSecondNamespace();
-    });
+    const suite = twoNamespaceSuite();
+    before(() => { pipelineRole = suite.pipelineRole; });
 
     describe("cleanup-stack-intercepts.sh as tekton-dag-pipeline", () => {
         it("deletes every kind of the run's objects in every target namespace: proxies first, agent Jobs with their pods, the Lease last; another run's stay (by uid)", async () => {

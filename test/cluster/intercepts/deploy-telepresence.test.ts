@@ -7,10 +7,10 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    cleanupEnv, deployEnv, getJson, installApps, installRbac, newRun, PIPELINE_SA, purgeRunObjects, Rule, Run, runScript, ScriptRun,
+    cleanupEnv, deployEnv, getJson, newRun, PIPELINE_SA, Rule, Run, runScript, ScriptRun,
     SCRIPTS, sleep, stackJson, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA, tempDir,
 } from "../harness";
-import { ProxyPods } from "../standins";
+import { deploySuite } from "../standins";
 import { auditMark } from "../audit";
 import { assertCreatedNothing, ok, runRel } from "./lifecycle-fixtures";
 
@@ -22,25 +22,16 @@ const envOf = (pod: any) => Object.fromEntries(pod.spec.containers[0].env.map((e
 
 describe("cluster: deploy-stack-intercepts.sh as tekton-dag-pipeline (Telepresence proxy containers simulated)", function () {
     this.timeout(300_000);
-    let proxies: ProxyPods;
+    const { proxies } = deploySuite();
     let run: Run;
     let res: ScriptRun;
     let objs: any[];
 
     before(async () => {
-        await installRbac();
-        installApps();
-        proxies = new ProxyPods();
-        proxies.start();
         run = newRun("tp");
         res = await deploy(run, { AGENT_ARRIVAL_SECONDS: "300" });
         objs = getJson(["get", "pods,configmaps,leases.coordination.k8s.io", "-n", TARGET_NS, "-l", `tekton-dag.io/run=${run.id}`]).items;
     });
-    after(async () => {
-        await proxies?.stop();
-        purgeRunObjects();
-    });
-
     it("succeeds and writes deployed-pods, naming PR pods the API server stores, to the run's directory", () => {
         ok(res);
         const pods = JSON.parse(fs.readFileSync(path.join(run.ws, runRel(run), "deployed-pods.json"), "utf8"));

@@ -9,8 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditSince } from "../audit";
 import {
-    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RUN_KINDS, runObjects, ScriptRun,
-    sleep, TARGET_NS, waitCan,
+    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects,
+    ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
@@ -243,4 +243,23 @@ export function purgeSecondNamespace(): void {
 export function removeSecondNamespace(): void {
     purgeSecondNamespace();
     kubectl(["delete", "namespace", OTHER_NS, "--wait=true", "--timeout=180s"]);
+}
+
+/**
+ * The hooks of a suite that uses both target namespaces (call inside its describe): installs them first,
+ * clears every run-labelled object of both after each test, and removes the second namespace at the end.
+ * `pipelineRole` is the pipeline's Role in the first namespace once the first hook ran.
+ */
+export function twoNamespaceSuite(): { pipelineRole: any } {
+    const suite = { pipelineRole: undefined as any };
+    before(async () => { suite.pipelineRole = await installSecondNamespace(); });
+    after(() => {
+        purgeRunObjects();
+        removeSecondNamespace();
+    });
+    afterEach(() => {
+        purgeRunObjects();
+        purgeSecondNamespace();
+    });
+    return suite;
 }

@@ -6,11 +6,11 @@ import { strict as assert } from "node:assert";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { kubectlOk, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, runScript, ScriptRun, sleep, sweepEnv, TARGET_NS, tempDir } from "../harness";
+import { kubectlOk, PIPELINE_SA, PIPELINES_NS, runScript, ScriptRun, sleep, sweepEnv, TARGET_NS, tempDir } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
-    ageOf, goneRuns, installSecondNamespace, Made, manyPipelineRuns, newRunWithObject, ok, OTHER_NS, pipelineRun, purgeSecondNamespace,
-    remaining, removeSecondNamespace, runConfigMap, runConfigMaps, runLease, runPod,
+    ageOf, goneRuns, Made, manyPipelineRuns, newRunWithObject, ok, OTHER_NS, pipelineRun, remaining, runConfigMap, runConfigMaps, runLease, runPod,
+    twoNamespaceSuite,
 } from "./lifecycle-fixtures";
 
 const sweep = (extra: Record<string, string> = {}) =>
@@ -20,15 +20,7 @@ const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e)
 describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob's identity (Tekton controller simulated)", function () {
     this.timeout(300_000);
 
-    before(async () => { await installSecondNamespace(); });
-    after(() => {
-        purgeRunObjects();
-        removeSecondNamespace();
-    });
-    afterEach(() => {
-        purgeRunObjects();
-        purgeSecondNamespace();
-    });
+    twoNamespaceSuite();
 
     const removed = (r: ScriptRun) => Number(/sweep done: (\d+) run\(s\) removed/.exec(r.stderr)?.[1]);
 

@@ -9,10 +9,10 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    deployEnv, getJson, installApps, installRbac, newRun, PIPELINE_SA, PR_IMAGE_REGISTRY, purgeRunObjects, Run, runScript,
+    deployEnv, getJson, newRun, PIPELINE_SA, PR_IMAGE_REGISTRY, purgeRunObjects, Run, runScript,
     ScriptRun, stackJson, TARGET_NS, tempDir,
 } from "../harness";
-import { ProxyPods } from "../standins";
+import { deploySuite } from "../standins";
 import { auditMark } from "../audit";
 import { assertCreatedNothing, ok, pin, runRel } from "./lifecycle-fixtures";
 
@@ -34,18 +34,7 @@ const images = (s: Setup) => JSON.parse(s.env.BUILT_IMAGES) as Record<string, st
 
 describe("cluster: deploy inputs PR code could have written (proxy containers simulated)", function () {
     this.timeout(300_000);
-    let proxies: ProxyPods;
-
-    before(async () => {
-        await installRbac();
-        installApps();
-        proxies = new ProxyPods();
-        proxies.start();
-    });
-    after(async () => {
-        await proxies?.stop();
-        purgeRunObjects();
-    });
+    deploySuite();
 
     for (const [script, backend] of [["deploy-stack-intercepts.sh", "Telepresence"], ["deploy-intercept-mirrord.sh", "mirrord"]]) {
         describe(`${script} as tekton-dag-pipeline (${backend})`, () => {
