@@ -28,7 +28,7 @@ describe("a production=true stack with intercepts on, through the real engine an
     });
 
     it("fails through the pack's production policy, as a mandatory violation", () => {
-        assert.match(run.out, /❌ tekton-dag@v[0-9.]+ \(local: [^)]*policy\)/, run.out);
+        assert.match(run.out, /❌ tekton-dag@v[0-9.]+ \(local: [^)]*policy\/bin\)/, run.out);
         assert.match(run.out, /- \[mandatory\]\s+production\s+\(kubernetes:/, run.out);
     });
 

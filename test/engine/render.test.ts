@@ -42,7 +42,7 @@ describe("the render stack through the real Pulumi engine (scripts/pulumi-run.ts
     });
 
     it("runs the policy pack in both the preview and the update, and it passes", () => {
-        const passed = run.out.match(/^Policies:\n\s+✅ tekton-dag@v[0-9.]+ \(local: [^)]*policy\)$/gm) ?? [];
+        const passed = run.out.match(/^Policies:\n\s+✅ tekton-dag@v[0-9.]+ \(local: [^)]*policy\/bin\)$/gm) ?? [];
         assert.equal(passed.length, 2, run.out);
         assert.doesNotMatch(run.out, /❌/);
     });
