@@ -94,11 +94,15 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         }
     });
 
-    it("the harness's temp dirs (token kubeconfigs among them) are removed after the run", () => {
+    it("the harness's temp dirs (token kubeconfigs among them) are removed by cleanTempDirs, which its root after hook runs", () => {
         const dir = tempDir("cleanup-");
+        const other = tempDir("cleanup-other-");
         fs.writeFileSync(path.join(dir, "sa.kubeconfig"), "token: not-a-real-one\n");
-        cleanTempDirs();
+        // Only this test's dir: the later suites made theirs when their files were loaded.
+        cleanTempDirs([dir]);
         assert.equal(fs.existsSync(dir), false);
+        assert.equal(fs.existsSync(other), true, "a dir it was not given stays until the run ends");
+        cleanTempDirs([other]);
     });
 
     it("unknown commands get the usage", () => {

@@ -82,13 +82,20 @@ export function tempDir(prefix = "cluster-test-"): string {
     return dir;
 }
 
-/** Removes every tempDir: they hold ServiceAccount token kubeconfigs, the stand-ins' homes, workspaces. */
-export function cleanTempDirs(): void {
-    for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+/**
+ * Removes the tempDirs (they hold ServiceAccount token kubeconfigs, the stand-ins' homes, workspaces): all of
+ * them after the run, or only those named. A test must name its own: other suites made theirs at load time.
+ */
+export function cleanTempDirs(only?: string[]): void {
+    const doomed = only ? tempDirs.filter((d) => only.includes(d)) : tempDirs.slice();
+    for (const dir of doomed) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        tempDirs.splice(tempDirs.indexOf(dir), 1);
+    }
 }
 
 // A root-level hook (this module is loaded with the test files): after the last test of the run.
-if (typeof after === "function") after(cleanTempDirs);
+if (typeof after === "function") after(() => cleanTempDirs());
 
 /** A ServiceAccount token's id (jti): the audit log names it as the credential of each request. */
 export function tokenId(token: string): string {

@@ -39,7 +39,11 @@ export class ProxyPods {
     private creds = new Map<string, Credentials>();
     private timer?: NodeJS.Timeout;
     private busy = false;
-    private dir = tempDir("proxy-pods-");
+    // Made on first use, not when a suite is defined (all suites are defined before the first test runs).
+    private dirMade?: string;
+    private get dir(): string {
+        return (this.dirMade ??= tempDir("proxy-pods-"));
+    }
 
     start(): void {
         this.timer = setInterval(() => { void this.tick(); }, 300);

@@ -62,14 +62,17 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
                 assert.deepEqual(getJson(["get", "pods", "-n", ns, "-l", `tekton-dag.io/run=${run}`]).items.map((p: any) => p.metadata.name), [], `agent pods in ${ns}`);
             }
             assert.deepEqual(remaining(theirs).map((m) => m.uid), theirs.map((m) => m.uid), "the other run's objects");
-            // The order of the deletions the script made (the audit log records the target namespace).
-            const deletes = tokenEntries(r, mark).filter((e) => e.verb === "delete").map((e) => `${e.resource}/${e.name}`);
-            const name = (kind: string, prefix: string) => mine.find((m) => m.namespace === TARGET_NS && m.kind === kind && m.name.startsWith(prefix))!.name;
-            assert.deepEqual(deletes, [
-                `pods/${name("Pod", "mirrord-")}`, `pods/${name("Pod", "tp-")}`, `jobs/${myJob.name}`, `pods/${name("Pod", "pr-")}`,
-                `configmaps/${name("ConfigMap", "mirrord-")}`, `leases/${name("Lease", "tekton-dag-intercept-")}`,
-            ], "proxies first, the Lease last; the agent pod was gone (with its Job, --cascade=foreground --wait) before the pods' turn");
-            assert.ok(!deletes.includes(`pods/${myAgentPod}`), "the agent pod went with its Job, not by the script's pod deletion");
+            // The order of the deletions the script made, in each namespace (the audit log has every request of
+            // the script's token).
+            const deletes = tokenEntries(r, mark).filter((e) => e.verb === "delete");
+            for (const ns of [TARGET_NS, OTHER_NS]) {
+                const name = (kind: string, prefix: string) => mine.find((m) => m.namespace === ns && m.kind === kind && m.name.startsWith(prefix))!.name;
+                assert.deepEqual(deletes.filter((e) => e.namespace === ns).map((e) => `${e.resource}/${e.name}`), [
+                    `pods/${name("Pod", "mirrord-")}`, `pods/${name("Pod", "tp-")}`, `jobs/${name("Job", "mirrord-agent-")}`, `pods/${name("Pod", "pr-")}`,
+                    `configmaps/${name("ConfigMap", "mirrord-")}`, `leases/${name("Lease", "tekton-dag-intercept-")}`,
+                ], `in ${ns}: proxies first, the Lease last; the agent pod was gone (with its Job, --cascade=foreground --wait) before the pods' turn`);
+            }
+            assert.ok(!deletes.some((e) => e.name === myAgentPod), "the agent pod went with its Job, not by the script's pod deletion");
             assert.match(r.stderr, new RegExp(`removing objects labelled tekton-dag.io/run=${run} in ${TARGET_NS}\\n[^]*in ${OTHER_NS}`));
             // Idempotent: a second cleanup (a retried finally task) finds nothing and succeeds.
             ok(await cleanup(run));
