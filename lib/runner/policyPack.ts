@@ -6,8 +6,9 @@ import * as path from "path";
 /** What the compiled pack is built from: a change to any of these rebuilds it. */
 function sourceFiles(source: string): string[] {
     const files = ["index.ts", "tsconfig.json", "package.json", "package-lock.json", "PulumiPolicy.yaml"].map((f) => path.join(source, f));
+    // Recursive, as the pack's tsconfig includes policies/**/*.ts: a file in a sub-folder must rebuild it too.
     const policies = path.join(source, "policies");
-    for (const f of fs.readdirSync(policies).sort()) if (f.endsWith(".ts")) files.push(path.join(policies, f));
+    for (const f of fs.readdirSync(policies, { recursive: true, encoding: "utf8" }).sort()) if (f.endsWith(".ts")) files.push(path.join(policies, f));
     return files.filter((f) => fs.existsSync(f));
 }
 

@@ -53,6 +53,13 @@ describe("the compiled policy pack (lib/runner/policyPack.ts)", function () {
         compiledPolicyPack(dir, (l) => rebuilt.push(l));
         assert.equal(rebuilt.length, 1, "rebuilt");
         assert.match(fs.readFileSync(path.join(dir, "bin", "policies", "labels.js"), "utf8"), /compiledPackMarker = 42/);
+        // A file in a sub-folder of policies/ is a source too (the pack's tsconfig includes policies/**).
+        fs.mkdirSync(path.join(dir, "policies", "more"));
+        fs.writeFileSync(path.join(dir, "policies", "more", "extra.ts"), "export const nested = 1;\n");
+        const nested: string[] = [];
+        compiledPolicyPack(dir, (l) => nested.push(l));
+        assert.equal(nested.length, 1, "rebuilt for a new file in a sub-folder");
+        assert.ok(fs.existsSync(path.join(dir, "bin", "policies", "more", "extra.js")));
     });
 
     it("fails a build with a type error, naming the file, and keeps no half-written build", () => {
