@@ -249,7 +249,7 @@ start() {
 
     write_audit_policy
     # The tests read the audit log by byte offset within one cluster's life, so it is never rotated; each
-    # start begins it empty instead, and the policy logs only a few verbs in one namespace.
+    # start begins it empty instead (the policy logs bodies only for creates and deletes in one namespace).
     : >"$state/logs/audit.log"
     # Every client (components, tests, task tokens) authenticates; anonymous requests are refused.
     # RBAC is the authorizer the tests exercise; no endpoint reconciler (the only address is loopback).

@@ -70,18 +70,26 @@ if [ "$quick" = false ]; then
     start_build cluster-build
 fi
 
-stage "mocha: resource graph, task scripts, pipelines, policy pack"
-mocha_log=$(mktemp)
-set +e
-npx --no-install mocha --no-color 2>&1 | tee "$mocha_log"
-mocha_status=${PIPESTATUS[0]}
-set -e
 count() { { grep -oE "[0-9]+ $1" "$2" || echo 0; } | tail -1 | grep -oE '^[0-9]+'; }
-passed=$((passed + $(count passing "$mocha_log")))
-failed=$((failed + $(count failing "$mocha_log")))
-skipped=$((skipped + $(count pending "$mocha_log")))
-rm -f "$mocha_log"
-if [ "$mocha_status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+# Runs one mocha suite (its arguments: e.g. --config FILE) and adds its counts to the summary; a mocha that
+# failed without reporting a failing test (a crash, a hook) counts as one failure.
+run_mocha() {
+    local log status suite_failed
+    log=$(mktemp)
+    set +e
+    npx --no-install mocha "$@" --no-color 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
+    suite_failed=$(count failing "$log")
+    if [ "$status" -ne 0 ] && [ "$suite_failed" -eq 0 ]; then suite_failed=1; fi
+    passed=$((passed + $(count passing "$log")))
+    failed=$((failed + suite_failed))
+    skipped=$((skipped + $(count pending "$log")))
+    rm -f "$log"
+}
+
+stage "mocha: resource graph, task scripts, pipelines, policy pack"
+run_mocha
 
 if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     stage "Tekton validation and shellcheck over the rendered objects"
@@ -90,16 +98,7 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     if finish_build pulumi-engine; then
         passed=$((passed + 1))
         stage "real Pulumi engine: render up with the policy pack, production stack rejected by it, prebuilt stack preview, engine = mocks"
-        engine_log=$(mktemp)
-        set +e
-        npx --no-install mocha --config test/engine/mocharc.yml --no-color 2>&1 | tee "$engine_log"
-        engine_status=${PIPESTATUS[0]}
-        set -e
-        engine_failed=$(count failing "$engine_log")
-        passed=$((passed + $(count passing "$engine_log")))
-        failed=$((failed + engine_failed))
-        if [ "$engine_status" -ne 0 ] && [ "$engine_failed" -eq 0 ]; then failed=$((failed + 1)); fi
-        rm -f "$engine_log"
+        run_mocha --config test/engine/mocharc.yml
     else
         failed=$((failed + 1))
     fi
@@ -108,27 +107,21 @@ fi
 if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     stage "real API server: the local control plane's binaries (scripts/cluster-build.sh; the first run builds them)"
     # Pass or fail, never skipped: the tests fail naming what is missing when the cluster is not up.
-    cluster_log=$(mktemp)
     trap 'stop_builds; bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
-    set +e
-    cluster_status=1
-    if finish_build cluster-build; then
+    if ! finish_build cluster-build; then
+        failed=$((failed + 1))
+    else
         stage "real API server: start the local control plane"
         if bash scripts/cluster.sh start >/dev/null; then
             stage "real API server: test/cluster (pulumi up, task scripts as their ServiceAccounts, RBAC, isolation, soak)"
-            npx --no-install mocha --config test/cluster/.mocharc.yml --no-color 2>&1 | tee "$cluster_log"
-            cluster_status=${PIPESTATUS[0]}
+            run_mocha --config test/cluster/.mocharc.yml
+        else
+            failed=$((failed + 1))
         fi
+        stage "real API server: stop the local control plane"
+        bash scripts/cluster.sh stop || failed=$((failed + 1))
     fi
-    stage "real API server: stop the local control plane"
-    bash scripts/cluster.sh stop
-    set -e
     trap stop_builds EXIT
-    passed=$((passed + $(count passing "$cluster_log")))
-    cluster_failed=$(count failing "$cluster_log")
-    if [ "$cluster_status" -ne 0 ] && [ "$cluster_failed" -eq 0 ]; then cluster_failed=1; fi
-    failed=$((failed + cluster_failed))
-    rm -f "$cluster_log"
 fi
 
 end_stage

@@ -47,7 +47,8 @@ function isAncestor(pid: number): boolean {
     return false;
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists, also one of another user (signal 0 only checks). */
+export function processAlive(pid: number): boolean {
     if (!Number.isInteger(pid) || pid <= 0) return false;
     try {
         process.kill(pid, 0);
@@ -81,7 +82,7 @@ export function lockStack(stack: string, stateDir: string, command: string): () 
         }
         const holder = readHolder(file);
         if (holder && isAncestor(holder.pid)) return () => undefined;
-        if (holder && alive(holder.pid)) {
+        if (holder && processAlive(holder.pid)) {
             throw new Error(`stack ${stack} is in use by another run: pid ${holder.pid} since ${holder.since} (${holder.command}); ` +
                 `wait for it to finish, or stop it (its lock is ${file})`);
         }

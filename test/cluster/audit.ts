@@ -15,13 +15,16 @@ export function auditMark(): number {
     return fs.existsSync(AUDIT_LOG) ? fs.statSync(AUDIT_LOG).size : 0;
 }
 
-export function auditSince(offset: number): AuditEntry[] {
+/** The audit events logged since the offset, in order. */
+function eventsSince(offset: number): any[] {
     const text = fs.readFileSync(AUDIT_LOG).subarray(offset).toString("utf8");
+    return text.split("\n").filter((line) => line.trim()).map((line) => JSON.parse(line));
+}
+
+export function auditSince(offset: number): AuditEntry[] {
     const byUid = new Map<string, string>();
     const entries: AuditEntry[] = [];
-    for (const line of text.split("\n")) {
-        if (!line.trim()) continue;
-        const e = JSON.parse(line);
+    for (const e of eventsSince(offset)) {
         if (e.stage !== "ResponseComplete" || (e.responseStatus?.code ?? 500) >= 300) continue;
         const obj = e.responseObject ?? {};
         const uid: string | undefined = obj.metadata?.uid ?? obj.details?.uid;
@@ -45,11 +48,8 @@ export interface AuthorizedRequest { verb: string; group: string; resource: stri
  * found nothing still needed the get). Watches count once they started streaming.
  */
 export function authorizedRequests(offset: number, user: string): AuthorizedRequest[] {
-    const text = fs.readFileSync(AUDIT_LOG).subarray(offset).toString("utf8");
     const out: AuthorizedRequest[] = [];
-    for (const line of text.split("\n")) {
-        if (!line.trim()) continue;
-        const e = JSON.parse(line);
+    for (const e of eventsSince(offset)) {
         if (e.user?.username !== user || e.annotations?.["authorization.k8s.io/decision"] !== "allow") continue;
         if (e.stage !== "ResponseComplete" && e.stage !== "ResponseStarted") continue;
         const ref = e.objectRef ?? {};

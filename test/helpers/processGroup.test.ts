@@ -1,15 +1,7 @@
 import { strict as assert } from "node:assert";
 import { runProcessGroup } from "./processGroup";
+import { processAlive } from "../../lib/runner/stackLock";
 
-/** True while a process with this pid exists (signal 0 only checks). */
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 describe("runProcessGroup (the engine tests' runner)", function () {
     this.timeout(30_000);
@@ -31,8 +23,8 @@ describe("runProcessGroup (the engine tests' runner)", function () {
         assert.equal(r.timedOut, true);
         const grandchild = Number(r.out.trim().split("\n")[0]);
         assert.ok(grandchild > 0, r.out);
-        for (let i = 0; i < 50 && alive(grandchild); i++) await new Promise((res) => setTimeout(res, 100));
-        assert.equal(alive(grandchild), false, `pid ${grandchild} survived the timeout`);
+        for (let i = 0; i < 50 && processAlive(grandchild); i++) await new Promise((res) => setTimeout(res, 100));
+        assert.equal(processAlive(grandchild), false, `pid ${grandchild} survived the timeout`);
     });
 
     it("kills a descendant left running after the leader exits", async () => {
@@ -41,7 +33,7 @@ describe("runProcessGroup (the engine tests' runner)", function () {
         assert.equal(r.timedOut, false);
         assert.ok(Date.now() - started < 10_000, "returned when the leader exited");
         const orphan = Number(r.out.trim());
-        for (let i = 0; i < 50 && alive(orphan); i++) await new Promise((res) => setTimeout(res, 100));
-        assert.equal(alive(orphan), false, `pid ${orphan} outlived the run`);
+        for (let i = 0; i < 50 && processAlive(orphan); i++) await new Promise((res) => setTimeout(res, 100));
+        assert.equal(processAlive(orphan), false, `pid ${orphan} outlived the run`);
     });
 });

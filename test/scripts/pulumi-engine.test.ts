@@ -7,17 +7,10 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { processAlive } from "../../lib/runner/stackLock";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 const until = async (what: string, ok: () => boolean, ms = 20_000) => {
     for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 100))) {
@@ -53,10 +46,10 @@ describe("scripts/pulumi-engine.sh builds", function () {
             const pidFile = path.join(tmp, "go.pid");
             await until("the fake go build", () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "");
             const goPid = Number(fs.readFileSync(pidFile, "utf8"));
-            assert.ok(alive(goPid));
+            assert.ok(processAlive(goPid));
             child.kill(signal);
             assert.notEqual(await exited, 0);
-            await until(`go build (pid ${goPid}) to stop`, () => !alive(goPid), 5_000);
+            await until(`go build (pid ${goPid}) to stop`, () => !processAlive(goPid), 5_000);
         });
     }
 });
