@@ -121,7 +121,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
             pipelineServiceAccount: rbac.pipelineServiceAccountName,
             prCodeServiceAccount: rbac.prCodeServiceAccountName,
             trustedForkRepos: c.trustedForkRepos,
-            forkTestLabel: c.forkTestLabel,
+            forkApprovalComment: c.forkApprovalComment,
             prImagePushSecret: c.prImagePushSecret,
             interceptBackend: c.interceptBackend,
             webhookSecretName: c.githubWebhookSecret,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { configSchema, ConfigError, MIRRORD_AGENT_REPOSITORY, PROJECT, StackConfig } from "./config";
+import { configSchema, ConfigError, MIRRORD_AGENT_REPOSITORY, PROJECT, REMOVED_CONFIG_KEYS, StackConfig } from "./config";
 
 type BaseKind = "string" | "boolean" | "number" | "array";
 
@@ -77,6 +77,10 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
     const input: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(raw)) {
         const schema = shape[key];
+        if (!schema && key in REMOVED_CONFIG_KEYS) {
+            problems.push(`${PROJECT}:${key} ${REMOVED_CONFIG_KEYS[key]}`);
+            continue;
+        }
         if (!schema) {
             problems.push(`${PROJECT}:${key} is not a known config key; known keys: ${Object.keys(shape).join(", ")}`);
             continue;

@@ -124,6 +124,13 @@ describe("stack config", () => {
             ["tekton-dag:mirrordImage is required when tekton-dag:buildImages is false (an image reference pinned by digest or tag)"]);
     });
 
+    it("names what replaces a removed key instead of calling it unknown, and loses the other problems of the stack", () => {
+        const problems = problemsOf({ "tekton-dag:forkTestLabel": "ok-to-test", "tekton-dag:leaseWaitSeconds": "0" });
+        assert.equal(problems.length, 2);
+        assert.match(problems[0], /^tekton-dag:forkTestLabel was removed: .*forkApprovalComment.*\/ok-to-test <sha>.*docs\/webhook\.md/);
+        assert.match(problems[1], /^tekton-dag:leaseWaitSeconds /);
+    });
+
     it("rejects a pipelines namespace that is also a target namespace", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:pipelinesNamespace": "staging" }),
             ['tekton-dag:pipelinesNamespace must differ from every target namespace; got "staging" in both']);
