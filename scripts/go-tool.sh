@@ -3,17 +3,23 @@
 # binary's path on stdout; progress goes to stderr. A binary is reused while the sha256 of the tool's
 # go.mod, go.sum and non-test .go files (and the Go version) matches its name; an older build is removed.
 #
-#   bash scripts/go-tool.sh triggers-eval      build if missing or stale, print the path
+#   bash scripts/go-tool.sh triggers-eval          build if missing or stale, print the path
+#   bash scripts/go-tool.sh --path triggers-eval   print the path the current sources build to; build nothing
 #
 # Two runs at once wait for each other (a lock per tool), so tests of one checkout started together build once.
 # Settings: GOTOOLCHAIN is local (the machine's Go; the tools' go.mod asks for no newer one).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+path_only=false
+if [ "${1:-}" = "--path" ]; then
+    path_only=true
+    shift
+fi
 name=${1:-}
 src="$repo/tools/$name"
 if [ -z "$name" ] || [ ! -f "$src/go.mod" ]; then
-    printf 'go-tool: usage: go-tool.sh NAME, where tools/NAME/go.mod exists; got "%s"\n' "$name" >&2
+    printf 'go-tool: usage: go-tool.sh [--path] NAME, where tools/NAME/go.mod exists; got "%s"\n' "$name" >&2
     exit 2
 fi
 log() { printf 'go-tool: %s\n' "$*" >&2; }
@@ -28,7 +34,7 @@ hash=$(
         sha256sum | cut -c1-16
 )
 bin="$cache/$name-$hash"
-if [ ! -x "$bin" ]; then
+if [ "$path_only" = false ] && [ ! -x "$bin" ]; then
     exec {lock}>"$cache/.$name.lock"
     flock -n "$lock" || { log "waiting for another build of $name"; flock "$lock"; }
     if [ ! -x "$bin" ]; then
