@@ -40,16 +40,21 @@ if [ "$path_only" = false ] && [ ! -x "$bin" ]; then
     if [ ! -x "$bin" ]; then
         log "building tools/$name into $bin (a cold build downloads its modules and compiles them: a few minutes)"
         start=$SECONDS
-        (cd "$src" && go build -trimpath -o "$bin.tmp.$$" .) &
+        (cd "$src" && exec go build -trimpath -o "$bin.tmp.$$" .) &
         pid=$!
+        # A killed or interrupted caller takes the build with it.
+        # shellcheck disable=SC2064 # the pid is fixed now
+        trap "kill $pid 2>/dev/null; rm -f '$bin.tmp.$$'" EXIT
         # The build is silent for minutes: a line every 30 s (tail returns when the build ends).
         while ! timeout 30 tail --pid="$pid" -f /dev/null; do
             log "  still building $name ($((SECONDS - start))s)"
         done
         wait "$pid" || { rm -f "$bin.tmp.$$"; log "go build of tools/$name failed"; exit 1; }
+        trap - EXIT
         mv "$bin.tmp.$$" "$bin"
         log "built $name in $((SECONDS - start))s"
-        find "$cache" -maxdepth 1 -name "$name-*" ! -name '*.tmp.*' ! -path "$bin" -delete 2>/dev/null || true
+        # Keep only the current build (and what belongs to it: <binary>.json).
+        find "$cache" -maxdepth 1 -name "$name-*" ! -name '*.tmp.*' ! -path "$bin" ! -path "$bin.*" -delete 2>/dev/null || true
     fi
     exec {lock}>&-
 fi
