@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EGRESS_ENTRY_FORMAT, parseEgressEntry } from "./egressCidrs";
 
 /** The Pulumi project name; every config key lives under it (`tekton-dag:interceptBackend`). */
 export const PROJECT = "tekton-dag";
@@ -70,6 +71,20 @@ export const configSchema = z.strictObject({
     tektonTriggersVersion: version.default("v0.37.0"),
     /** Install Tekton Pipelines and Triggers from their pinned release manifests. */
     installTekton: z.boolean().default(true),
+    /**
+     * Render NetworkPolicies that keep PR code (PR-code task pods and PR pods) from Telepresence's traffic
+     * agents and manager (only where enableIntercepts is true; docs/network-policies.md).
+     */
+    enableNetworkPolicies: z.boolean().default(true),
+    /**
+     * Where PR build pods may connect besides the cluster DNS, as IP ranges with ports (NetworkPolicy
+     * cannot match host names): your git hosts, prImageRegistry, package and base-image registries. Empty:
+     * builds are kept from Telepresence only.
+     */
+    buildEgressCidrs: z.array(z.string().superRefine((value, ctx) => {
+        const { problem } = parseEgressEntry(value);
+        if (problem) ctx.addIssue({ code: "custom", message: `${problem}; format ${EGRESS_ENTRY_FORMAT}` });
+    })).default([]),
     /** Install the Telepresence traffic manager (Helm chart) once for the cluster. */
     installTelepresence: z.boolean().default(true),
     telepresenceNamespace: k8sName.default("ambassador"),
@@ -145,6 +160,8 @@ export type StackConfig = Omit<z.output<typeof configSchema>, "registryPull" | "
     defaultNamespace: string;
     /** The program installs Telepresence's traffic manager (intercepts on and installTelepresence). */
     installsTrafficManager: boolean;
+    /** The program renders the NetworkPolicies (intercepts on and enableNetworkPolicies). */
+    rendersNetworkPolicies: boolean;
 };
 
 export class ConfigError extends Error {

@@ -99,7 +99,12 @@ describe("stack config", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:telepresenceNamespace": "staging" }), [
             'tekton-dag:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); got "staging", which is also the pipelines or a target namespace',
         ]);
-        assert.doesNotThrow(() => parseConfig({ "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false" }));
+        // An external traffic manager in a target namespace: the NetworkPolicies could not keep PR code from it.
+        assert.match(problemsOf({ "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false" })[0],
+            /^tekton-dag:telepresenceNamespace must be a namespace of its own while NetworkPolicies are rendered .*; or set tekton-dag:enableNetworkPolicies false$/);
+        assert.doesNotThrow(() => parseConfig({
+            "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false", "tekton-dag:enableNetworkPolicies": "false",
+        }));
     });
 
     it("rejects a lease wait of zero and a sweep age shorter than a run", () => {
