@@ -40,17 +40,26 @@ if [ "$path_only" = false ] && [ ! -x "$bin" ]; then
     if [ ! -x "$bin" ]; then
         log "building tools/$name into $bin (a cold build downloads its modules and compiles them: a few minutes)"
         start=$SECONDS
+        # A killed or interrupted caller takes the build with it (the trap is set before the build starts).
+        pid=""
+        trap 'kill $pid 2>/dev/null; rm -f "$bin.tmp.$$"' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
         (cd "$src" && exec go build -trimpath -o "$bin.tmp.$$" .) &
         pid=$!
-        # A killed or interrupted caller takes the build with it.
-        # shellcheck disable=SC2064 # the pid is fixed now
-        trap "kill $pid 2>/dev/null; rm -f '$bin.tmp.$$'" EXIT
-        # The build is silent for minutes: a line every 30 s (tail returns when the build ends).
-        while ! timeout 30 tail --pid="$pid" -f /dev/null; do
-            log "  still building $name ($((SECONDS - start))s)"
+        # The build is silent for minutes: a line every 30 s. wait, unlike a sleep in the foreground,
+        # returns as soon as a trapped signal arrives.
+        last=$SECONDS
+        while kill -0 "$pid" 2>/dev/null; do
+            sleep 2 &
+            wait $! || true
+            if [ $((SECONDS - last)) -ge 30 ] && kill -0 "$pid" 2>/dev/null; then
+                last=$SECONDS
+                log "  still building $name ($((SECONDS - start))s)"
+            fi
         done
         wait "$pid" || { rm -f "$bin.tmp.$$"; log "go build of tools/$name failed"; exit 1; }
-        trap - EXIT
+        trap - EXIT INT TERM
         mv "$bin.tmp.$$" "$bin"
         log "built $name in $((SECONDS - start))s"
         # Keep only the current build (and what belongs to it: <binary>.json).

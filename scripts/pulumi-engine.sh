@@ -272,19 +272,21 @@ _tdpe_build() {
     local tmp="$out.tmp.$$" logf="$bin/.build.log"
     _tdpe_log "building $label from the Go module proxy into $bin"
     _tdpe_log "  first build: about $est_min-$est_max minutes on 2 cores (Go's build cache makes later builds take about a minute)"
-    local start=$SECONDS
-    (cd "$tools" && exec go build -trimpath -o "$tmp" "$@") >"$logf" 2>&1 &
-    local pid=$! last=0 elapsed saved_traps
-    # A killed or interrupted caller takes the build with it; the caller's own traps come back after.
+    local start=$SECONDS pid last=0 elapsed saved_traps
+    # A killed or interrupted caller takes the build with it; the caller's own traps come back after. The
+    # traps are set before the build starts: set after it, a signal in between would leave go running.
     saved_traps=$(trap -p EXIT INT TERM)
-    # shellcheck disable=SC2064 # the pid is fixed now
-    trap "kill $pid 2>/dev/null" EXIT
-    # shellcheck disable=SC2064
-    trap "kill $pid 2>/dev/null; exit 130" INT
-    # shellcheck disable=SC2064
-    trap "kill $pid 2>/dev/null; exit 143" TERM
+    _tdpe_build_pid=""
+    trap 'kill $_tdpe_build_pid 2>/dev/null' EXIT
+    trap 'kill $_tdpe_build_pid 2>/dev/null; exit 130' INT
+    trap 'kill $_tdpe_build_pid 2>/dev/null; exit 143' TERM
+    (cd "$tools" && exec go build -trimpath -o "$tmp" "$@") >"$logf" 2>&1 &
+    _tdpe_build_pid=$!
+    pid=$_tdpe_build_pid
     while kill -0 "$pid" 2>/dev/null; do
-        sleep 2
+        # wait, unlike a sleep in the foreground, returns as soon as a trapped signal arrives.
+        sleep 2 &
+        wait $! || true
         elapsed=$((SECONDS - start))
         if [ $((elapsed - last)) -ge 60 ] && kill -0 "$pid" 2>/dev/null; then
             last=$elapsed
