@@ -2,7 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../lib/config";
 import { objectMeta } from "../lib/labels";
+import { parseEgressEntries } from "../lib/egressCidrs";
 import { BuildImage, checkPinnedVersion } from "./buildImage";
+import { PrCodeNetworkPolicies } from "./networkPolicies";
 import { OrphanSweeper } from "./orphanSweeper";
 import { PipelineRbac } from "./rbac";
 import { TektonInstall } from "./tektonInstall";
@@ -16,7 +18,8 @@ export const TELEPRESENCE_IMAGE = "tekton-dag-build-telepresence";
 
 /**
  * The whole PR-testing stack for one environment: Tekton, the task images, RBAC, the Tasks and Pipelines
- * with config-driven defaults, the GitHub trigger, the Telepresence traffic manager and the orphan sweeper.
+ * with config-driven defaults, the GitHub trigger, the Telepresence traffic manager, the NetworkPolicies that keep PR
+ * code from it, and the orphan sweeper.
  */
 export class TektonDagStack extends pulumi.ComponentResource {
     /** The mirrord proxy and kubectl/jq tools image every pipeline uses (by digest when built here). */
@@ -121,7 +124,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
             pipelineServiceAccount: rbac.pipelineServiceAccountName,
             prCodeServiceAccount: rbac.prCodeServiceAccountName,
             trustedForkRepos: c.trustedForkRepos,
-            forkTestLabel: c.forkTestLabel,
+            forkApprovalComment: c.forkApprovalComment,
             prImagePushSecret: c.prImagePushSecret,
             interceptBackend: c.interceptBackend,
             webhookSecretName: c.githubWebhookSecret,
@@ -130,6 +133,16 @@ export class TektonDagStack extends pulumi.ComponentResource {
             stackFile: c.stackFile,
             dependsOn: [...tektonReady, ...inNamespace, ...Object.values(pipelines.pipelines)],
         }, child);
+
+        if (c.rendersNetworkPolicies) {
+            new PrCodeNetworkPolicies(`${name}-network-policies`, {
+                pipelinesNamespace: c.pipelinesNamespace,
+                targetNamespaces: c.targetNamespaces,
+                telepresenceNamespace: c.telepresenceNamespace,
+                pipelineNames: pipelines.pipelineNames,
+                buildEgress: parseEgressEntries(c.buildEgressCidrs),
+            }, { parent: this, dependsOn: inNamespace });
+        }
 
         if (c.enableIntercepts && c.installOrphanSweeper) {
             new OrphanSweeper(`${name}-orphan-sweeper`, {

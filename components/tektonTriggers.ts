@@ -11,8 +11,11 @@ export interface TektonTriggersArgs {
     readonly prCodeServiceAccount: pulumi.Input<string>;
     /** Forks (owner/name) whose PRs run like the repository's own. */
     readonly trustedForkRepos?: string[];
-    /** Label whose addition runs one test of any PR; empty: other forks' PRs never run. */
-    readonly forkTestLabel?: string;
+    /**
+     * Accept `/ok-to-test <sha>` comments of the repository's owner, members and collaborators: each runs one
+     * test of exactly that commit of an open PR. Off: other forks' PRs never run.
+     */
+    readonly forkApprovalComment?: boolean;
     /** dockerconfigjson Secret bound as the docker-config workspace (Kaniko's push credentials); empty: none. */
     readonly prImagePushSecret?: string;
     /** Default of the template's `intercept-backend` param (the stack config's backend). */
@@ -28,6 +31,20 @@ export interface TektonTriggersArgs {
 }
 
 const TRIGGERS_API = "triggers.tekton.dev/v1beta1";
+
+/** Triggers' github interceptor: the delivery's signature (the webhook Secret, key `secret`) and its event type. */
+const githubInterceptor = (secretName: pulumi.Input<string>, eventType: string) => ({
+    ref: { name: "github", kind: "ClusterInterceptor" },
+    params: [
+        { name: "secretRef", value: { secretName, secretKey: "secret" } },
+        { name: "eventTypes", value: [eventType] },
+    ],
+});
+
+const celInterceptor = (filter: string, overlays?: Array<{ key: string; expression: string }>) => ({
+    ref: { name: "cel", kind: "ClusterInterceptor" },
+    params: [{ name: "filter", value: filter }, ...(overlays ? [{ name: "overlays", value: overlays }] : [])],
+});
 /** Pull request actions that should (re)test the PR. */
 export const PR_ACTIONS = ["opened", "synchronize", "reopened"];
 
@@ -39,21 +56,48 @@ const celString = (value: string): string => {
 
 /**
  * The CEL filter that decides which pull_request events start a run. A PR's code runs in the cluster, so a
- * PR from another repository (a fork) runs only when its repository is trusted, or once each time a
- * maintainer adds the test label (the `labeled` event of that label; a later push does not run again).
+ * PR from another repository (a fork) runs on these events only when its repository is trusted; any other
+ * PR needs a maintainer's approval of one commit (okToTestFilter). A PR that is not open never runs.
  */
-export function pullRequestFilter(trustedForkRepos: string[] = [], forkTestLabel = ""): string {
+export function pullRequestFilter(trustedForkRepos: string[] = []): string {
     const head = "body.pull_request.head.repo.full_name";
     const trusted = [`${head} == body.pull_request.base.repo.full_name`];
-    if (trustedForkRepos.length > 0) trusted.push(`${head} in [${trustedForkRepos.map(celString).join(", ")}]`);
-    const pushed = `body.action in [${PR_ACTIONS.map(celString).join(", ")}] && (${trusted.join(" || ")})`;
-    if (!forkTestLabel) return pushed;
-    return `(${pushed}) || (body.action == 'labeled' && body.label.name == ${celString(forkTestLabel)})`;
+    // GitHub compares owner and repository names case-insensitively.
+    if (trustedForkRepos.length > 0) trusted.push(`${head}.lowerAscii() in [${trustedForkRepos.map((r) => celString(r.toLowerCase())).join(", ")}]`);
+    return `body.pull_request.state == 'open' && body.action in [${PR_ACTIONS.map(celString).join(", ")}] && (${trusted.join(" || ")})`;
 }
 
+/** Who may approve a commit: GitHub's author_association of the repository's owner, members and collaborators. */
+export const APPROVER_ASSOCIATIONS = ["OWNER", "MEMBER", "COLLABORATOR"];
+/** The approval comment: the command and a full commit sha, alone (surrounding blank space aside). */
+export const OK_TO_TEST_COMMAND = "/ok-to-test";
+const OK_TO_TEST_RE = `^${OK_TO_TEST_COMMAND} [0-9a-f]{40}$`;
+/** The interceptor extension the approved sha is handed to the binding in. */
+const APPROVED_SHA = "approved_sha";
+
 /**
- * GitHub pull_request webhook -> stack-pr-test PipelineRun. The changed app is the repository's name;
- * every run gets its own workspace volume, so no run reads another's files.
+ * The CEL filter of approval comments: a new comment `/ok-to-test <full sha>` on an open PR by an approver.
+ * The approval names the commit the maintainer read; the run tests exactly it and fails if the PR's head
+ * is another commit by then (fetch-source's pr-number check), so a push after the approval never runs
+ * without a new approval. An edited comment (action `edited`) approves nothing.
+ */
+export function okToTestFilter(): string {
+    return [
+        "body.action == 'created'",
+        "has(body.issue.pull_request)",
+        "body.issue.state == 'open'",
+        `body.comment.author_association in [${APPROVER_ASSOCIATIONS.map(celString).join(", ")}]`,
+        `body.comment.body.trim().matches(${celString(OK_TO_TEST_RE)})`,
+    ].join(" && ");
+}
+
+/** The overlay that hands the approved sha to the binding as `$(extensions.approved_sha)`. */
+export const okToTestOverlays = [{ key: APPROVED_SHA, expression: `body.comment.body.trim().substring(${OK_TO_TEST_COMMAND.length + 1})` }];
+
+/**
+ * GitHub webhook -> stack-pr-test PipelineRun, from a pull_request event or an approval comment. The run is
+ * given the PR's repository (owner/name), not an app: resolve-stack finds the app whose stack-file `repo` is
+ * that repository. Every run gets its own workspace volume, so no run reads another's files.
  */
 export class TektonTriggers extends pulumi.ComponentResource {
     public readonly eventListenerName: string;
@@ -65,19 +109,31 @@ export class TektonTriggers extends pulumi.ComponentResource {
 
         const identities = pipelineRunIdentities(args.pipelineServiceAccount, args.prCodeServiceAccount);
 
+        // pr-number also makes fetch-source check that the PR's head is still app-revision.
         const binding = new k8s.apiextensions.CustomResource(`${name}-binding`, {
             apiVersion: TRIGGERS_API,
             kind: "TriggerBinding",
             metadata: objectMeta("github-pr-binding", "triggers", ns),
             spec: {
                 params: [
-                    { name: "changed-app", value: "$(body.repository.name)" },
                     { name: "app-revision", value: "$(body.pull_request.head.sha)" },
                     { name: "pr-number", value: "$(body.pull_request.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
                 ],
             },
         }, child);
+        const approvalBinding = args.forkApprovalComment ? new k8s.apiextensions.CustomResource(`${name}-ok-to-test-binding`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerBinding",
+            metadata: objectMeta("github-ok-to-test-binding", "triggers", ns),
+            spec: {
+                params: [
+                    { name: "app-revision", value: `$(extensions.${APPROVED_SHA})` },
+                    { name: "pr-number", value: "$(body.issue.number)" },
+                    { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                ],
+            },
+        }, child) : undefined;
 
         const template = new k8s.apiextensions.CustomResource(`${name}-template`, {
             apiVersion: TRIGGERS_API,
@@ -85,10 +141,9 @@ export class TektonTriggers extends pulumi.ComponentResource {
             metadata: objectMeta("stack-pr-test-template", "triggers", ns),
             spec: {
                 params: [
-                    { name: "changed-app", description: "App whose repository the PR is in" },
-                    { name: "app-revision", description: "PR head commit" },
+                    { name: "app-revision", description: "The commit to test: the PR's head, or the approved commit" },
                     { name: "pr-number", description: "PR number" },
-                    { name: "repo-full-name", description: "owner/name of the PR's repository", default: "" },
+                    { name: "repo-full-name", description: "owner/name of the PR's repository; selects the app(s) of the stack" },
                     { name: "git-url", description: "Platform repo with the stack files", default: args.platformRepoUrl },
                     { name: "git-revision", default: args.platformRepoRevision },
                     { name: "stack-file", default: args.stackFile },
@@ -111,7 +166,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                             podTemplate: { securityContext: { fsGroup: 65532 } },
                         },
                         taskRunSpecs: identities.taskRunSpecs,
-                        params: ["changed-app", "app-revision", "pr-number", "repo-full-name", "git-url", "git-revision",
+                        params: ["app-revision", "pr-number", "repo-full-name", "git-url", "git-revision",
                             "stack-file", "intercept-backend"].map((p) => ({ name: p, value: `$(tt.params.${p})` })),
                         workspaces: [{
                             name: "shared-workspace",
@@ -154,24 +209,26 @@ export class TektonTriggers extends pulumi.ComponentResource {
             metadata: objectMeta(this.eventListenerName, "triggers", ns),
             spec: {
                 serviceAccountName: listenerSa.metadata.name,
-                triggers: [{
-                    name: "github-pull-request",
-                    interceptors: [
-                        {
-                            ref: { name: "github", kind: "ClusterInterceptor" },
-                            params: [
-                                { name: "secretRef", value: { secretName: args.webhookSecretName, secretKey: "secret" } },
-                                { name: "eventTypes", value: ["pull_request"] },
-                            ],
-                        },
-                        {
-                            ref: { name: "cel", kind: "ClusterInterceptor" },
-                            params: [{ name: "filter", value: pullRequestFilter(args.trustedForkRepos, args.forkTestLabel) }],
-                        },
-                    ],
-                    bindings: [{ ref: binding.metadata.name }],
-                    template: { ref: template.metadata.name },
-                }],
+                triggers: [
+                    {
+                        name: "github-pull-request",
+                        interceptors: [
+                            githubInterceptor(args.webhookSecretName, "pull_request"),
+                            celInterceptor(pullRequestFilter(args.trustedForkRepos)),
+                        ],
+                        bindings: [{ ref: binding.metadata.name }],
+                        template: { ref: template.metadata.name },
+                    },
+                    ...(approvalBinding ? [{
+                        name: "github-ok-to-test",
+                        interceptors: [
+                            githubInterceptor(args.webhookSecretName, "issue_comment"),
+                            celInterceptor(okToTestFilter(), okToTestOverlays),
+                        ],
+                        bindings: [{ ref: approvalBinding.metadata.name }],
+                        template: { ref: template.metadata.name },
+                    }] : []),
+                ],
             },
         }, child);
         this.registerOutputs({ eventListenerName: this.eventListenerName });

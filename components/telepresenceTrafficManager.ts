@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
+import { AGENT_INJECTOR_WEBHOOK_PORT, TRAFFIC_MANAGER_API_PORT } from "../lib/telepresencePorts";
 
 export interface TelepresenceTrafficManagerArgs {
     /** Namespace the traffic manager runs in (Telepresence's default is `ambassador`). */
@@ -29,8 +30,11 @@ export function trafficManagerValues(args: Pick<TelepresenceTrafficManagerArgs, 
     return {
         namespaces: [...args.managedNamespaces],
         managerRbac: { create: true },
+        // The manager's ports, set here (equal to the chart's defaults) because the NetworkPolicies keep PR
+        // code from exactly these (lib/telepresencePorts.ts).
+        apiPort: TRAFFIC_MANAGER_API_PORT,
         // The injector adds the traffic agent to a workload on its first intercept.
-        agentInjector: { enabled: true },
+        agentInjector: { enabled: true, webhook: { port: AGENT_INJECTOR_WEBHOOK_PORT } },
         // That first intercept rolls the workload; the manager waits this long for the new pod's agent.
         timeouts: { agentArrival: `${args.agentArrivalSeconds}s` },
     };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EGRESS_ENTRY_FORMAT, parseEgressEntry } from "./egressCidrs";
 
 /** The Pulumi project name; every config key lives under it (`tekton-dag:interceptBackend`). */
 export const PROJECT = "tekton-dag";
@@ -70,6 +71,20 @@ export const configSchema = z.strictObject({
     tektonTriggersVersion: version.default("v0.37.0"),
     /** Install Tekton Pipelines and Triggers from their pinned release manifests. */
     installTekton: z.boolean().default(true),
+    /**
+     * Render NetworkPolicies that keep PR code (PR-code task pods and PR pods) from Telepresence's traffic
+     * agents and manager (only where enableIntercepts is true; docs/network-policies.md).
+     */
+    enableNetworkPolicies: z.boolean().default(true),
+    /**
+     * Where PR build pods may connect besides the cluster DNS, as IP ranges with ports (NetworkPolicy
+     * cannot match host names): your git hosts, prImageRegistry, package and base-image registries. Empty:
+     * builds are kept from Telepresence only.
+     */
+    buildEgressCidrs: z.array(z.string().superRefine((value, ctx) => {
+        const { problem } = parseEgressEntry(value);
+        if (problem) ctx.addIssue({ code: "custom", message: `${problem}; format ${EGRESS_ENTRY_FORMAT}` });
+    })).default([]),
     /** Install the Telepresence traffic manager (Helm chart) once for the cluster. */
     installTelepresence: z.boolean().default(true),
     telepresenceNamespace: k8sName.default("ambassador"),
@@ -99,12 +114,15 @@ export const configSchema = z.strictObject({
     githubTokenSecret: z.union([k8sName, z.literal("")]).default(""),
     /**
      * Forks (owner/name) whose pull requests the trigger runs like the repository's own; any other fork's PR
-     * runs only when a maintainer sets forkTestLabel (PR code runs in the cluster, docs/pipelines.md).
+     * runs only on a maintainer's `/ok-to-test <sha>` comment (forkApprovalComment; PR code runs in the
+     * cluster, docs/webhook.md).
      */
     trustedForkRepos: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "must be a GitHub owner/name")).default([]),
-    /** Label whose addition by a maintainer runs one test of a fork's PR at its head then; empty: never. */
-    forkTestLabel: z.union([z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,49}$/,
-        "must be a GitHub label of letters, digits, space and _.:/- (at most 50)"), z.literal("")]).default(""),
+    /**
+     * Let a comment `/ok-to-test <full commit sha>` by the repository's OWNER, a MEMBER or a COLLABORATOR run
+     * one test of exactly that commit of any open PR (the run refuses if the PR's head has moved since).
+     */
+    forkApprovalComment: z.boolean().default(false),
     /** Secret (type kubernetes.io/dockerconfigjson) with push credentials for prImageRegistry; empty: none. */
     prImagePushSecret: z.union([k8sName, z.literal("")]).default(""),
     /** The platform repo holding the stack files, cloned by every run. */
@@ -120,6 +138,16 @@ export const configSchema = z.strictObject({
 /** Where mirrord's CLI pulls its agent from unless told otherwise (mirrord/kube, tag = the CLI's version). */
 export const MIRRORD_AGENT_REPOSITORY = "ghcr.io/metalbear-co/mirrord";
 
+/**
+ * Keys that existed once and were removed, with what replaces them: a stack that still sets one gets this
+ * instead of "not a known config key".
+ */
+export const REMOVED_CONFIG_KEYS: Readonly<Record<string, string>> = {
+    forkTestLabel: "was removed: a label approved whatever commit was the PR's head when it landed, not the one the " +
+        "maintainer read. Set tekton-dag:forkApprovalComment to true and approve a commit with a `/ok-to-test <sha>` " +
+        "comment on the PR (docs/webhook.md, \"Pull requests from forks\"), then remove forkTestLabel from the stack",
+};
+
 export type RawConfig = z.input<typeof configSchema>;
 
 /** The parsed config with every derived value filled in. */
@@ -132,6 +160,8 @@ export type StackConfig = Omit<z.output<typeof configSchema>, "registryPull" | "
     defaultNamespace: string;
     /** The program installs Telepresence's traffic manager (intercepts on and installTelepresence). */
     installsTrafficManager: boolean;
+    /** The program renders the NetworkPolicies (intercepts on and enableNetworkPolicies). */
+    rendersNetworkPolicies: boolean;
 };
 
 export class ConfigError extends Error {

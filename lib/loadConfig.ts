@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { configSchema, ConfigError, MIRRORD_AGENT_REPOSITORY, PROJECT, StackConfig } from "./config";
+import { configSchema, ConfigError, MIRRORD_AGENT_REPOSITORY, PROJECT, REMOVED_CONFIG_KEYS, StackConfig } from "./config";
 
 type BaseKind = "string" | "boolean" | "number" | "array";
 
@@ -77,6 +77,10 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
     const input: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(raw)) {
         const schema = shape[key];
+        if (!schema && key in REMOVED_CONFIG_KEYS) {
+            problems.push(`${PROJECT}:${key} ${REMOVED_CONFIG_KEYS[key]}`);
+            continue;
+        }
         if (!schema) {
             problems.push(`${PROJECT}:${key} is not a known config key; known keys: ${Object.keys(shape).join(", ")}`);
             continue;
@@ -103,6 +107,7 @@ export function parseConfig(allConfig: Record<string, string>): StackConfig {
         mirrordAgentImage: parsed.mirrordAgentImage || `${MIRRORD_AGENT_REPOSITORY}:${parsed.mirrordVersion}`,
         defaultNamespace: parsed.targetNamespaces[0],
         installsTrafficManager: parsed.enableIntercepts && parsed.installTelepresence,
+        rendersNetworkPolicies: parsed.enableIntercepts && parsed.enableNetworkPolicies,
     };
     checkCombinations(config);
     return config;
@@ -130,9 +135,18 @@ function checkCombinations(c: StackConfig): void {
             problems.push(`${PROJECT}:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got ${JSON.stringify(c.telepresenceVersion)}`);
         }
     }
-    if (c.installsTrafficManager && [c.pipelinesNamespace, ...c.targetNamespaces].includes(c.telepresenceNamespace)) {
+    const sharedTelepresenceNamespace = [c.pipelinesNamespace, ...c.targetNamespaces].includes(c.telepresenceNamespace);
+    if (c.installsTrafficManager && sharedTelepresenceNamespace) {
         problems.push(`${PROJECT}:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); ` +
             `got ${JSON.stringify(c.telepresenceNamespace)}, which is also the pipelines or a target namespace`);
+    } else if (c.rendersNetworkPolicies && sharedTelepresenceNamespace) {
+        problems.push(`${PROJECT}:telepresenceNamespace must be a namespace of its own while NetworkPolicies are rendered (they keep PR code ` +
+            `out of the traffic manager's namespace but let it reach the pipelines and target namespaces); got ${JSON.stringify(c.telepresenceNamespace)}, ` +
+            `which is also the pipelines or a target namespace; or set ${PROJECT}:enableNetworkPolicies false`);
+    }
+    if (!c.rendersNetworkPolicies && c.buildEgressCidrs.length > 0) {
+        problems.push(`${PROJECT}:buildEgressCidrs is set but no NetworkPolicy is rendered (${PROJECT}:enableNetworkPolicies or ` +
+            `${PROJECT}:enableIntercepts is false); remove it or turn the policies on`);
     }
     if (new Set(c.targetNamespaces).size !== c.targetNamespaces.length) {
         problems.push(`${PROJECT}:targetNamespaces lists a namespace twice; got ${JSON.stringify(c.targetNamespaces)}`);

@@ -17,7 +17,6 @@ keep=false
 [ "${1:-}" = "--keep" ] && keep=true
 
 TOOL_SRC=tools/tekton-validate
-CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/tekton-dag"
 
 log() { printf 'check-tekton: %s\n' "$*"; }
 die() { printf 'check-tekton: error: %s\n' "$*" >&2; exit 1; }
@@ -46,40 +45,14 @@ ensure_shellcheck() {
     log "$(shellcheck --version | sed -n 's/^version: /shellcheck /p')"
 }
 
-# --- the validator binary, cached by the hash of its sources ---------------------------------------------
+# --- the validator binary, cached by the hash of its sources (scripts/go-tool.sh) ------------------------
 build_tool() {
-    command -v go >/dev/null 2>&1 || die "go is not installed (tools/tekton-validate needs Go $(sed -n 's/^go //p' "$TOOL_SRC/go.mod"))"
-    local hash
-    hash=$(
-        cd "$TOOL_SRC" &&
-            { go env GOVERSION GOOS GOARCH; cat go.mod go.sum; find . -maxdepth 1 -name '*.go' ! -name '*_test.go' | sort | xargs cat; } |
-            sha256sum | cut -c1-16
-    )
-    TOOL="$CACHE_DIR/tekton-validate-$hash"
+    local before
+    before=$(bash scripts/go-tool.sh --path tekton-validate) || die "tools/tekton-validate cannot be built here"
     TOOL_BUILT=false
-    if [ -x "$TOOL" ]; then
-        log "reusing $TOOL"
-        return
-    fi
-    mkdir -p "$CACHE_DIR"
-    log "building tekton-validate (github.com/tektoncd/pipeline $(awk '$1 == "github.com/tektoncd/pipeline" {print $2}' "$TOOL_SRC/go.mod")) into $TOOL"
-    log "a cold build downloads the modules and compiles Tekton and client-go: a few minutes"
-    local start=$SECONDS
-    (cd "$TOOL_SRC" && go build -trimpath -o "$TOOL.tmp.$$" .) &
-    local pid=$! ticks=0
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 5
-        ticks=$((ticks + 1))
-        if [ $((ticks % 6)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
-            log "  still building ($((SECONDS - start))s)"
-        fi
-    done
-    wait "$pid" || die "go build of $TOOL_SRC failed"
-    mv "$TOOL.tmp.$$" "$TOOL"
-    TOOL_BUILT=true
-    log "built in $((SECONDS - start))s"
-    # keep only the current binary (each is ~45 MB)
-    find "$CACHE_DIR" -maxdepth 1 -name 'tekton-validate-*' ! -name '*.tmp.*' ! -path "$TOOL" -delete 2>/dev/null || true
+    [ -x "$before" ] || TOOL_BUILT=true
+    TOOL=$(bash scripts/go-tool.sh tekton-validate) || die "go build of $TOOL_SRC failed"
+    log "tekton-validate (github.com/tektoncd/pipeline $(awk '$1 == "github.com/tektoncd/pipeline" {print $2}' "$TOOL_SRC/go.mod")): $TOOL"
 }
 
 # --- shellcheck over the scripts extracted from a directory of objects -----------------------------------

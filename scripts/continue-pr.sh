@@ -16,7 +16,7 @@ PIPELINE="stack-pr-continue"
 SOURCE_PIPELINE="stack-pr-test"
 # The params of stack-pr-test that stack-pr-continue takes as they are.
 COPIED_PARAMS=(
-  changed-app pr-number repo-full-name github-token-secret intercept-backend mirrord-image mirrord-agent-image
+  pr-number repo-full-name github-token-secret intercept-backend mirrord-image mirrord-agent-image
   mirrord-agent-image-pull-secret telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds
   request-path pre-test-hook post-test-hook hook-image
 )
@@ -30,7 +30,7 @@ CLUSTER_TASKS=(
   cleanup-intercepts pr-comment
 )
 # resolve-stack results that become params of the same name.
-RESOLVE_RESULTS=(stack-json build-apps propagation-chain intercept-header-value app-list entry-app)
+RESOLVE_RESULTS=(stack-json changed-app build-apps propagation-chain intercept-header-value app-list entry-app)
 
 die() {
   printf 'continue-pr: error: %s\n' "$*" >&2

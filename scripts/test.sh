@@ -2,7 +2,8 @@
 # The project's test command (README, CI): installs what the tests need, then runs every check.
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh --quick    skip the slow stages that build Go tools (Tekton validator, Pulumi engine,
-#                                   the local control plane of the real-API tests, Tekton's controllers)
+#                                   the Pod Security fixtures, the local control plane of the real-API tests,
+#                                   Tekton's controllers)
 # The engine and API-server stages are pass/fail: the first run builds the engine (~30 min) and the control
 # plane (~10-20 min) into ~/.cache/tekton-dag, in the background while mocha runs; later runs reuse them.
 set -euo pipefail
@@ -93,6 +94,12 @@ stage "mocha: resource graph, task scripts, pipelines, policy pack"
 run_mocha
 
 if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
+    stage "Pod Security Standards: the PR pod's check on k8s.io/pod-security-admission's own fixtures (scripts/psa-fixtures.sh builds tools/psa-fixtures)"
+    if bash scripts/psa-fixtures.sh >/dev/null; then
+        run_mocha --config test/podsecurity/mocharc.yml
+    else
+        failed=$((failed + 1))
+    fi
     stage "Tekton validation and shellcheck over the rendered objects"
     if bash scripts/check-tekton.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     stage "real Pulumi engine: CLI, kubernetes provider, policy analyzer (scripts/pulumi-engine.sh; the first run builds them)"

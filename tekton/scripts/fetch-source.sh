@@ -7,6 +7,10 @@
 #   REVISION         branch, tag, full or abbreviated commit sha; empty = the remote's default branch
 #   TARGET_PATH      directory relative to the shared workspace; emptied first
 #   DEPTH            history depth to fetch; 0 = full history (default 1)
+#   PR_NUMBER        optional: the pull request REVISION belongs to. With a full commit sha as REVISION, the
+#                    clone fetches the PR's head (refs/pull/<n>/head, as GitHub keeps it) and refuses unless it
+#                    is still that commit: a run tests the commit its event or approval named, and a push
+#                    after either is never tested by it (docs/webhook.md)
 #   SHARED_WORKSPACE the shared workspace path
 #   RESULT_COMMIT    file to write the commit sha to (the task result `commit`); optional
 #   RESULT_URL       file to write the cloned url to (the task result `url`); optional
@@ -27,6 +31,7 @@ log() {
 [ -n "${TARGET_PATH:-}" ] || die "TARGET_PATH (param path) is required: a directory relative to the shared workspace"
 REVISION="${REVISION:-}"
 DEPTH="${DEPTH:-1}"
+PR_NUMBER="${PR_NUMBER:-}"
 
 case "$URL" in
   -*) die "url '${URL}' must not start with '-'" ;;
@@ -39,6 +44,10 @@ case "$TARGET_PATH" in
 esac
 case "$DEPTH" in
   ''|*[!0-9]*) die "depth '${DEPTH}' must be a non-negative integer (0 = full history)" ;;
+esac
+case "$PR_NUMBER" in
+  '') ;;
+  0*|*[!0-9]*) die "pr-number '${PR_NUMBER}' must be a positive whole number (or empty)" ;;
 esac
 
 is_sha=false
@@ -64,11 +73,35 @@ if [ "$DEPTH" -gt 0 ]; then
   depth_flag="--depth=${DEPTH}"
 fi
 
+# The PR's head is checked only against a full sha: webhook runs always give one, and a run by hand that
+# names a branch or an abbreviated sha asks for that, not for the PR's head.
+pr_head_check=false
+if [ -n "$PR_NUMBER" ] && printf '%s' "$REVISION" | grep -Eq '^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$'; then
+  pr_head_check=true
+elif [ -n "$PR_NUMBER" ]; then
+  log "revision '${REVISION:-<default branch>}' is not a full commit sha: not checked against the head of PR #${PR_NUMBER}"
+fi
+
+if [ "$pr_head_check" = true ]; then
+  pr_ref="refs/pull/${PR_NUMBER}/head"
+  # shellcheck disable=SC2086 # depth_flag is empty or one word
+  gitc fetch -q --no-tags $depth_flag origin "$pr_ref" \
+    || die "could not fetch ${pr_ref} from ${URL}: pr-number ${PR_NUMBER} must be a pull request of this repository (GitHub keeps each PR's head at refs/pull/<n>/head)"
+  head="$(gitc rev-parse FETCH_HEAD)"
+  lower_rev="$(printf '%s' "$REVISION" | tr 'A-F' 'a-f')"
+  [ "$head" = "$lower_rev" ] \
+    || die "the head of PR #${PR_NUMBER} is now ${head}, not ${lower_rev}, the commit this run was started for: the PR moved after its event or approval, and this run tests only the commit it was given (a push starts its own run; a fork's PR needs a new /ok-to-test <sha>)"
+  log "${lower_rev} is the head of PR #${PR_NUMBER}"
+  checkout="FETCH_HEAD"
+fi
+
 ref="${REVISION:-HEAD}"
 # A full sha can be fetched directly from servers that allow it (GitHub, GitLab); an abbreviated one
 # cannot, so it (and any sha the server refuses) falls back to fetching every branch and tag.
 # shellcheck disable=SC2086 # depth_flag is empty or one word
-if fetch_err="$(gitc fetch -q --no-tags $depth_flag origin "$ref" 2>&1)"; then
+if [ "$pr_head_check" = true ]; then
+  : # fetched and checked above
+elif fetch_err="$(gitc fetch -q --no-tags $depth_flag origin "$ref" 2>&1)"; then
   checkout="FETCH_HEAD"
 elif [ "$is_sha" = true ]; then
   log "the server did not hand out ${REVISION} directly; fetching all branches and tags to find it"

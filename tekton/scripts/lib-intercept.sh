@@ -4,11 +4,15 @@
 #   . "${SCRIPTS_DIR}/lib-common.sh"; . "${SCRIPTS_DIR}/lib-intercept.sh"
 # Every object a run creates carries the run labels of docs/conventions.md; cleanup and the sweeper
 # select on tekton-dag.io/run=<uid> and nothing broader.
+# The PR pod (what it takes from the app's Deployment, what is refused) is lib-pr-pod.sh, sourced here.
 
 RUN_LABEL=tekton-dag.io/run
 UID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 DNS_LABEL_RE='^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
 LABEL_VALUE_RE='^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'
+
+# shellcheck source=lib-pr-pod.sh
+. "${SCRIPTS_DIR:-$(dirname "${BASH_SOURCE[0]}")}/lib-pr-pod.sh"
 
 # The run id must be a PipelineRun uid: an empty or odd value would widen a label selector.
 validate_run_id() {
@@ -337,168 +341,6 @@ wait_pod_ready() {
 # The last lines of a pod's logs on one line, for an error message (mirrord's own error text).
 pod_log_tail() {
   kubectl logs "$2" -n "$1" --all-containers --tail=20 2>&1 | tr '\n' ' ' | cut -c1-2000 || true
-}
-
-# The Deployment annotation that names the app container when the container is not named after the app
-# and the template has more than one container.
-APP_CONTAINER_ANNOTATION=tekton-dag.io/app-container
-
-# Prints the name of the container of the Deployment's pod template that runs the app, decided in this
-# order: the container the Deployment's annotation tekton-dag.io/app-container names; the container named
-# after the app; the only container. Anything else is an error naming the containers.
-app_container_name() {
-  local ns="$1" app="$2" deployment="$3" names annotated
-  names="$(jq -r '[.spec.template.spec.containers[]?.name] | join(", ")' <<<"$deployment")"
-  [ -n "$names" ] || die "app ${app}: Deployment ${ns}/${app} has no containers in its pod template"
-  annotated="$(jq -r --arg k "$APP_CONTAINER_ANNOTATION" '.metadata.annotations[$k] // ""' <<<"$deployment")"
-  if [ -n "$annotated" ]; then
-    jq -e --arg c "$annotated" 'any(.spec.template.spec.containers[]; .name == $c)' >/dev/null <<<"$deployment" ||
-      die "app ${app}: Deployment ${ns}/${app} has annotation ${APP_CONTAINER_ANNOTATION}=${annotated}, but its pod template has no container of that name (containers: ${names})"
-    printf '%s' "$annotated"
-  elif jq -e --arg c "$app" 'any(.spec.template.spec.containers[]; .name == $c)' >/dev/null <<<"$deployment"; then
-    printf '%s' "$app"
-  elif jq -e '.spec.template.spec.containers | length == 1' >/dev/null <<<"$deployment"; then
-    jq -r '.spec.template.spec.containers[0].name' <<<"$deployment"
-  else
-    die "app ${app}: cannot tell which container of Deployment ${ns}/${app} runs the app (containers: ${names}); name it ${app}, or annotate the Deployment: kubectl annotate deployment/${app} -n ${ns} ${APP_CONTAINER_ANNOTATION}=<container>"
-  fi
-}
-
-# Refuses, before anything is created, a template the PR pod cannot be made from safely or usefully:
-# - the app container declares ports, none of them the stack's containerPort: the proxies forward to the
-#   stack's port, so the PR pod would never get a request;
-# - node-level access (host namespaces, hostPath volumes, privileged containers, capabilities beyond the Pod
-#   Security Standards' baseline set): the PR pod runs untrusted
-#   PR code, which must not reach the node. There is deliberately no opt-in: whoever can open a PR would get
-#   whatever the Deployment's owner allowed.
-# Capabilities the Pod Security Standards' baseline profile lets a container add; any other (SYS_ADMIN,
-# NET_ADMIN, SYS_PTRACE, ALL, ...) reaches past the container.
-BASELINE_CAPABILITIES='["AUDIT_WRITE","CHOWN","DAC_OVERRIDE","FOWNER","FSETID","KILL","MKNOD","NET_BIND_SERVICE","SETFCAP","SETGID","SETPCAP","SETUID","SYS_CHROOT"]'
-check_pr_pod_template() {
-  local ns="$1" app="$2" deployment="$3" container="$4" port declared host
-  port="$(app_field "$app" containerPort)"
-  declared="$(jq -r --arg c "$container" '[.spec.template.spec.containers[] | select(.name == $c) | .ports[]?.containerPort | tostring] | join(", ")' <<<"$deployment")"
-  if [ -n "$declared" ] && [[ ", ${declared}, " != *", ${port}, "* ]]; then
-    die "app ${app}: the stack's containerPort is ${port}, but container ${container} of Deployment ${ns}/${app} declares ports ${declared}; the intercept forwards to the stack's port, so the PR pod would never get a request. Set containerPort in the stack file to the port the app listens on"
-  fi
-  host="$(jq -r '.spec.template.spec as $s | [
-      (if $s.hostNetwork == true then "spec.hostNetwork" else empty end),
-      (if $s.hostPID == true then "spec.hostPID" else empty end),
-      (if $s.hostIPC == true then "spec.hostIPC" else empty end),
-      ($s.volumes[]? | select(.hostPath) | "volume \(.name) (hostPath)"),
-      ($s.containers[]? | select(.securityContext.privileged == true) | "container \(.name) (privileged)"),
-      ($s.initContainers[]? | select(.securityContext.privileged == true) | "init container \(.name) (privileged)"),
-      ($s.containers[]? | .name as $n | .securityContext.capabilities.add[]? | ascii_upcase | ltrimstr("CAP_")
-        | select(IN($baseline[]) | not) | "container \($n) (capability \(.))"),
-      ($s.initContainers[]? | .name as $n | .securityContext.capabilities.add[]? | ascii_upcase | ltrimstr("CAP_")
-        | select(IN($baseline[]) | not) | "init container \($n) (capability \(.))")
-    ] | join(", ")' --argjson baseline "$BASELINE_CAPABILITIES" <<<"$deployment")"
-  [ -z "$host" ] || die "app ${app}: Deployment ${ns}/${app} gives its pods node-level access, which the PR pod (untrusted PR code) must not get: ${host}. tekton-dag refuses such apps and has no opt-in; see docs/stack-file.md, \"The PR pod\""
-}
-
-# Volumes the PR pod gets as emptyDir instead (see pr_pod_manifest), as "name (kind), ...".
-pr_pod_replaced_volumes() {
-  jq -r '[.spec.template.spec.volumes[]? | select(.persistentVolumeClaim or .ephemeral)
-          | "\(.name) (\(if .persistentVolumeClaim then "persistentVolumeClaim" else "ephemeral" end))"] | join(", ")' <<<"$1"
-}
-
-# The PR pod is the Deployment's pod template with the app container's image replaced by the built one:
-# volumes and mounts, init containers and sidecars, ServiceAccount, imagePullSecrets, security contexts,
-# probes, resources, command and args stay as the app has them. Deliberate changes (docs/stack-file.md,
-# "The PR pod"):
-# - labels: only the run labels. None of the template's labels, because any of them may be in the
-#   selector of the app's Service (which this task may not read): a PR pod selected by it would get
-#   regular traffic, and one matching the Deployment's selector could be picked as mirrord's target.
-# - annotations: the template's, without Telepresence's (they ask its injector for a traffic agent;
-#   telepresence.io/ is the current prefix, telepresence.getambassador.io/ the legacy one).
-# - restartPolicy Never: a crash fails the task with the app's logs instead of restarting quietly.
-# - no podAntiAffinity, topologySpreadConstraints or hostPort (init containers included, for native
-#   sidecars): they spread the Deployment's replicas, and would keep a single extra pod off the only node
-#   of a small cluster.
-# - persistentVolumeClaim and ephemeral volumes become emptyDir: PR code must not write staging's data,
-#   and a ReadWriteOnce claim would keep the pod off every other node.
-# - no priorityClassName (nor priority, preemptionPolicy): a PR pod must not preempt staging's pods.
-# - a readiness probe from the stack (readinessPath, else TCP on containerPort) only when the app
-#   container has none: the task waits for Ready, and without a probe Ready means merely started.
-# The Deployment goes to jq on stdin: with kubectl's last-applied-configuration it can pass the kernel's
-# 128 KiB limit on one argument.
-pr_pod_manifest() {
-  local ns="$1" app="$2" name="$3" deployment="$4" container image port path labels sa
-  container="$(app_container_name "$ns" "$app" "$deployment")" || exit 1
-  sa="$(jq -r '.spec.template.spec.serviceAccountName // .spec.template.spec.serviceAccount // ""' <<<"$deployment")"
-  case "$sa" in
-    tekton-dag-*) die "app ${app}: Deployment ${ns}/${app} runs as ServiceAccount ${sa}, a tekton-dag ServiceAccount; the PR pod runs untrusted PR code and must not get the intercept tooling's rights. Give the app its own ServiceAccount" ;;
-  esac
-  check_pr_pod_template "$ns" "$app" "$deployment" "$container"
-  image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
-  port="$(app_field "$app" containerPort)"
-  path="$(app_field "$app" readinessPath)"
-  labels="$(labels_json "$app" pr-pod)"
-  jq --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg image "$image" \
-    --arg container "$container" --argjson port "$port" --arg path "$path" --arg runName "$RUN_NAME" '
-    (.spec.template // {}) as $tpl
-    | ((if $path == "" then {tcpSocket: {port: $port}} else {httpGet: {path: $path, port: $port}} end)
-       + {initialDelaySeconds: 2, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 3}) as $probe
-    | def no_host_ports: map(if .ports then .ports |= map(del(.hostPort)) else . end);
-    {
-      apiVersion: "v1", kind: "Pod",
-      metadata: {
-        name: $name, namespace: $ns, labels: $labels,
-        annotations: (($tpl.metadata.annotations // {}
-                       | with_entries(select(.key | startswith("telepresence.getambassador.io/") or startswith("telepresence.io/") | not)))
-                      + {"tekton-dag.io/pipeline-run": $runName, "tekton-dag.io/image": $image,
-                         "tekton-dag.io/app-container": $container})
-      },
-      spec: (($tpl.spec // {})
-        | del(.topologySpreadConstraints, .affinity.podAntiAffinity, .priorityClassName, .priority, .preemptionPolicy)
-        | if .affinity == {} then del(.affinity) else . end
-        | .restartPolicy = "Never"
-        | if .volumes then .volumes |= map(if .persistentVolumeClaim or .ephemeral then {name: .name, emptyDir: {}} else . end) else . end
-        | if .initContainers then .initContainers |= no_host_ports else . end
-        | .containers |= (no_host_ports | map(
-            if .name == $container then
-                .image = $image
-                | if .readinessProbe then . else .readinessProbe = $probe end
-              else . end)))
-    }' <<<"$deployment"
-}
-
-# The intercept target: Deployment <app> in the app's namespace, as JSON.
-target_deployment() {
-  local ns="$1" app="$2" out
-  if ! out="$(kubectl get deployment "$app" -n "$ns" -o json 2>&1)"; then
-    die "app ${app}: cannot read Deployment ${ns}/${app} (the intercept target): ${out}"
-  fi
-  printf '%s' "$out"
-}
-
-# Builds every PR pod manifest once, so a Deployment the PR pod cannot be made from (no app container,
-# a tekton-dag ServiceAccount, a port mismatch, node-level access) fails the task before any Lease or pod
-# is created.
-check_pr_pod_sources() {
-  local app ns deployment replaced
-  for app in "${DEPLOY_APPS[@]}"; do
-    ns="$(app_namespace "$app")"
-    deployment="$(target_deployment "$ns" "$app")" || exit 1
-    pr_pod_manifest "$ns" "$app" "$(object_name pr "$app" "$RUN_ID")" "$deployment" >/dev/null || exit 1
-    replaced="$(pr_pod_replaced_volumes "$deployment")"
-    [ -z "$replaced" ] || log "app ${app}: volumes ${replaced} of Deployment ${ns}/${app} become emptyDir in the PR pod (it must not write staging's persistent data)"
-  done
-}
-
-# Replaces this run's PR pod of the app (a retried task must not trip over its earlier pod), waits Ready.
-# Prints the pod IP.
-deploy_pr_pod() {
-  local ns="$1" app="$2" name deployment manifest ip
-  name="$(object_name pr "$app" "$RUN_ID")"
-  deployment="$(target_deployment "$ns" "$app")" || exit 1
-  manifest="$(pr_pod_manifest "$ns" "$app" "$name" "$deployment")" || exit 1
-  kubectl delete pod -n "$ns" -l "$(run_selector "$app" pr-pod)" --ignore-not-found --wait=true >&2
-  kubectl create -f - <<<"$manifest" >&2 || die "app ${app}: could not create PR pod ${ns}/${name}"
-  wait_pod_ready "$ns" "$name" "$POD_READY_TIMEOUT_SECONDS" "PR pod"
-  ip="$(kubectl get pod "$name" -n "$ns" -o jsonpath='{.status.podIP}')"
-  [ -n "$ip" ] || die "PR pod ${ns}/${name} is Ready but has no pod IP"
-  printf '%s' "$ip"
 }
 
 # The port the mirrord proxy's socat really listens on for the app's port. The proxy runs as uid 65532

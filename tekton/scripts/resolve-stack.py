@@ -10,8 +10,9 @@ Reads the stack file that step 1 turned into JSON, checks it, and writes the res
 
 and the task results next to $STACK_JSON_RESULT (the path of the stack-json result).
 
-env: PARSED_JSON, STACK_FILE, CHANGED_APP, PR_NUMBER, RUN_ID, SHARED_WORKSPACE,
-     STACK_JSON_RESULT, DEFAULT_NAMESPACE (used when the stack has no defaults.namespace).
+env: PARSED_JSON, STACK_FILE, PR_NUMBER, RUN_ID, SHARED_WORKSPACE, STACK_JSON_RESULT,
+     CHANGED_APP and REPO_FULL_NAME (at least one; the changed app is CHANGED_APP, or else the one app whose
+     repo is REPO_FULL_NAME), DEFAULT_NAMESPACE (used when the stack has no defaults.namespace).
 
 Every rejection names the field or app at fault and what is allowed, and exits 1.
 """
@@ -36,6 +37,8 @@ RUN_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 TERMINATION_MESSAGE_BYTES = 4096
 # A long cycle is shown by its first and last this many apps.
 CYCLE_SHOWN = 10
+# An error that lists apps with their repositories shows at most this many.
+APPS_SHOWN = 20
 
 
 class StackError(Exception):
@@ -121,6 +124,44 @@ def repo_url(value, where):
     fail(f"{where}: field 'repo' must be 'owner/name' or a full git URL, not '{value}'")
 
 
+def repo_full_name(url):
+    """owner/name of a repo URL as repo_url() writes it: the last two path segments, without .git."""
+    path = re.sub(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:", "", re.sub(r"^[a-z]+://[^/]+/", "", url))
+    segments = [p for p in path.split("/") if p]
+    if segments:
+        segments[-1] = re.sub(r"\.git$", "", segments[-1])
+    return "/".join(segments[-2:])
+
+
+def select_changed_app(stack_name, apps, changed_app, repo_name):
+    """The app the PR changed: changed_app if given (its repo must be repo_name when both are given), else the
+    one app whose repo is repo_name. GitHub compares owner and repository names case-insensitively."""
+    if repo_name and not REPO_SHORT.match(repo_name):
+        fail(f"repo-full-name '{repo_name}' must be a GitHub owner/name (the webhook's repository.full_name)")
+    wanted = repo_name.lower()
+    in_repo = [n for n, app in apps.items() if wanted and repo_full_name(app["repo"]).lower() == wanted]
+    if changed_app:
+        if changed_app not in apps:
+            fail(f"changed-app '{changed_app}' is not an app of stack '{stack_name}' (apps: {', '.join(apps)})")
+        if wanted and changed_app not in in_repo:
+            fail(f"changed-app '{changed_app}' of stack '{stack_name}' lives in {repo_full_name(apps[changed_app]['repo'])},"
+                 f" not in repo-full-name '{repo_name}', the repository of the PR")
+        return changed_app
+    if not wanted:
+        fail("changed-app and repo-full-name are both empty: name the app (changed-app) or the PR's repository"
+             " (repo-full-name, owner/name)")
+    if not in_repo:
+        shown = [f"{n} ({repo_full_name(app['repo'])})" for n, app in list(apps.items())[:APPS_SHOWN]]
+        more = f" and {len(apps) - APPS_SHOWN} more" if len(apps) > APPS_SHOWN else ""
+        fail(f"repository '{repo_name}' holds no app of stack '{stack_name}' (apps and their repositories: {', '.join(shown)}{more});"
+             " add the app to the stack file, or remove the webhook from that repository")
+    if len(in_repo) > 1:
+        fail(f"repository '{repo_name}' holds {len(in_repo)} apps of stack '{stack_name}': {', '.join(in_repo)}; a run tests"
+             " one app and a webhook cannot choose: start one run per app with changed-app set (docs/webhook.md,"
+             " \"A repository with several apps\")")
+    return in_repo[0]
+
+
 def find_cycle(names, edges):
     """Return one cycle as a list of names (first repeated at the end), or None.
 
@@ -196,7 +237,7 @@ def reachable(start, edges):
     return seen
 
 
-def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
+def resolve(stack, stack_file, changed_app, repo_name, pr_number, default_namespace):
     name = text_field(stack, "name", "stack", required=True)
 
     if not re.fullmatch(r"[0-9]+", pr_number) or int(pr_number) == 0:
@@ -309,8 +350,7 @@ def resolve(stack, stack_file, changed_app, pr_number, default_namespace):
         through = "" if len(cycle) <= 2 * CYCLE_SHOWN else f" through {len(cycle) - 1} apps"
         fail(f"stack '{name}': the downstream graph has a cycle{through}: {describe_cycle(cycle)}")
 
-    if changed_app not in apps:
-        fail(f"changed-app '{changed_app}' is not an app of stack '{name}' (apps: {listing})")
+    changed_app = select_changed_app(name, apps, changed_app, repo_name)
 
     upstream = {n: [] for n in names}
     for m in names:
@@ -397,7 +437,8 @@ def main():
     os.umask(0o002)
     parsed = env("PARSED_JSON")
     stack_file = env("STACK_FILE")
-    changed_app = env("CHANGED_APP").strip()
+    changed_app = env("CHANGED_APP", required=False).strip()
+    repo_name = env("REPO_FULL_NAME", required=False).strip()
     pr_number = env("PR_NUMBER").strip()
     run_id = env("RUN_ID")
     workspace = env("SHARED_WORKSPACE")
@@ -407,7 +448,8 @@ def main():
         fail(f"run-id '{run_id}' may only contain letters, digits, '.', '_' and '-'")
 
     stack = load_parsed(parsed, stack_file)
-    graph, unreachable = resolve(stack, stack_file, changed_app, pr_number, default_namespace)
+    graph, unreachable = resolve(stack, stack_file, changed_app, repo_name, pr_number, default_namespace)
+    changed_app = graph["buildApps"][0]
 
     run_rel = f".tekton-dag/runs/{run_id}"
     run_dir = os.path.join(workspace, run_rel)
@@ -426,6 +468,7 @@ def main():
         "app-list": pinned["app-list.txt"],
         "propagation-chain": pinned["propagation-chain.txt"],
         "entry-app": graph["entryApp"],
+        "changed-app": changed_app,
         "build-apps": changed_app,
         "intercept-header-value": graph["interceptHeaderValue"],
         "build-tool": changed["build"]["tool"],

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ADMIN_KUBECONFIG, REPO, cluster, getJson, kubectl, kubectlOk, tempDir } from "./harness";
 import { objectKey, readManifests } from "../engine/helpers";
+import { assertPoliciesSelectExactly } from "./network-policy-selection";
 
 const STACK = "local";
 const PART_OF = "app.kubernetes.io/part-of=tekton-dag";
@@ -136,6 +137,23 @@ describe("cluster: pulumi up of the local stack through the real engine (policy 
         // Tekton objects really are stored at v1 (read above with the apiVersion they were sent with).
         assert.ok(sent.some((o) => o.apiVersion === "tekton.dev/v1" && o.kind === "Task"), "no tekton.dev/v1 Task rendered");
         assert.deepEqual(labelled(kinds).length, sent.filter((o) => o.metadata.labels?.["app.kubernetes.io/part-of"] === "tekton-dag").length);
+    });
+
+    it("the NetworkPolicies are stored as rendered, and the API server's own selector evaluation picks exactly the PR-code task pods and PR pods", () => {
+        const policies = sent.filter((o) => o.kind === "NetworkPolicy");
+        // Pulumi.local.yaml sets buildEgressCidrs, so all three policies are rendered.
+        assert.deepEqual(policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort(), [
+            "staging/tekton-dag-pr-pod-no-telepresence", "tekton-dag/tekton-dag-pr-build-egress", "tekton-dag/tekton-dag-pr-code-no-telepresence",
+        ]);
+        const storedPolicies = stored(policies);
+        for (const p of policies) {
+            const s = storedPolicies.get(objectKey(p));
+            assert.deepEqual(mismatches(p.spec, s.spec, objectKey(p)), []);
+            assert.deepEqual(s.spec.policyTypes, ["Egress"], "stored as egress-only");
+        }
+
+        assertPoliciesSelectExactly(new Map(policies.map((p) => [p.metadata.name, storedPolicies.get(objectKey(p))])),
+            sent.find((o) => o.kind === "CronJob"));
     });
 
     it("a second up changes nothing", async () => {

@@ -86,7 +86,10 @@ export interface ResolveOutcome extends RunResult {
 export async function resolveStack(opts: {
     stackText?: string;
     stackFile?: string;
-    changedApp: string;
+    /** Empty or left out: resolve-stack finds the app by repoFullName. */
+    changedApp?: string;
+    /** The webhook's repository.full_name (owner/name). */
+    repoFullName?: string;
     prNumber?: string;
     runId?: string;
     defaultNamespace?: string;
@@ -107,7 +110,8 @@ export async function resolveStack(opts: {
         RUN_ID: runId,
         STACK_FILE: stackFile,
         PARSED_JSON: path.join(work, "stack-parsed.json"),
-        CHANGED_APP: opts.changedApp,
+        CHANGED_APP: opts.changedApp ?? "",
+        REPO_FULL_NAME: opts.repoFullName ?? "",
         PR_NUMBER: opts.prNumber ?? "42",
         DEFAULT_NAMESPACE: opts.defaultNamespace ?? "staging",
         STACK_JSON_RESULT: path.join(resultsDir, "stack-json"),

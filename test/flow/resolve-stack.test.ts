@@ -9,7 +9,7 @@ const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), "ut
 const sample = (name: string) => fs.readFileSync(path.join(STACKS, name), "utf8");
 
 const RESULT_NAMES = [
-    "stack-json", "app-list", "propagation-chain", "entry-app", "build-apps", "intercept-header-value",
+    "stack-json", "app-list", "propagation-chain", "entry-app", "changed-app", "build-apps", "intercept-header-value",
     "build-tool", "app-repo-url", "app-context-dir", "app-dockerfile",
 ];
 
@@ -71,6 +71,60 @@ describe("resolve-stack", function () {
             assert.equal(out.results["intercept-header-value"], "x-dev-session: pr-7");
             assert.deepEqual(out.graph.buildApps, ["demo-fe"]);
         });
+    });
+
+    describe("the changed app from the PR's repository (webhook runs give repository.full_name, not an app)", () => {
+        // Every app of the shipped stack, found by its repository however the stack file writes it
+        // (owner/name or a full URL) and however GitHub capitalises the name.
+        const shipped: Array<[string, string]> = [
+            ["jmjava/tekton-dag-vue-fe", "demo-fe"],
+            ["JMJava/Tekton-DAG-Spring-Boot", "release-lifecycle-demo"],
+            ["jmjava/tekton-dag-spring-boot-gradle", "demo-api"],
+        ];
+        for (const [repo, app] of shipped) {
+            it(`stacks/stack-one.yaml: ${repo} -> ${app}`, async () => {
+                const out = await resolveStack({ stackText: sample("stack-one.yaml"), repoFullName: repo, prNumber: "42" });
+                assert.equal(out.code, 0, out.stderr);
+                assert.equal(out.results["changed-app"], app);
+                assert.equal(out.results["build-apps"], app);
+                assert.deepEqual(out.graph.buildApps, [app]);
+            });
+        }
+
+        it("finds an app whose repo is an ssh URL of another host, by owner/name", async () => {
+            const stack = sample("single-app.yaml").replace("repo: jmjava/tekton-dag-flask", "repo: git@ghe.example.com:Inventory/flask-api.git");
+            const out = await resolveStack({ stackText: stack, repoFullName: "inventory/Flask-API" });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.results["changed-app"], "inventory-api");
+        });
+
+        it("accepts a changed-app that lives in the PR's repository", async () => {
+            const out = await resolveStack({ stackText: sample("stack-one.yaml"), changedApp: "demo-api", repoFullName: "jmjava/TEKTON-dag-spring-boot-gradle" });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.results["changed-app"], "demo-api");
+        });
+
+        const twoInOneRepo = sample("stack-one.yaml").replace("repo: https://github.com/jmjava/tekton-dag-spring-boot-gradle.git", "repo: jmjava/tekton-dag-spring-boot");
+        const rejections: Array<{ title: string; stack: string; changedApp?: string; repo?: string; message: RegExp }> = [
+            { title: "a repository that holds no app, naming it, the stack and the apps' repositories", stack: sample("stack-one.yaml"), repo: "jmjava/tekton-dag-docs",
+                message: /repository 'jmjava\/tekton-dag-docs' holds no app of stack 'stack-one' \(apps and their repositories: demo-fe \(jmjava\/tekton-dag-vue-fe\), release-lifecycle-demo \(jmjava\/tekton-dag-spring-boot\), demo-api \(jmjava\/tekton-dag-spring-boot-gradle\)\)/ },
+            { title: "a repository that holds several apps, naming them", stack: twoInOneRepo, repo: "jmjava/tekton-dag-spring-boot",
+                message: /repository 'jmjava\/tekton-dag-spring-boot' holds 2 apps of stack 'stack-one': release-lifecycle-demo, demo-api; .*changed-app set/ },
+            { title: "a changed-app that lives in another repository than the PR", stack: sample("stack-one.yaml"), changedApp: "demo-fe", repo: "jmjava/tekton-dag-spring-boot",
+                message: /changed-app 'demo-fe' of stack 'stack-one' lives in jmjava\/tekton-dag-vue-fe, not in repo-full-name 'jmjava\/tekton-dag-spring-boot'/ },
+            { title: "neither an app nor a repository", stack: sample("stack-one.yaml"),
+                message: /changed-app and repo-full-name are both empty/ },
+            { title: "a repo-full-name that is not owner/name", stack: sample("stack-one.yaml"), repo: "https://github.com/jmjava/tekton-dag-vue-fe",
+                message: /repo-full-name 'https:\/\/github.com\/jmjava\/tekton-dag-vue-fe' must be a GitHub owner\/name/ },
+        ];
+        for (const c of rejections) {
+            it(`rejects ${c.title}`, async () => {
+                const out = await resolveStack({ stackText: c.stack, changedApp: c.changedApp, repoFullName: c.repo });
+                assert.equal(out.code, 1, `expected a rejection; stdout: ${out.stdout}`);
+                assert.match(out.stderr, c.message);
+                assert.deepEqual(out.results, {}, "no results on a rejection");
+            });
+        }
     });
 
     describe("stacks/single-app.yaml", () => {

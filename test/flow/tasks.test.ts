@@ -9,7 +9,7 @@ import { SCRIPTS, TASKS } from "./helpers";
 
 const FLOW_TASKS: Record<string, { results: string[]; scripts: string[] }> = {
     "resolve-stack": {
-        results: ["stack-json", "app-list", "propagation-chain", "entry-app", "build-apps", "intercept-header-value",
+        results: ["stack-json", "app-list", "propagation-chain", "entry-app", "changed-app", "build-apps", "intercept-header-value",
             "build-tool", "app-repo-url", "app-context-dir", "app-dockerfile"],
         scripts: ["resolve-stack-parse.sh", "resolve-stack.py"],
     },

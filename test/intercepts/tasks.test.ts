@@ -8,7 +8,7 @@ const SCRIPTS = path.join(REPO, "tekton", "scripts");
 
 const TASKS = ["check-intercept-backend", "deploy-intercept-mirrord", "deploy-stack-intercepts", "deploy-intercepts-result", "cleanup-stack-intercepts"];
 const MY_SCRIPTS = ["check-intercept-backend.sh", "mirrord-config.sh", "deploy-intercept-mirrord.sh", "deploy-stack-intercepts.sh",
-    "deploy-intercepts-result.sh", "cleanup-stack-intercepts.sh", "sweep-orphans.sh", "lib-intercept.sh", "telepresence-proxy.sh"];
+    "deploy-intercepts-result.sh", "cleanup-stack-intercepts.sh", "sweep-orphans.sh", "lib-intercept.sh", "lib-pr-pod.sh", "telepresence-proxy.sh"];
 const load = (name: string) => YAML.parse(fs.readFileSync(path.join(REPO, "tekton", "tasks", `${name}.yaml`), "utf8"));
 
 describe("intercept Tasks", () => {
@@ -74,7 +74,7 @@ describe("intercept Tasks", () => {
             assert.ok(!/telepresence helm|helm install/.test(text), s);
             assert.ok(!text.includes("app=mirrord"), `${s} must not select mirrord agents of other runs`);
             assert.match(text, /^#!\/usr\/bin\/env bash\n/);
-            if (s !== "lib-intercept.sh") assert.match(text, /\nset -euo pipefail\n/);
+            if (!s.startsWith("lib-")) assert.match(text, /\nset -euo pipefail\n/);
             assert.ok(fs.statSync(path.join(SCRIPTS, s)).mode & 0o111, `${s} is executable`);
         }
     });

@@ -315,7 +315,20 @@ describe("pipeline stack-pr-test: build stages", () => {
         assert.equal(ca.taskRef.name, "fetch-source");
         assert.equal(paramValue(ca, "url"), "$(tasks.resolve-stack.results.app-repo-url)");
         assert.equal(paramValue(ca, "revision"), "$(params.app-revision)");
-        assert.equal(paramValue(ca, "path"), ".tekton-dag/runs/$(context.pipelineRun.uid)/apps/$(params.changed-app)");
+        assert.equal(paramValue(ca, "path"), ".tekton-dag/runs/$(context.pipelineRun.uid)/apps/$(tasks.resolve-stack.results.changed-app)");
+        assert.equal(paramValue(ca, "pr-number"), "$(params.pr-number)", "clone-app checks the PR's head is still app-revision");
+    });
+
+    it("every task after resolve-stack uses the app resolve-stack chose, never the param (empty in webhook runs)", () => {
+        const rs = pipelineTask(p, "resolve-stack");
+        assert.equal(paramValue(rs, "changed-app"), "$(params.changed-app)");
+        assert.equal(paramValue(rs, "repo-full-name"), "$(params.repo-full-name)");
+        const byName = Object.fromEntries(p.spec.params.map((x: any) => [x.name, x]));
+        assert.equal(byName["changed-app"].default, "", "webhook runs leave it out");
+        for (const t of [...p.spec.tasks, ...(p.spec.finally ?? [])]) {
+            if (t.name === "resolve-stack") continue;
+            assert.doesNotMatch(JSON.stringify(t), /\$\(params\.changed-app\)/, t.name);
+        }
     });
 
     it("has one compile task per tool, each guarded by build-tool, and containerize after all of them", () => {

@@ -139,6 +139,68 @@ describe("fetch-source.sh (real git against a local repository)", () => {
         assert.match(sha.stderr, /0123456789abcdef0123456789abcdef01234567/);
     });
 
+    describe("with a pr-number (the PR's head kept at refs/pull/<n>/head, as GitHub keeps it)", () => {
+        let approved: string;
+        let pushedLater: string;
+        before(() => {
+            // A fork's PR #7: its head ref in the base repository, first at the approved commit.
+            git(src, "checkout", "-q", "-b", "pr-7", first);
+            fs.writeFileSync(path.join(src, "a.txt"), "fork change");
+            git(src, "commit", "-q", "-am", "fork change");
+            approved = git(src, "rev-parse", "HEAD");
+            git(src, "update-ref", "refs/pull/7/head", approved);
+            fs.writeFileSync(path.join(src, "a.txt"), "pushed after the approval");
+            git(src, "commit", "-q", "-am", "later push");
+            pushedLater = git(src, "rev-parse", "HEAD");
+            git(src, "checkout", "-q", "main");
+        });
+        after(() => git(src, "update-ref", "-d", "refs/pull/7/head"));
+
+        it("checks out the commit it was given while it is the PR's head", () => {
+            const { r, dir, commit } = fetch(approved, { PR_NUMBER: "7" });
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(commit, approved);
+            assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "fork change");
+            assert.match(r.stderr, new RegExp(`${approved} is the head of PR #7`));
+        });
+
+        it("refuses once the PR's head moved, naming both commits, and reports no commit", () => {
+            git(src, "update-ref", "refs/pull/7/head", pushedLater);
+            try {
+                const { r, dir, commit } = fetch(approved.toUpperCase(), { PR_NUMBER: "7" });
+                assert.equal(r.status, 1);
+                assert.match(r.stderr, new RegExp(`the head of PR #7 is now ${pushedLater}, not ${approved}, the commit this run was started for`));
+                assert.equal(commit, "", "no commit result");
+                assert.ok(!fs.existsSync(path.join(dir, "a.txt")), "nothing checked out");
+                // The later commit itself is refused too when it is not what the run was given.
+                assert.equal(fetch(second, { PR_NUMBER: "7" }).r.status, 1);
+            } finally {
+                git(src, "update-ref", "refs/pull/7/head", approved);
+            }
+        });
+
+        it("fails naming the ref when the repository has no such PR", () => {
+            const { r } = fetch(approved, { PR_NUMBER: "8" });
+            assert.equal(r.status, 1);
+            assert.match(r.stderr, /could not fetch refs\/pull\/8\/head from file:.*pr-number 8 must be a pull request of this repository/);
+        });
+
+        it("leaves a branch or an abbreviated sha of a run by hand unchecked, and says so", () => {
+            const byBranch = fetch("feature", { PR_NUMBER: "7" });
+            assert.equal(byBranch.r.status, 0, byBranch.r.stderr);
+            assert.match(byBranch.r.stderr, /revision 'feature' is not a full commit sha: not checked against the head of PR #7/);
+            assert.equal(fetch(first.slice(0, 10), { PR_NUMBER: "7" }).commit, first);
+        });
+
+        it("rejects a pr-number that is not a positive whole number", () => {
+            for (const bad of ["0", "07", "7a", "-7"]) {
+                const { r } = fetch(approved, { PR_NUMBER: bad });
+                assert.equal(r.status, 1, bad);
+                assert.match(r.stderr, new RegExp(`pr-number '${bad}' must be a positive whole number`));
+            }
+        });
+    });
+
     it("rejects paths outside the workspace and option-like input", () => {
         for (const [env, pattern] of [
             [{ TARGET_PATH: "../x" }, /must be relative/],

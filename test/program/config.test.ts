@@ -99,7 +99,12 @@ describe("stack config", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:telepresenceNamespace": "staging" }), [
             'tekton-dag:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); got "staging", which is also the pipelines or a target namespace',
         ]);
-        assert.doesNotThrow(() => parseConfig({ "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false" }));
+        // An external traffic manager in a target namespace: the NetworkPolicies could not keep PR code from it.
+        assert.match(problemsOf({ "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false" })[0],
+            /^tekton-dag:telepresenceNamespace must be a namespace of its own while NetworkPolicies are rendered .*; or set tekton-dag:enableNetworkPolicies false$/);
+        assert.doesNotThrow(() => parseConfig({
+            "tekton-dag:telepresenceNamespace": "staging", "tekton-dag:installTelepresence": "false", "tekton-dag:enableNetworkPolicies": "false",
+        }));
     });
 
     it("rejects a lease wait of zero and a sweep age shorter than a run", () => {
@@ -122,6 +127,13 @@ describe("stack config", () => {
     it("needs the mirrord (tools) image even with intercepts off, because every pipeline runs it", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:buildImages": "false", "tekton-dag:enableIntercepts": "false" }),
             ["tekton-dag:mirrordImage is required when tekton-dag:buildImages is false (an image reference pinned by digest or tag)"]);
+    });
+
+    it("names what replaces a removed key instead of calling it unknown, and loses the other problems of the stack", () => {
+        const problems = problemsOf({ "tekton-dag:forkTestLabel": "ok-to-test", "tekton-dag:leaseWaitSeconds": "0" });
+        assert.equal(problems.length, 2);
+        assert.match(problems[0], /^tekton-dag:forkTestLabel was removed: .*forkApprovalComment.*\/ok-to-test <sha>.*docs\/webhook\.md/);
+        assert.match(problems[1], /^tekton-dag:leaseWaitSeconds /);
     });
 
     it("rejects a pipelines namespace that is also a target namespace", () => {

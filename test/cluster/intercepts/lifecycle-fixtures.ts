@@ -184,6 +184,9 @@ export function kubectlAsync(args: string[], input = ""): Promise<string> {
         child.stdout.on("data", (d) => { out += d; });
         child.stderr.on("data", (d) => { err += d; });
         child.on("close", (code) => code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")}: ${err}`)));
+        // kubectl exiting before it read its input (an early refusal) is reported by its exit code above;
+        // the write's EPIPE must not crash the mocha process.
+        child.stdin.on("error", () => undefined);
         child.stdin.end(input);
     });
 }

@@ -1,6 +1,9 @@
 // What the PR pod must not take from the Deployment's template, and what stops a deploy before anything is
-// created: a port the proxies would not reach, node-level access for untrusted PR code, persistent data,
-// preemption; and the size of real Deployments (kubectl's last-applied-configuration doubles them).
+// created: a port the proxies would not reach, what the Pod Security Standards' baseline level refuses,
+// shareProcessNamespace, volumes outside the allowlist (network storage), persistent data, preemption; and
+// the size of real Deployments (kubectl's last-applied-configuration doubles them). The whole baseline level
+// is held to k8s.io/pod-security-admission's own fixtures in test/podsecurity; these cases show the refusal on
+// Deployments the API server stored, before any object of the run exists.
 // Each case is its own real Deployment (pc-<case>-<m|t>), so its run takes its own Lease and the cases of one
 // script run at once; the scripts run as tekton-dag-pipeline and the assertions read what the API server
 // stored. Simulated: the proxy pods' containers (test/cluster/standins.ts) and, in the last test, the
@@ -44,6 +47,27 @@ const CASES: Record<string, { refused: boolean; edit: (app: string) => (spec: an
         },
     },
     capsok: { refused: false, edit: () => (s) => { s.containers[0].securityContext = { capabilities: { add: ["NET_BIND_SERVICE", "CHOWN"], drop: ["ALL"] } }; } },
+    // Inline network storage: PR code would read and write what staging shares.
+    netvol: {
+        refused: true, edit: () => (s) => {
+            s.volumes = [
+                { name: "shared", nfs: { server: "nfs.staging.example", path: "/exports/shared" } },
+                { name: "assets", csi: { driver: "files.csi.example.com", volumeAttributes: { share: "assets" } } },
+                { name: "cfg", configMap: { name: "x" } },
+            ];
+            s.containers[0].volumeMounts = [{ name: "shared", mountPath: "/shared" }, { name: "assets", mountPath: "/assets" }, { name: "cfg", mountPath: "/etc/cfg" }];
+        },
+    },
+    // Baseline violations other than node-level access, and shareProcessNamespace (baseline allows it).
+    baseline: {
+        refused: true, edit: () => (s) => {
+            s.shareProcessNamespace = true;
+            s.securityContext = { seccompProfile: { type: "Unconfined" }, sysctls: [{ name: "kernel.msgmax", value: "65536" }] };
+            s.initContainers = [{ name: "logs", image: "registry.local/logs:1", restartPolicy: "Always", ports: [{ containerPort: 24224, hostPort: 24224 }] }];
+            s.containers[0].securityContext = { appArmorProfile: { type: "Unconfined" } };
+            s.containers[0].readinessProbe = { httpGet: { host: "10.0.0.1", path: "/ready", port: 3000 } };
+        },
+    },
     optin: {
         refused: true, edit: () => (s, d) => {
             s.hostNetwork = true;
@@ -146,14 +170,35 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
             it("refuses node-level access for PR code, listing every offending field; nothing is created", () => {
                 const o = out.hostaccess;
                 refused(o);
-                assert.match(o.r.stderr, new RegExp(`app ${o.app}: Deployment staging/${o.app} gives its pods node-level access, which the PR pod \\(untrusted PR code\\) must not get: spec.hostNetwork, spec.hostPID, spec.hostIPC, volume docker \\(hostPath\\), container web \\(privileged\\), container web \\(capability SYS_ADMIN\\), init container setup \\(capability ALL\\)\\.`));
+                assert.ok(o.r.stderr.includes(`app ${o.app}: the pod template of Deployment staging/${o.app} cannot become the PR pod, which runs untrusted PR code: `
+                    + "volume docker is hostPath (a folder of the node); spec.hostNetwork true; spec.hostPID true; spec.hostIPC true; "
+                    + "init container setup: securityContext.capabilities.add ALL; container web: securityContext.privileged true; "
+                    + "container web: securityContext.capabilities.add SYS_ADMIN. "), o.r.stderr);
+                assert.match(o.r.stderr, /There is no opt-in; see docs\/stack-file\.md, "The PR pod"/);
             });
 
             it("refuses capabilities beyond the Pod Security Standards' baseline set, and accepts those within it", () => {
                 refused(out.capsbad);
-                assert.match(out.capsbad.r.stderr, /must not get: container web \(capability SYS_ADMIN\), init container setup \(capability NET_ADMIN\)\./);
+                // As the baseline check compares: the exact names of its default set, so CAP_SYS_ADMIN and net_admin are not SYS_ADMIN and NET_ADMIN.
+                assert.match(out.capsbad.r.stderr, /PR code: init container setup: securityContext\.capabilities\.add net_admin; container web: securityContext\.capabilities\.add CAP_SYS_ADMIN\. /);
                 ok(out.capsok);
                 assert.deepEqual(out.capsok.fe.spec.containers[0].securityContext.capabilities.add, ["NET_BIND_SERVICE", "CHOWN"]);
+            });
+
+            it("refuses inline network volumes (nfs, csi), naming each volume, its type and what is allowed; nothing is created", () => {
+                const o = out.netvol;
+                refused(o);
+                assert.ok(o.r.stderr.includes(`app ${o.app}: the pod template of Deployment staging/${o.app} cannot become the PR pod, which runs untrusted PR code: `
+                    + "volume shared is nfs; volume assets is csi. "), o.r.stderr);
+                assert.ok(o.r.stderr.includes("may have only configMap, secret, downwardAPI, projected and emptyDir volumes (persistentVolumeClaim and ephemeral ones become emptyDir)"), o.r.stderr);
+            });
+
+            it("refuses seccomp and AppArmor Unconfined, an unsafe sysctl, a sidecar's hostPort, a probe host and shareProcessNamespace; nothing is created", () => {
+                const o = out.baseline;
+                refused(o);
+                assert.ok(o.r.stderr.includes("PR code: spec.shareProcessNamespace true; spec.securityContext.seccompProfile.type Unconfined; "
+                    + "spec.securityContext.sysctls kernel.msgmax (not a safe sysctl); init container logs: ports[].hostPort 24224; "
+                    + "container web: securityContext.appArmorProfile.type Unconfined; container web: readinessProbe.httpGet.host 10.0.0.1. "), o.r.stderr);
             });
 
             it("has no opt-in for node-level access: an annotation does not change the answer", () => {

@@ -14,7 +14,7 @@ const APP = "pp-fe";
 const APPS = [{ name: APP, containerPort: 3000 }];
 const NODE = "kwok-node-0";
 
-/** A Deployment as real apps have them: a ConfigMap and a Secret mounted, a sidecar, init containers, its own identity, host ports. */
+/** A Deployment as real apps have them: a ConfigMap and a Secret mounted, a sidecar, init containers (one a native sidecar), its own identity. */
 function richDeployment(): any {
     return {
         apiVersion: "apps/v1",
@@ -60,9 +60,10 @@ function richDeployment(): any {
                         name: "migrate", image: "registry.local/pp-fe-migrate:1.0", command: ["/migrate", "--config", "/etc/demo/app.yaml"],
                         volumeMounts: [{ name: "config", mountPath: "/etc/demo" }],
                     }, {
-                        // A native sidecar (restartPolicy Always): it runs beside the app, host ports and all.
+                        // A native sidecar (restartPolicy Always): it runs beside the app. (A hostPort is refused:
+                        // pr-pod-checks.test.ts.)
                         name: "log-shipper", image: "registry.local/log-shipper:2.0", restartPolicy: "Always",
-                        ports: [{ containerPort: 24224, hostPort: 24224, protocol: "TCP" }],
+                        ports: [{ containerPort: 24224, protocol: "TCP" }],
                     }],
                     containers: [
                         {
@@ -73,7 +74,7 @@ function richDeployment(): any {
                         {
                             name: APP, image: "registry.local/pp-fe:1.0", imagePullPolicy: "IfNotPresent",
                             command: ["node"], args: ["server.js", "--config", "/etc/demo/app.yaml"],
-                            ports: [{ containerPort: 3000, name: "http", protocol: "TCP", hostPort: 3000 }],
+                            ports: [{ containerPort: 3000, name: "http", protocol: "TCP" }],
                             env: [{ name: "API_URL", value: "http://demo-api.staging" }, { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
                             envFrom: [{ secretRef: { name: "pp-fe-env" } }],
                             volumeMounts: [
@@ -104,8 +105,6 @@ function expectedSpec(dep: any, image: string): any {
     delete spec.affinity.podAntiAffinity;
     const app = spec.containers.find((c: any) => c.name === APP);
     app.image = image;
-    delete app.ports[0].hostPort;
-    delete spec.initContainers[1].ports[0].hostPort;
     return spec;
 }
 
@@ -194,12 +193,6 @@ describe("cluster: the PR pod is the app's pod (a real Deployment; proxy contain
                 assert.equal(md.generateName, undefined);
                 assert.notEqual(md.uid, dep.metadata.uid);
                 assert.match(md.name, new RegExp(`^pr-${APP}-${out.run.id.slice(0, 8)}$`));
-            });
-
-            it("takes no host port for a native sidecar either (the app's own pod holds them on the one node)", () => {
-                const sidecar = out.fe.spec.initContainers.find((c: any) => c.name === "log-shipper");
-                assert.deepEqual(sidecar.ports, [{ containerPort: 24224, protocol: "TCP" }]);
-                assert.equal(out.fe.spec.containers.find((c: any) => c.name === APP).ports[0].hostPort, undefined);
             });
 
             it("keeps the template's annotations except Telepresence's, and names the app container", () => {

@@ -22,6 +22,7 @@ function resolveResults(uid: string): Record<string, string> {
         "app-list": '["demo-fe","release-lifecycle-demo","demo-api"]',
         "propagation-chain": '["demo-fe","release-lifecycle-demo","demo-api"]',
         "entry-app": "demo-fe",
+        "changed-app": "demo-fe",
         "build-apps": '["demo-fe"]',
         "intercept-header-value": "x-dev-session: pr-42",
         "build-tool": "npm",
@@ -38,7 +39,7 @@ function pipelineRun(name: string, over: RunSpec = {}): any {
             pipelineRef: { name: "stack-pr-test" },
             params: [
                 { name: "git-url", value: "https://github.com/org/platform.git" },
-                { name: "changed-app", value: "demo-fe" },
+                // A webhook run: no changed-app param; resolve-stack's changed-app result names the app.
                 { name: "app-revision", value: "0123456789abcdef0123456789abcdef01234567" },
                 { name: "pr-number", value: "42" },
                 { name: "repo-full-name", value: "org/demo-fe" },
@@ -150,6 +151,7 @@ describe("scripts/continue-pr.sh against the real API server (no Tekton controll
         assert.equal(params["intercept-backend"], "mirrord");
         assert.match(params["mirrord-image"], /@sha256:/);
         assert.equal(params["pr-number"], "42");
+        assert.equal(params["changed-app"], "demo-fe", "the app resolve-stack chose, which a webhook run's params do not name");
         assert.equal(params["previous-run"], name);
         assert.equal(params["platform-dir"], `.tekton-dag/runs/${uid}/platform`, "the stored run's uid, which the API server gave it");
         assert.equal(params["pre-test-hook"], "hooks/seed.sh");

@@ -1,0 +1,184 @@
+/**
+ * Which GitHub deliveries start a run, decided by Tekton Triggers v0.37.0's own sink chain, github and cel
+ * interceptors and binding resolution (test/helpers/triggers.ts) on real payloads from
+ * @octokit/webhooks-examples, against the EventListener, TriggerBindings and TriggerTemplate the program
+ * renders. Simulated: the listener's HTTP front door and the creation of the PipelineRuns.
+ * A payload changed for a case (a fork's head, a closed state, an approval comment) says what it changed.
+ */
+import { strict as assert } from "node:assert";
+import examples from "@octokit/webhooks-examples";
+import { named, objects } from "../helpers/render";
+import { decide, Delivery, runParams, runsStarted, sign } from "../helpers/triggers";
+import { resolveStack } from "../flow/helpers";
+import * as fs from "fs";
+import * as path from "path";
+
+const payloads = (event: string): any[] => {
+    const found = (examples as any[]).find((e) => e.name === event);
+    assert.ok(found, `@octokit/webhooks-examples has ${event} payloads`);
+    return found.examples;
+};
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+const SHA = "c0ffee0123456789abcdef0123456789abcdef01";
+
+/** A real pull_request payload of an action, with its head moved to another repository (a fork). */
+function pullRequest(action: string, headRepo?: string | null): any {
+    const body = clone(payloads("pull_request").find((p) => p.action === action));
+    assert.ok(body, `an example pull_request delivery with action ${action}`);
+    if (headRepo !== undefined) body.pull_request.head.repo = headRepo === null ? null : { ...body.pull_request.head.repo, full_name: headRepo };
+    return body;
+}
+
+/**
+ * A real issue_comment payload made into an approval comment on a PR: GitHub marks a PR's comments with
+ * issue.pull_request; the example's issue is a plain issue, so the case adds it.
+ */
+function comment(text: string, opts: { association?: string; state?: string; action?: string; onPr?: boolean } = {}): any {
+    const body = clone(payloads("issue_comment").find((p) => p.action === (opts.action ?? "created")));
+    body.comment.body = text;
+    body.comment.author_association = opts.association ?? "MEMBER";
+    body.issue.state = opts.state ?? "open";
+    if (opts.onPr ?? true) body.issue.pull_request = { url: `${body.repository.url}/pulls/${body.issue.number}` };
+    else delete body.issue.pull_request;
+    return body;
+}
+
+describe("GitHub deliveries through Tekton Triggers' own interceptors and bindings (front door and object creation simulated)", function () {
+    this.timeout(30 * 60 * 1000);
+    let objs: any[];
+    let noApproval: any[];
+    before(async () => {
+        objs = await objects({ stack: "kind", overrides: { trustedForkRepos: "Alice/Hello-World", forkApprovalComment: "true" } });
+        noApproval = await objects({ stack: "kind" });
+    });
+    const started = (deliveries: Delivery[], from = objs) => decide(from, deliveries).map(runsStarted);
+
+    it("every real pull_request delivery of an open PR that is opened, pushed to or reopened starts one run, with the PR's head, number and repository", () => {
+        const all = payloads("pull_request");
+        const runs = started(all.map((body) => ({ event: "pull_request", body })));
+        for (const [i, body] of all.entries()) {
+            const expected = ["opened", "synchronize", "reopened"].includes(body.action) && body.pull_request.state === "open";
+            assert.equal(runs[i].length, expected ? 1 : 0, `${body.action} (${body.pull_request.state})`);
+            if (!expected) continue;
+            const run = runs[i][0];
+            assert.equal(run.kind, "PipelineRun");
+            assert.equal(run.spec.pipelineRef.name, "stack-pr-test");
+            const params = runParams(run);
+            assert.equal(params["app-revision"], body.pull_request.head.sha);
+            assert.equal(params["pr-number"], String(body.pull_request.number));
+            assert.equal(params["repo-full-name"], body.repository.full_name);
+            assert.equal(params["changed-app"], undefined, "the app is found from the repository by resolve-stack");
+            assert.equal(run.metadata.labels["tekton-dag.io/pr"], String(body.pull_request.number));
+        }
+        assert.ok(runs.some((r) => r.length === 1) && runs.some((r) => r.length === 0));
+    });
+
+    it("a PR that is not open never runs, whatever the action says (state changed to closed in an opened delivery)", () => {
+        const closedOpened = pullRequest("opened");
+        closedOpened.pull_request.state = "closed";
+        const [closed, merged] = payloads("pull_request").filter((p) => p.action === "closed");
+        assert.deepEqual(started([closedOpened, closed, merged].map((body) => ({ event: "pull_request", body }))), [[], [], []]);
+    });
+
+    it("a bad, missing or other-secret signature, another event type and a ping start nothing; the github interceptor says why", () => {
+        const body = pullRequest("opened");
+        const raw = JSON.stringify(body);
+        const deliveries: Delivery[] = [
+            { event: "pull_request", body: raw, signature: sign(raw, "not-the-secret") },
+            { event: "pull_request", body: raw, signature: null },
+            { event: "pull_request", body: raw.replace('"opened"', '"opened" '), signature: sign(raw) },
+            { event: "push", body: raw },
+            { event: "ping", body: { zen: "Keep it logically awesome.", hook_id: 1 } },
+        ];
+        const decisions = decide(objs, deliveries);
+        for (const d of decisions) assert.deepEqual(runsStarted(d), []);
+        assert.match(decisions[0][0].reason!, /signature/i);
+        assert.match(decisions[1][0].reason!, /no X-Hub-Signature-256 header set/);
+        assert.match(decisions[2][0].reason!, /signature/i);
+        assert.match(decisions[3][0].reason!, /event type push is not allowed/);
+        assert.match(decisions[4][0].reason!, /event type ping is not allowed/);
+    });
+
+    it("a fork's PR runs on push only when the fork is trusted (compared case-insensitively, as GitHub names repositories)", () => {
+        const runs = started([
+            { event: "pull_request", body: pullRequest("synchronize", "alice/hello-world") },
+            { event: "pull_request", body: pullRequest("opened", "mallory/Hello-World") },
+            { event: "pull_request", body: pullRequest("synchronize", "mallory/Hello-World") },
+            { event: "pull_request", body: pullRequest("opened", null) },
+        ]);
+        assert.deepEqual(runs.map((r) => r.length), [1, 0, 0, 0]);
+    });
+
+    it("a label no longer runs anything (it approved whatever commit was the head when it landed)", () => {
+        const labeled = pullRequest("labeled", "mallory/Hello-World");
+        labeled.label = { ...labeled.label, name: "ok-to-test" };
+        assert.deepEqual(started([{ event: "pull_request", body: labeled }]), [[]]);
+    });
+
+    describe("approval comments: /ok-to-test <sha>", () => {
+        it("an owner's, member's or collaborator's approval on an open PR starts one run of exactly that commit", () => {
+            const associations = ["OWNER", "MEMBER", "COLLABORATOR"];
+            const bodies = associations.map((association) => comment(`/ok-to-test ${SHA}\r\n`, { association }));
+            const runs = started(bodies.map((body) => ({ event: "issue_comment", body })));
+            for (const [i, body] of bodies.entries()) {
+                assert.equal(runs[i].length, 1, associations[i]);
+                const params = runParams(runs[i][0]);
+                assert.equal(params["app-revision"], SHA);
+                assert.equal(params["pr-number"], String(body.issue.number));
+                assert.equal(params["repo-full-name"], body.repository.full_name);
+            }
+        });
+
+        it("starts nothing for anyone else, a closed PR, a plain issue, an edited or deleted comment, or a comment that is not exactly the command and a full sha", () => {
+            const refused: Array<[string, any]> = [
+                ["a contributor (a fork's author)", comment(`/ok-to-test ${SHA}`, { association: "CONTRIBUTOR" })],
+                ["a first-time contributor", comment(`/ok-to-test ${SHA}`, { association: "FIRST_TIME_CONTRIBUTOR" })],
+                ["no association", comment(`/ok-to-test ${SHA}`, { association: "NONE" })],
+                ["a closed PR", comment(`/ok-to-test ${SHA}`, { state: "closed" })],
+                ["a plain issue", comment(`/ok-to-test ${SHA}`, { onPr: false })],
+                ["an edited comment", comment(`/ok-to-test ${SHA}`, { action: "edited" })],
+                ["a deleted comment", comment(`/ok-to-test ${SHA}`, { action: "deleted" })],
+                ["no sha", comment("/ok-to-test")],
+                ["an abbreviated sha", comment(`/ok-to-test ${SHA.slice(0, 12)}`)],
+                ["a sha in capitals", comment(`/ok-to-test ${SHA.toUpperCase()}`)],
+                ["more text after the sha", comment(`/ok-to-test ${SHA} and the next push too`)],
+                ["the command inside other text", comment(`lgtm\n/ok-to-test ${SHA}`)],
+                ["the real example comment", payloads("issue_comment")[0]],
+            ];
+            const runs = started(refused.map(([, body]) => ({ event: "issue_comment", body })));
+            refused.forEach(([what], i) => assert.deepEqual(runs[i], [], what));
+        });
+
+        it("is refused by the event-type check when forkApprovalComment is off (the default): one trigger, pull_request only", () => {
+            assert.deepEqual(named(noApproval, "EventListener", "tekton-dag-github").spec.triggers.map((t: any) => t.name), ["github-pull-request"]);
+            const [decisions] = decide(noApproval, [{ event: "issue_comment", body: comment(`/ok-to-test ${SHA}`, { association: "OWNER" }) }]);
+            assert.deepEqual(runsStarted(decisions), []);
+            assert.match(decisions[0].reason!, /event type issue_comment is not allowed/);
+        });
+    });
+
+    it("the shipped stack's webhook run resolves its app: the run's params, given to resolve-stack, select the app whose repo is the PR's", async () => {
+        const stackText = fs.readFileSync(path.join(__dirname, "..", "..", "stacks", "stack-one.yaml"), "utf8");
+        // The repositories of stacks/stack-one.yaml as GitHub would name them in a delivery.
+        const repos: Array<[string, string]> = [
+            ["jmjava/tekton-dag-vue-fe", "demo-fe"],
+            ["jmjava/tekton-dag-spring-boot", "release-lifecycle-demo"],
+            ["jmjava/tekton-dag-spring-boot-gradle", "demo-api"],
+        ];
+        const bodies = repos.map(([repo]) => {
+            const body = pullRequest("opened");
+            const [owner, name] = repo.split("/");
+            body.repository = { ...body.repository, name, full_name: repo, owner: { ...body.repository.owner, login: owner } };
+            body.pull_request.head.repo = body.pull_request.base.repo = body.repository;
+            return body;
+        });
+        const runs = started(bodies.map((body) => ({ event: "pull_request", body })));
+        for (const [i, [, app]] of repos.entries()) {
+            assert.equal(runs[i].length, 1);
+            const params = runParams(runs[i][0]);
+            const out = await resolveStack({ stackText, changedApp: params["changed-app"], repoFullName: params["repo-full-name"], prNumber: params["pr-number"] });
+            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.results["changed-app"], app);
+        }
+    });
+});
