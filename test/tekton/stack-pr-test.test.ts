@@ -34,7 +34,7 @@ describe("stack-pr-test run by Tekton's own controller (steps simulated: exit co
     afterEach(() => { purgePipelineRuns(); });
 
     async function run(buildTool: string, backend: string): Promise<{ pr: any; name: string }> {
-        const created = createFromTemplate(objs, { "changed-app": "demo-api", "app-revision": "0123456789abcdef0123456789abcdef01234567", "pr-number": "42", "intercept-backend": backend });
+        const created = createFromTemplate(objs, { "repo-full-name": "example-org/demo-api", "app-revision": "0123456789abcdef0123456789abcdef01234567", "pr-number": "42", "intercept-backend": backend });
         const name = created.metadata.name;
         runner.plan(name, plan(buildTool));
         const pr = await waitDone(name, runner.errors);
