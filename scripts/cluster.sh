@@ -7,6 +7,8 @@
 #   bash scripts/cluster.sh stop     stop the processes this script started (by their recorded PIDs)
 #   bash scripts/cluster.sh status   say whether it runs; exit 0 when the API server answers
 #   bash scripts/cluster.sh env      print `export KUBECONFIG=... PATH=...` for eval
+#   bash scripts/cluster.sh tekton-start|tekton-stop|tekton-sink NS NAME
+#                                    Tekton's own controllers on it (scripts/lib-tekton-controllers.sh)
 #
 # State lives in .cluster/ of the repo (gitignored): certs, tokens, etcd data, logs, pids/, kubeconfig.
 # `start` creates the namespaces the stacks expect and loads the Tekton CRDs (pipeline config/300-crds and
@@ -61,10 +63,10 @@ free_port() {
 }
 
 # True when the PID recorded for component $1 is alive and still that component's binary (a PID the
-# kernel reused for something else is not ours).
+# kernel reused for something else is not ours). "binary@instance" names one of several runs of a binary.
 pid_of_ours() {
     local pid=$2
-    kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "$1" ]
+    kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "${1%%@*}" ]
 }
 
 pid_alive() { [ -f "$state/pids/$1" ] && pid_of_ours "$1" "$(cat "$state/pids/$1")"; }
@@ -365,6 +367,8 @@ kwok_logs_crd() {
 
 stop_all() {
     local name pid stopped=0
+    # Tekton's controllers and sinks (tekton-start) are API clients too: they go first.
+    tekton_stop
     # Reverse start order: the API server's clients first, etcd last.
     for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
         [ -f "$state/pids/$name" ] || continue
@@ -397,8 +401,14 @@ status() {
     echo "kubeconfig: $state/admin.kubeconfig"
 }
 
+# shellcheck source=scripts/lib-tekton-controllers.sh
+. "$repo/scripts/lib-tekton-controllers.sh"
+
 case "${1:-}" in
     start) start ;;
+    tekton-start) tekton_start ;;
+    tekton-stop) tekton_stop ;;
+    tekton-sink) tekton_sink "${2:-}" "${3:-}" ;;
     stop) stop_all ;;
     status) status ;;
     env)
@@ -407,5 +417,5 @@ case "${1:-}" in
         # shellcheck disable=SC2016 # $PATH is for the shell that evals this
         printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$state/admin.kubeconfig" "$bin"
         ;;
-    *) die "usage: bash scripts/cluster.sh start|stop|status|env (got '${1:-}')" ;;
+    *) die "usage: bash scripts/cluster.sh start|stop|status|env|tekton-start|tekton-stop|tekton-sink NS NAME (got '${1:-}')" ;;
 esac

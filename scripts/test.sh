@@ -2,7 +2,8 @@
 # The project's test command (README, CI): installs what the tests need, then runs every check.
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh --quick    skip the slow stages that build Go tools (Tekton validator, Pulumi engine,
-#                                   the Pod Security fixtures, the local control plane of the real-API tests)
+#                                   the Pod Security fixtures, the local control plane of the real-API tests,
+#                                   Tekton's controllers)
 # The engine and API-server stages are pass/fail: the first run builds the engine (~30 min) and the control
 # plane (~10-20 min) into ~/.cache/tekton-dag, in the background while mocha runs; later runs reuse them.
 set -euo pipefail
@@ -68,6 +69,7 @@ if [ "$quick" = false ]; then
     trap stop_builds EXIT
     start_build pulumi-engine
     start_build cluster-build
+    start_build tekton-build
 fi
 
 count() { { grep -oE "[0-9]+ $1" "$2" || echo 0; } | tail -1 | grep -oE '^[0-9]+'; }
@@ -125,6 +127,25 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
             failed=$((failed + 1))
         fi
         stage "real API server: stop the local control plane"
+        bash scripts/cluster.sh stop || failed=$((failed + 1))
+    fi
+    trap stop_builds EXIT
+fi
+
+if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
+    stage "Tekton's own controllers: build (scripts/tekton-build.sh; the first run builds them)"
+    trap 'stop_builds; bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+    if ! finish_build tekton-build; then
+        failed=$((failed + 1))
+    else
+        stage "Tekton's own controllers: a fresh local control plane with the pipelines and triggers controllers"
+        if bash scripts/cluster.sh start >/dev/null && bash scripts/cluster.sh tekton-start; then
+            stage "Tekton's own controllers: test/tekton (PipelineRuns reconciled by Tekton; what is simulated is in each test's name)"
+            run_mocha --config test/tekton/.mocharc.yml
+        else
+            failed=$((failed + 1))
+        fi
+        stage "Tekton's own controllers: stop the local control plane"
         bash scripts/cluster.sh stop || failed=$((failed + 1))
     fi
     trap stop_builds EXIT

@@ -1,0 +1,313 @@
+// The container runtime of Tekton's TaskRun pods, played by the test (kwok runs no container). kwok makes a
+// pod Running; this watcher then ends its step containers the way Tekton's entrypoint would: each step
+// terminated with an exit code and a termination message in Tekton's format (pkg/termination, pkg/result):
+// [{"key":"StartedAt","value":T,"type":3}, {"key":<result>,"value":V,"type":1}, ...]; steps after a failed
+// one end Skipped (exit 1, {"key":"Reason","value":"Skipped","type":3}). Tekton's controller then reconciles
+// exactly as after real steps.
+//
+// What each step does is the test's choice, per pipeline task:
+//  - an outcome (exit code and results): nothing runs; the test name says the step is simulated;
+//  - "real": the step's own command (a script from the pod's scripts ConfigMap) runs as a local process with
+//    the container's env, a token of the pod's ServiceAccount bound to the pod (none when the pod mounts no
+//    token), the pod's volumes as directories (a PVC workspace is its PersistentVolume's hostPath) and the
+//    results it writes reported back as above.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { cluster, kubectl, kubectlOk, tempDir } from "../cluster/harness";
+
+export interface Outcome { exitCode?: number; results?: Record<string, string> }
+/**
+ * The step's own command runs. `env` overrides container env: only for what cannot be reached from here
+ * (e.g. GITHUB_API_URL pointed at a local HTTP server playing GitHub); the test name says so.
+ */
+export interface Real { real: true; env?: Record<string, string> }
+export type StepPlan = Outcome | Real;
+
+/** What each pipeline task's pod does: by pipeline task name; `default` for the rest. */
+export interface RunPlan { tasks: Record<string, StepPlan>; default?: StepPlan }
+
+export interface EndedPod {
+    pod: string; task: string; pipelineRun: string; serviceAccount: string;
+    /** The pod has the API token volume the ServiceAccount admission adds (kube-api-access-*). */
+    tokenVolume: boolean;
+    failed: boolean;
+    /** The pipeline tasks whose TaskRuns existed when this pod's steps ended. */
+    tasksExisting: string[];
+}
+
+export interface RealStep { pod: string; task: string; step: string; exitCode: number; stdout: string; stderr: string; results: Record<string, string>; serviceAccount: string; hadToken: boolean }
+
+interface Container { name: string; image?: string; command?: string[]; args?: string[]; env?: any[]; workingDir?: string; volumeMounts?: any[] }
+
+const TYPE_TASK_RESULT = 1;
+const TYPE_INTERNAL = 3;
+
+/** The command Tekton's entrypoint would exec: `-entrypoint X ... -- args` in the rewritten container. */
+export function entrypointCommand(c: Container): string[] {
+    const args = c.args ?? [];
+    const ep = args.indexOf("-entrypoint");
+    const dd = args.indexOf("--");
+    if (ep < 0 || dd < 0) throw new Error(`container ${c.name} was not rewritten by Tekton (no -entrypoint ... --): ${JSON.stringify(c.args)}`);
+    return [args[ep + 1], ...args.slice(dd + 1)];
+}
+
+export class StepRunner {
+    /** Every pod whose steps this runner ended, in order: the pod name and its pipeline task. */
+    readonly ended: EndedPod[] = [];
+    readonly realSteps: RealStep[] = [];
+    private plans = new Map<string, RunPlan>();
+    /** The plan of runs the test did not name (e.g. those a webhook created); none: their pods wait. */
+    defaultPlan?: RunPlan;
+    private handled = new Set<string>();
+    /** The status each ended pod was given: re-applied if kwok's pod-ready play overwrites it (a race at creation). */
+    private endedStatus = new Map<string, { name: string; statuses: any[] }>();
+    private timer?: NodeJS.Timeout;
+    private busy = false;
+    private stopped = false;
+    private work = tempDir("step-runner-");
+    errors: string[] = [];
+
+    constructor(private readonly namespace: string) {}
+
+    /** The plan for the pods of PipelineRun `name` (set before or while it runs). */
+    plan(pipelineRun: string, plan: RunPlan): void {
+        this.plans.set(pipelineRun, plan);
+    }
+
+    private planOf(pipelineRun: string): RunPlan | undefined {
+        return this.plans.get(pipelineRun) ?? this.defaultPlan;
+    }
+
+    start(): void {
+        this.timer = setInterval(() => { void this.tick(); }, 250);
+    }
+
+    async stop(): Promise<void> {
+        this.stopped = true;
+        clearInterval(this.timer);
+        while (this.busy) await new Promise((r) => setTimeout(r, 50));
+    }
+
+    private async tick(): Promise<void> {
+        if (this.busy || this.stopped) return;
+        this.busy = true;
+        try {
+            const r = kubectl(["get", "pods", "-n", this.namespace, "-l", "tekton.dev/taskRun", "-o", "json"]);
+            if (r.status !== 0) return;
+            const pods = JSON.parse(r.stdout).items as any[];
+            for (const p of pods) {
+                const done = this.endedStatus.get(p.metadata.uid);
+                if (done && !p.metadata.deletionTimestamp && stepsRunning(p)) this.patchStatus(done.name, done.statuses);
+            }
+            const ready = pods.filter((p) => !this.handled.has(p.metadata.uid) && this.isRunning(p) && this.planOf(p.metadata.labels["tekton.dev/pipelineRun"]));
+            // Pods of one tick run concurrently, as a kubelet runs them.
+            await Promise.all(ready.map((p) => {
+                this.handled.add(p.metadata.uid);
+                return this.endSteps(p).catch((e) => { this.errors.push(`${p.metadata.name}: ${e.message}`); });
+            }));
+        } finally {
+            this.busy = false;
+        }
+    }
+
+    /** Running as kwok's pod-ready play leaves a pod: an IP, Ready, every step container running. */
+    private isRunning(pod: any): boolean {
+        if (pod.metadata.deletionTimestamp || pod.status?.phase !== "Running" || !pod.status.podIP) return false;
+        const ready = (pod.status.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+        return ready && stepsRunning(pod);
+    }
+
+    private patchStatus(name: string, statuses: any[]): void {
+        kubectlOk(["patch", "pod", name, "-n", this.namespace, "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status: { containerStatuses: statuses } })]);
+    }
+
+    private async endSteps(pod: any): Promise<void> {
+        const task = pod.metadata.labels["tekton.dev/pipelineTask"] ?? pod.metadata.labels["tekton.dev/task"];
+        const pipelineRun = pod.metadata.labels["tekton.dev/pipelineRun"];
+        const plan = this.planOf(pipelineRun)!;
+        const stepPlan = plan.tasks[task] ?? plan.default ?? {};
+        const steps: Container[] = pod.spec.containers.filter((c: Container) => c.name.startsWith("step-"));
+        const ended: Record<string, { exitCode: number; message: string; started: string; finished: string }> = {};
+        let failed = false;
+        for (let i = 0; i < steps.length; i++) {
+            const started = new Date().toISOString();
+            const entries: Array<{ key: string; value: string; type: number }> = [{ key: "StartedAt", value: started, type: TYPE_INTERNAL }];
+            let exitCode: number;
+            if (failed) {
+                entries.push({ key: "Reason", value: "Skipped", type: TYPE_INTERNAL });
+                exitCode = 1;
+            } else if ("real" in stepPlan) {
+                const real = await this.runReal(pod, steps[i], task, stepPlan.env ?? {});
+                exitCode = real.exitCode;
+                for (const [key, value] of Object.entries(real.results)) entries.push({ key, value, type: TYPE_TASK_RESULT });
+            } else {
+                // A chosen outcome: the results (and a failure) belong to the last step; a result the Task
+                // declares and the test did not choose gets a value naming it as simulated.
+                const last = i === steps.length - 1;
+                exitCode = last ? stepPlan.exitCode ?? 0 : 0;
+                const results = { ...this.placeholders(pod.metadata.labels["tekton.dev/task"]), ...stepPlan.results };
+                if (last && exitCode === 0) for (const [key, value] of Object.entries(results)) entries.push({ key, value, type: TYPE_TASK_RESULT });
+            }
+            if (exitCode !== 0) failed = true;
+            ended[steps[i].name] = { exitCode, message: JSON.stringify(entries), started, finished: new Date().toISOString() };
+        }
+        // Which TaskRuns of the run exist as this pod ends: the DAG-order check reads it.
+        const existing = JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", this.namespace, "-l", `tekton.dev/pipelineRun=${pipelineRun}`, "-o", "json"]))
+            .items.map((t: any) => t.metadata.labels["tekton.dev/pipelineTask"]);
+        // The whole containerStatuses list, each step terminated (others as kwok left them).
+        const statuses = pod.status.containerStatuses.map((s: any) => {
+            const e = ended[s.name];
+            if (!e) return s;
+            return {
+                ...s, ready: false, started: false,
+                state: { terminated: { exitCode: e.exitCode, reason: e.exitCode === 0 ? "Completed" : "Error", message: e.message, startedAt: e.started, finishedAt: e.finished, containerID: s.containerID } },
+            };
+        });
+        this.endedStatus.set(pod.metadata.uid, { name: pod.metadata.name, statuses });
+        this.patchStatus(pod.metadata.name, statuses);
+        this.ended.push({ pod: pod.metadata.name, task, pipelineRun, serviceAccount: pod.spec.serviceAccountName, tokenVolume: hasTokenVolume(pod), failed, tasksExisting: existing });
+    }
+
+    private taskResults = new Map<string, string[]>();
+
+    private placeholders(taskName: string): Record<string, string> {
+        if (!this.taskResults.has(taskName)) {
+            const task = JSON.parse(kubectlOk(["get", "tasks.v1.tekton.dev", taskName, "-n", this.namespace, "-o", "json"]));
+            this.taskResults.set(taskName, (task.spec.results ?? []).map((r: any) => r.name));
+        }
+        return Object.fromEntries(this.taskResults.get(taskName)!.map((r) => [r, `simulated-${r}`]));
+    }
+
+    /** A directory for each of the pod's volumes, as the kubelet would mount them. */
+    private volumeDirs(pod: any): Map<string, string> {
+        const key = pod.metadata.uid;
+        const base = path.join(this.work, key);
+        const dirs = new Map<string, string>();
+        for (const v of pod.spec.volumes ?? []) {
+            let dir = path.join(base, v.name);
+            if (v.persistentVolumeClaim) {
+                const pvc = JSON.parse(kubectlOk(["get", "pvc", v.persistentVolumeClaim.claimName, "-n", this.namespace, "-o", "json"]));
+                const pv = JSON.parse(kubectlOk(["get", "pv", pvc.spec.volumeName, "-o", "json"]));
+                if (!pv.spec.hostPath) throw new Error(`PV ${pv.metadata.name} of ${v.name} is not a hostPath volume`);
+                dir = pv.spec.hostPath.path;
+            } else if (!fs.existsSync(dir)) {
+                fs.mkdirSync(dir, { recursive: true });
+                if (v.configMap) {
+                    const cm = JSON.parse(kubectlOk(["get", "configmap", v.configMap.name, "-n", this.namespace, "-o", "json"]));
+                    for (const [f, text] of Object.entries<string>(cm.data ?? {})) fs.writeFileSync(path.join(dir, f), text, { mode: v.configMap.defaultMode ?? 0o644 });
+                } else if (v.secret) {
+                    const s = JSON.parse(kubectlOk(["get", "secret", v.secret.secretName, "-n", this.namespace, "-o", "json"]));
+                    const items: Array<{ key: string; path: string }> = v.secret.items ?? Object.keys(s.data ?? {}).map((k) => ({ key: k, path: k }));
+                    for (const it of items) fs.writeFileSync(path.join(dir, it.path), Buffer.from(s.data[it.key], "base64"), { mode: 0o600 });
+                }
+                // emptyDir, projected, downwardAPI: an empty directory (Tekton's own paths; nothing reads them here).
+            }
+            dirs.set(v.name, dir);
+        }
+        return dirs;
+    }
+
+    private async runReal(pod: any, c: Container, task: string, overrides: Record<string, string>): Promise<{ exitCode: number; results: Record<string, string> }> {
+        const dirs = this.volumeDirs(pod);
+        // Longest mount path first, so /workspace/shared-workspace wins over /workspace.
+        const mounts = (c.volumeMounts ?? []).map((m: any) => ({ from: m.mountPath as string, to: dirs.get(m.name)! }))
+            .sort((a, b) => b.from.length - a.from.length);
+        const local = (s: string): string => {
+            for (const m of mounts) {
+                if (s === m.from || s.startsWith(m.from + "/")) return m.to + s.slice(m.from.length);
+            }
+            return s;
+        };
+        const rewrite = (s: string): string => s.split(/(\s+)/).map(local).join("");
+        const env: Record<string, string> = {};
+        for (const e of c.env ?? []) {
+            if (e.value !== undefined) env[e.name] = rewrite(e.value);
+            else if (e.valueFrom?.fieldRef) env[e.name] = fieldOf(pod, e.valueFrom.fieldRef.fieldPath);
+            else if (e.valueFrom?.secretKeyRef) {
+                const s = JSON.parse(kubectlOk(["get", "secret", e.valueFrom.secretKeyRef.name, "-n", this.namespace, "-o", "json"]));
+                env[e.name] = Buffer.from(s.data[e.valueFrom.secretKeyRef.key], "base64").toString("utf8");
+            } else if (e.valueFrom?.configMapKeyRef) {
+                const cm = JSON.parse(kubectlOk(["get", "configmap", e.valueFrom.configMapKeyRef.name, "-n", this.namespace, "-o", "json"]));
+                env[e.name] = cm.data[e.valueFrom.configMapKeyRef.key];
+            }
+        }
+        Object.assign(env, overrides);
+        const [cmd, ...args] = entrypointCommand(c).map(rewrite);
+        const home = tempDir("step-home-");
+        const sa = pod.spec.serviceAccountName;
+        const hadToken = pod.spec.automountServiceAccountToken !== false && saMountsToken(sa, this.namespace);
+        if (hadToken) env.KUBECONFIG = this.podKubeconfig(pod, home);
+        const resultsDir = dirs.get(resultsVolume(c)) ?? tempDir("results-");
+        return new Promise((resolve) => {
+            const child = spawn(cmd, args, {
+                cwd: c.workingDir ? local(c.workingDir) : home,
+                env: { PATH: `${cluster().bin}:/usr/local/bin:/usr/bin:/bin`, HOME: home, ...env },
+                stdio: ["ignore", "pipe", "pipe"],
+            });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => { stdout += d; });
+            child.stderr.on("data", (d) => { stderr += d; });
+            const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+            child.on("close", (status) => {
+                clearTimeout(timer);
+                const results: Record<string, string> = {};
+                if (fs.existsSync(resultsDir)) {
+                    for (const f of fs.readdirSync(resultsDir)) {
+                        const p = path.join(resultsDir, f);
+                        if (fs.statSync(p).isFile()) results[f] = fs.readFileSync(p, "utf8");
+                    }
+                }
+                const exitCode = status ?? 137;
+                this.realSteps.push({ pod: pod.metadata.name, task, step: c.name, exitCode, stdout, stderr, results, serviceAccount: sa, hadToken });
+                resolve({ exitCode, results });
+            });
+        });
+    }
+
+    /** A kubeconfig with a token of the pod's ServiceAccount bound to the pod, as the kubelet would project. */
+    private podKubeconfig(pod: any, dir: string): string {
+        const token = kubectlOk(["create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--bound-object-kind", "Pod",
+            "--bound-object-name", pod.metadata.name, "--bound-object-uid", pod.metadata.uid, "--duration", "1h"]).trim();
+        const { server, ca } = cluster();
+        const file = path.join(dir, "kubeconfig");
+        fs.writeFileSync(file, YAML.stringify({
+            apiVersion: "v1", kind: "Config",
+            clusters: [{ name: "local", cluster: { server, "certificate-authority": ca } }],
+            users: [{ name: "pod", user: { token } }],
+            contexts: [{ name: "pod", context: { cluster: "local", user: "pod", namespace: this.namespace } }],
+            "current-context": "pod",
+        }), { mode: 0o600 });
+        return file;
+    }
+}
+
+/** The volume Tekton mounts at /tekton/results in the step (an emptyDir it adds). */
+function resultsVolume(c: Container): string {
+    return (c.volumeMounts ?? []).find((m: any) => m.mountPath === "/tekton/results")?.name ?? "";
+}
+
+function stepsRunning(pod: any): boolean {
+    const steps = (pod.status?.containerStatuses ?? []).filter((s: any) => s.name.startsWith("step-"));
+    return steps.length > 0 && steps.every((s: any) => s.state?.running);
+}
+
+function hasTokenVolume(pod: any): boolean {
+    return (pod.spec.volumes ?? []).some((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken));
+}
+
+function saMountsToken(name: string, namespace: string): boolean {
+    const sa = JSON.parse(kubectlOk(["get", "serviceaccount", name, "-n", namespace, "-o", "json"]));
+    return sa.automountServiceAccountToken !== false;
+}
+
+function fieldOf(pod: any, fieldPath: string): string {
+    const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
+    if (m) return pod.metadata[m[1]]?.[m[2]] ?? "";
+    const parts = fieldPath.split(".");
+    let v: any = pod;
+    for (const p of parts) v = v?.[p];
+    return v === undefined ? "" : String(v);
+}
