@@ -54,38 +54,8 @@ fresh() {
     for t in ${targets[$mod]}; do [ -x "$bin/${t%%:*}" ] || return 1; done
 }
 
-# Runs "$@" in the background and prints a line with the elapsed time every 30 s, so a long cold build is
-# visibly alive. Its output is kept in a log and shown only on failure.
-with_progress() {
-    local what=$1 logf=$2
-    shift 2
-    local start=$SECONDS last=$SECONDS pid
-    "$@" >"$logf" 2>&1 &
-    pid=$!
-    # A killed or interrupted build script takes the running go build with it.
-    # shellcheck disable=SC2064 # the pid is fixed now
-    trap "kill $pid 2>/dev/null" EXIT
-    # shellcheck disable=SC2064
-    trap "kill $pid 2>/dev/null; exit 130" INT
-    # shellcheck disable=SC2064
-    trap "kill $pid 2>/dev/null; exit 143" TERM
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 2
-        if kill -0 "$pid" 2>/dev/null && [ $((SECONDS - last)) -ge 30 ]; then
-            last=$SECONDS
-            log "building $what ... $((SECONDS - start))s elapsed"
-        fi
-    done
-    local status=0
-    wait "$pid" || status=$?
-    trap - EXIT INT TERM
-    if [ "$status" -ne 0 ]; then
-        log "FAILED to build $what after $((SECONDS - start))s; last lines of $logf:"
-        tail -20 "$logf" >&2
-        return 1
-    fi
-    log "built $what in $((SECONDS - start))s"
-}
+# shellcheck source=scripts/lib-setup.sh
+. "$repo/scripts/lib-setup.sh"
 
 build() {
     local mod=$1 t name pkg tmp
