@@ -14,7 +14,7 @@ const REPO = path.resolve(__dirname, "..", "..");
 /** A copy of the files the script reads, with go.mod edited by `editGoMod`. */
 function copyRepo(tmp: string, editGoMod: (text: string) => string = (t) => t): string {
     const repo = path.join(tmp, "repo");
-    for (const f of ["scripts/tekton-build.sh", "lib/config.ts", "tools/tekton-controllers/go.sum"]) {
+    for (const f of ["scripts/tekton-build.sh", "scripts/lib-setup.sh", "lib/config.ts", "tools/tekton-controllers/go.sum"]) {
         fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
         fs.copyFileSync(path.join(REPO, f), path.join(repo, f));
     }
