@@ -108,6 +108,6 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
     it("unknown commands get the usage", () => {
         const r = cluster(["restart"], {});
         assert.equal(r.status, 1);
-        assert.match(r.stderr, /usage: bash scripts\/cluster.sh start\|stop\|status\|env \(got 'restart'\)/);
+        assert.match(r.stderr, /usage: bash scripts\/cluster.sh start\|stop\|status\|env\|tekton-start\|tekton-stop\|tekton-sink NS NAME \(got 'restart'\)/);
     });
 });
