@@ -69,6 +69,20 @@ pid_of_ours() {
     kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "${1%%@*}" ]
 }
 
+# Stops the process a pid file records when it is still ours (TERM, then KILL after 5 s: some ignore TERM)
+# and removes the file. Returns 0 when it stopped one, 1 when there was none.
+stop_recorded() {
+    local file=$1 name=${1##*/} pid
+    [ -f "$file" ] || return 1
+    pid=$(cat "$file")
+    rm -f "$file"
+    pid_of_ours "$name" "$pid" || return 1
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+    return 0
+}
+
 pid_alive() { [ -f "$state/pids/$1" ] && pid_of_ours "$1" "$(cat "$state/pids/$1")"; }
 
 kubectl_admin() { "$bin/kubectl" --kubeconfig "$state/admin.kubeconfig" "$@"; }
@@ -371,15 +385,7 @@ stop_all() {
     tekton_stop
     # Reverse start order: the API server's clients first, etcd last.
     for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-        [ -f "$state/pids/$name" ] || continue
-        pid=$(cat "$state/pids/$name")
-        if pid_of_ours "$name" "$pid"; then
-            kill "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-            stopped=$((stopped + 1))
-        fi
-        rm -f "$state/pids/$name"
+        if stop_recorded "$state/pids/$name"; then stopped=$((stopped + 1)); fi
     done
     log "stopped $stopped process(es)"
 }

@@ -276,20 +276,11 @@ tekton_sink() {
 }
 
 tekton_stop() {
-    local f name pid stopped=0
+    local f stopped=0
     for f in "$state"/pids/tekton-eventlistenersink@* "$state"/pids/tekton-interceptors \
         "$state"/pids/tekton-triggers-controller "$state"/pids/tekton-pipelines-controller; do
-        [ -f "$f" ] || continue
-        name=${f##*/}
-        pid=$(cat "$f")
-        if pid_of_ours "$name" "$pid"; then
-            kill "$pid" 2>/dev/null || true
-            # The sink ignores SIGTERM: after 5 s it gets SIGKILL.
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-            stopped=$((stopped + 1))
-        fi
-        rm -f "$f"
+        # The sink ignores SIGTERM: stop_recorded sends SIGKILL after 5 s.
+        if stop_recorded "$f"; then stopped=$((stopped + 1)); fi
     done
     log "stopped $stopped Tekton process(es)"
 }
