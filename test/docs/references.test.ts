@@ -53,6 +53,13 @@ describe("doc references: the checker (on fixture pages)", () => {
         assert.deepEqual(dead("[up](../../elsewhere.md)").length, 1);
     });
 
+    it("accepts a path the build writes and git ignores, and only that", () => {
+        const repo = { ...fixtureRepo, generated: (file: string) => file === "policy/bin" };
+        const text = "compiled into `policy/bin`, read from `policy/src/x.ts`";
+        const found = deadReferences("docs/b.md", text, { ...repo, topLevel: new Set(["policy"]) }).map((p) => p.message);
+        assert.deepEqual(found, ['path "policy/src/x.ts": policy/src/x.ts does not exist']);
+    });
+
     it("ignores code blocks, placeholders, URLs and paths of other repositories", () => {
         const text = [
             "```sh",

@@ -23,7 +23,13 @@ let cached: { files: Set<string>; dirs: Set<string>; topLevel: Set<string> } | u
 
 function listing() {
     if (!cached) {
-        const out = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: REPO, encoding: "utf8" });
+        let out: string;
+        try {
+            out = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: REPO, encoding: "utf8" });
+        } catch (err) {
+            throw new Error(`the doc tests list the repository's files with git ls-files in ${REPO}, which failed ` +
+                `(git missing, or not a git checkout): ${(err as Error).message}`);
+        }
         // A file deleted in the work tree but still in the index is gone for a reader.
         const files = new Set(out.split("\0").filter((f) => f !== "" && fs.existsSync(path.join(REPO, f))));
         const dirs = new Set<string>();
