@@ -45,11 +45,12 @@ describe("doc references: the checker (on fixture pages)", () => {
         assert.deepEqual(dead("[z](#there)\n\n## Here"), ['1: link "#there": docs/b.md has no heading with the anchor #there']);
     });
 
-    it("flags a path outside the repository unless its line says it is the maintainers' source material", () => {
+    it("flags a path outside the repository unless its paragraph says it is the maintainers' source material", () => {
         assert.deepEqual(dead("the chart's schema (`../shared/schemas/x.yaml`)"),
             ['1: path "../shared/schemas/x.yaml" points outside the repository; a reader cannot follow it ' +
-                `(say "${OUTSIDE_MARKER}" on that line if it is)`]);
-        assert.deepEqual(dead(`checked against \`../shared/schemas/x.yaml\` (the ${OUTSIDE_MARKER})`), []);
+                `(say "${OUTSIDE_MARKER}" in that paragraph if it is)`]);
+        assert.deepEqual(dead(`checked against \`../shared/schemas/x.yaml\` (the maintainers'\nsource material)`), []);
+        assert.equal(dead(`the ${OUTSIDE_MARKER} is elsewhere.\n\nchecked against \`../shared/schemas/x.yaml\``).length, 1, "another paragraph's word does not count");
         assert.deepEqual(dead("[up](../../elsewhere.md)").length, 1);
     });
 

@@ -11,7 +11,7 @@ export interface Problem {
 }
 
 /**
- * A page may name a path outside the repository only on a line that says it is the maintainers' source
+ * A page may name a path outside the repository only in a paragraph that says it is the maintainers' source
  * material (a checkout beside the repository that users do not have), so a reader knows not to look for it.
  */
 export const OUTSIDE_MARKER = "maintainers' source material";
@@ -94,9 +94,19 @@ export function referencesOf(page: string, text: string, topLevel: ReadonlySet<s
     return refs;
 }
 
+/** The paragraph (or list item) holding line `i`, joined into one line: a reflow cannot split a phrase. */
+function paragraphAt(lines: string[], i: number): string {
+    const edge = (l: string | undefined) => l === undefined || l.trim() === "" || /^\s*([-*]|\d+\.)\s/.test(l) || l.startsWith("#");
+    let start = i;
+    while (!edge(lines[start]) && start > 0 && !edge(lines[start - 1])) start--;
+    let end = i;
+    while (!edge(lines[end + 1])) end++;
+    return lines.slice(start, end + 1).join(" ").replace(/\s+/g, " ");
+}
+
 /**
  * The dead references of a page: files that do not exist, anchors no heading of the target page makes, and
- * paths outside the repository on a line that does not say they are the maintainers' source material.
+ * paths outside the repository in a paragraph that does not say they are the maintainers' source material.
  */
 export function deadReferences(
     page: string,
@@ -114,8 +124,8 @@ export function deadReferences(
     for (const ref of referencesOf(page, text, repo.topLevel)) {
         const where = `${ref.kind} ${JSON.stringify(ref.target)}`;
         if (ref.file.startsWith("../")) {
-            if (!lines[ref.line - 1].includes(OUTSIDE_MARKER)) {
-                problems.push({ line: ref.line, message: `${where} points outside the repository; a reader cannot follow it (say "${OUTSIDE_MARKER}" on that line if it is)` });
+            if (!paragraphAt(lines, ref.line - 1).includes(OUTSIDE_MARKER)) {
+                problems.push({ line: ref.line, message: `${where} points outside the repository; a reader cannot follow it (say "${OUTSIDE_MARKER}" in that paragraph if it is)` });
             }
             continue;
         }
