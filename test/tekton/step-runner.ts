@@ -6,23 +6,57 @@
 // exactly as after real steps.
 //
 // What each step does is the test's choice, per pipeline task:
-//  - an outcome (exit code and results): nothing runs; the test name says the step is simulated;
+//  - an outcome (exit code, results, files it leaves in the workspace): nothing runs; the test name says the
+//    step is simulated;
 //  - "real": the step's own command (a script from the pod's scripts ConfigMap) runs as a local process with
 //    the container's env, a token of the pod's ServiceAccount bound to the pod (none when the pod mounts no
 //    token), the pod's volumes as directories (a PVC workspace is its PersistentVolume's hostPath) and the
-//    results it writes reported back as above.
+//    results it writes reported back as above. CLIs that cannot run here (mirrord, telepresence, git, curl,
+//    newman) are the recorded stand-ins of test/cluster/standins/recorded when the plan gives their rules.
+// Either may wait on a gate: the pod stays Running (its steps running) until the test opens it; other pods
+// go on meanwhile.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { cluster, kubectl, kubectlOk, tempDir } from "../cluster/harness";
+import { cluster, kubectl, kubectlOk, REPO, Rule, tempDir, tokenId } from "../cluster/harness";
 
-export interface Outcome { exitCode?: number; results?: Record<string, string> }
+/** What a plan can know of the run a pod belongs to. */
+export interface StepContext {
+    /** The stored PipelineRun. */
+    pipelineRun: any;
+    /** Its uid: what the pipelines pass as run-id. */
+    runId: string;
+    /** A param of the run: its value in the PipelineRun, else the Pipeline's default. */
+    param(name: string): string;
+    /** The results an earlier TaskRun of the run reported, by pipeline task. */
+    resultsOf(pipelineTask: string): Record<string, string>;
+}
+
+type Derived<T> = T | ((ctx: StepContext) => T);
+export type Gate = (ctx: StepContext) => Promise<void>;
+
+export interface Outcome {
+    exitCode?: number;
+    results?: Derived<Record<string, string>>;
+    /** Files the simulated step leaves in the shared workspace (path relative to it -> text). */
+    files?: Derived<Record<string, string>>;
+    /** Called when the pod is Running: its steps stay running until the promise it returns settles. */
+    gate?: Gate;
+}
 /**
  * The step's own command runs. `env` overrides container env: only for what cannot be reached from here
  * (e.g. GITHUB_API_URL pointed at a local HTTP server playing GitHub); the test name says so.
  */
-export interface Real { real: true; env?: Record<string, string> }
+export interface Real {
+    real: true;
+    env?: Record<string, string>;
+    /** Answers of the recorded stand-ins (mirrord, telepresence, git, curl, newman), put first on PATH. */
+    recorded?: Rule[];
+    /** Directories put before the cluster's bin on PATH (e.g. the yq the Task's image has). */
+    path?: string[];
+    gate?: Gate;
+}
 export type StepPlan = Outcome | Real;
 
 /** What each pipeline task's pod does: by pipeline task name; `default` for the rest. */
@@ -37,9 +71,18 @@ export interface EndedPod {
     tasksExisting: string[];
 }
 
-export interface RealStep { pod: string; task: string; step: string; exitCode: number; stdout: string; stderr: string; results: Record<string, string>; serviceAccount: string; hadToken: boolean }
+export interface RealStep {
+    pod: string; task: string; pipelineRun: string; step: string; exitCode: number; stdout: string; stderr: string;
+    results: Record<string, string>; serviceAccount: string; hadToken: boolean;
+    /** The id (jti) of the pod's token: the audit log names it as the credential of the step's requests. */
+    tokenId?: string;
+}
 
 interface Container { name: string; image?: string; command?: string[]; args?: string[]; env?: any[]; workingDir?: string; volumeMounts?: any[] }
+
+const RECORDED_BIN = path.join(REPO, "test", "cluster", "standins", "recorded");
+/** Where Tekton mounts a Task's workspace `shared-workspace` in its steps. */
+const WORKSPACE_MOUNT = "/workspace/shared-workspace";
 
 const TYPE_TASK_RESULT = 1;
 const TYPE_INTERNAL = 3;
@@ -65,6 +108,8 @@ export class StepRunner {
     private endedStatus = new Map<string, { name: string; statuses: any[] }>();
     private timer?: NodeJS.Timeout;
     private busy = false;
+    /** Pods whose steps are being ended (a gated one may take long): stop() waits for them. */
+    private inFlight = new Set<Promise<void>>();
     private stopped = false;
     private work = tempDir("step-runner-");
     errors: string[] = [];
@@ -88,6 +133,7 @@ export class StepRunner {
         this.stopped = true;
         clearInterval(this.timer);
         while (this.busy) await new Promise((r) => setTimeout(r, 50));
+        await Promise.all([...this.inFlight]);
     }
 
     private async tick(): Promise<void> {
@@ -102,11 +148,14 @@ export class StepRunner {
                 if (done && !p.metadata.deletionTimestamp && stepsRunning(p)) this.patchStatus(done.name, done.statuses);
             }
             const ready = pods.filter((p) => !this.handled.has(p.metadata.uid) && this.isRunning(p) && this.planOf(p.metadata.labels["tekton.dev/pipelineRun"]));
-            // Pods of one tick run concurrently, as a kubelet runs them.
-            await Promise.all(ready.map((p) => {
+            // Pods run concurrently, as kubelets run them; a gated pod holds up no other.
+            for (const p of ready) {
                 this.handled.add(p.metadata.uid);
-                return this.endSteps(p).catch((e) => { this.errors.push(`${p.metadata.name}: ${e.message}`); });
-            }));
+                const done: Promise<void> = this.endSteps(p)
+                    .catch((e) => { this.errors.push(`${p.metadata.name}: ${e.message}`); })
+                    .finally(() => { this.inFlight.delete(done); });
+                this.inFlight.add(done);
+            }
         } finally {
             this.busy = false;
         }
@@ -129,6 +178,17 @@ export class StepRunner {
         const plan = this.planOf(pipelineRun)!;
         const stepPlan = plan.tasks[task] ?? plan.default ?? {};
         const steps: Container[] = pod.spec.containers.filter((c: Container) => c.name.startsWith("step-"));
+        const ctx = this.context(pipelineRun);
+        if (stepPlan.gate) await stepPlan.gate(ctx);
+        if (this.stopped) return;
+        if (!("real" in stepPlan) && stepPlan.files) {
+            const ws = this.workspaceDir(pod, steps);
+            for (const [rel, text] of Object.entries(derive(stepPlan.files, ctx))) {
+                const file = path.join(ws, rel);
+                fs.mkdirSync(path.dirname(file), { recursive: true });
+                fs.writeFileSync(file, text);
+            }
+        }
         const ended: Record<string, { exitCode: number; message: string; started: string; finished: string }> = {};
         let failed = false;
         for (let i = 0; i < steps.length; i++) {
@@ -139,7 +199,7 @@ export class StepRunner {
                 entries.push({ key: "Reason", value: "Skipped", type: TYPE_INTERNAL });
                 exitCode = 1;
             } else if ("real" in stepPlan) {
-                const real = await this.runReal(pod, steps[i], task, stepPlan.env ?? {});
+                const real = await this.runReal(pod, steps[i], task, stepPlan);
                 exitCode = real.exitCode;
                 for (const [key, value] of Object.entries(real.results)) entries.push({ key, value, type: TYPE_TASK_RESULT });
             } else {
@@ -147,7 +207,7 @@ export class StepRunner {
                 // declares and the test did not choose gets a value naming it as simulated.
                 const last = i === steps.length - 1;
                 exitCode = last ? stepPlan.exitCode ?? 0 : 0;
-                const results = { ...this.placeholders(pod.metadata.labels["tekton.dev/task"]), ...stepPlan.results };
+                const results = { ...this.placeholders(pod.metadata.labels["tekton.dev/task"]), ...derive(stepPlan.results ?? {}, ctx) };
                 if (last && exitCode === 0) for (const [key, value] of Object.entries(results)) entries.push({ key, value, type: TYPE_TASK_RESULT });
             }
             if (exitCode !== 0) failed = true;
@@ -168,6 +228,42 @@ export class StepRunner {
         this.endedStatus.set(pod.metadata.uid, { name: pod.metadata.name, statuses });
         this.patchStatus(pod.metadata.name, statuses);
         this.ended.push({ pod: pod.metadata.name, task, pipelineRun, serviceAccount: pod.spec.serviceAccountName, tokenVolume: hasTokenVolume(pod), failed, tasksExisting: existing });
+    }
+
+    private pipelineDefaults = new Map<string, Record<string, string>>();
+
+    private context(pipelineRun: string): StepContext {
+        const pr = JSON.parse(kubectlOk(["get", "pipelineruns.v1.tekton.dev", pipelineRun, "-n", this.namespace, "-o", "json"]));
+        const pipeline = pr.spec.pipelineRef.name;
+        if (!this.pipelineDefaults.has(pipeline)) {
+            const p = JSON.parse(kubectlOk(["get", "pipelines.v1.tekton.dev", pipeline, "-n", this.namespace, "-o", "json"]));
+            this.pipelineDefaults.set(pipeline, Object.fromEntries((p.spec.params ?? []).filter((x: any) => x.default !== undefined).map((x: any) => [x.name, x.default])));
+        }
+        const given = Object.fromEntries((pr.spec.params ?? []).map((x: any) => [x.name, x.value]));
+        const ns = this.namespace;
+        return {
+            pipelineRun: pr, runId: pr.metadata.uid,
+            param: (name) => {
+                const v = given[name] ?? this.pipelineDefaults.get(pipeline)![name];
+                if (v === undefined) throw new Error(`PipelineRun ${pipelineRun} has no param ${name} and ${pipeline} no default for it`);
+                return v;
+            },
+            resultsOf: (pipelineTask) => {
+                const trs = JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", ns, "-l", `tekton.dev/pipelineRun=${pipelineRun},tekton.dev/pipelineTask=${pipelineTask}`, "-o", "json"])).items;
+                if (trs.length !== 1) throw new Error(`PipelineRun ${pipelineRun} has ${trs.length} TaskRuns of ${pipelineTask}`);
+                return Object.fromEntries((trs[0].status?.results ?? []).map((r: any) => [r.name, r.value]));
+            },
+        };
+    }
+
+    /** The shared workspace of the pod as a directory: where its steps mount it (with the mount's subPath). */
+    private workspaceDir(pod: any, steps: Container[]): string {
+        const dirs = this.volumeDirs(pod);
+        for (const c of steps) {
+            const m = (c.volumeMounts ?? []).find((v: any) => v.mountPath === WORKSPACE_MOUNT);
+            if (m) return mountDir(dirs, m);
+        }
+        throw new Error(`pod ${pod.metadata.name} mounts no ${WORKSPACE_MOUNT}: its plan cannot leave files there`);
     }
 
     private taskResults = new Map<string, string[]>();
@@ -209,10 +305,11 @@ export class StepRunner {
         return dirs;
     }
 
-    private async runReal(pod: any, c: Container, task: string, overrides: Record<string, string>): Promise<{ exitCode: number; results: Record<string, string> }> {
+    private async runReal(pod: any, c: Container, task: string, plan: Real): Promise<{ exitCode: number; results: Record<string, string> }> {
+        const overrides = plan.env ?? {};
         const dirs = this.volumeDirs(pod);
         // Longest mount path first, so /workspace/shared-workspace wins over /workspace.
-        const mounts = (c.volumeMounts ?? []).map((m: any) => ({ from: m.mountPath as string, to: dirs.get(m.name)! }))
+        const mounts = (c.volumeMounts ?? []).map((m: any) => ({ from: m.mountPath as string, to: mountDir(dirs, m) }))
             .sort((a, b) => b.from.length - a.from.length);
         const local = (s: string): string => {
             for (const m of mounts) {
@@ -238,12 +335,20 @@ export class StepRunner {
         const home = tempDir("step-home-");
         const sa = pod.spec.serviceAccountName;
         const hadToken = pod.spec.automountServiceAccountToken !== false && saMountsToken(sa, this.namespace);
-        if (hadToken) env.KUBECONFIG = this.podKubeconfig(pod, home);
+        let jti: string | undefined;
+        if (hadToken) ({ kubeconfig: env.KUBECONFIG, tokenId: jti } = this.podKubeconfig(pod, home));
         const resultsDir = dirs.get(resultsVolume(c)) ?? tempDir("results-");
+        const pathDirs = [...(plan.path ?? []), cluster().bin, "/usr/local/bin", "/usr/bin", "/bin"];
+        if (plan.recorded) {
+            // The stand-ins are node scripts: node's own directory comes with them.
+            pathDirs.unshift(RECORDED_BIN, path.dirname(process.execPath));
+            env.FAKE_DIR = tempDir("recorded-");
+            fs.writeFileSync(path.join(env.FAKE_DIR, "rules.json"), JSON.stringify(plan.recorded));
+        }
         return new Promise((resolve) => {
             const child = spawn(cmd, args, {
                 cwd: c.workingDir ? local(c.workingDir) : home,
-                env: { PATH: `${cluster().bin}:/usr/local/bin:/usr/bin:/bin`, HOME: home, ...env },
+                env: { PATH: pathDirs.join(":"), HOME: home, ...env },
                 stdio: ["ignore", "pipe", "pipe"],
             });
             let stdout = "";
@@ -261,14 +366,17 @@ export class StepRunner {
                     }
                 }
                 const exitCode = status ?? 137;
-                this.realSteps.push({ pod: pod.metadata.name, task, step: c.name, exitCode, stdout, stderr, results, serviceAccount: sa, hadToken });
+                this.realSteps.push({
+                    pod: pod.metadata.name, task, pipelineRun: pod.metadata.labels["tekton.dev/pipelineRun"], step: c.name, exitCode, stdout, stderr,
+                    results, serviceAccount: sa, hadToken, tokenId: jti,
+                });
                 resolve({ exitCode, results });
             });
         });
     }
 
     /** A kubeconfig with a token of the pod's ServiceAccount bound to the pod, as the kubelet would project. */
-    private podKubeconfig(pod: any, dir: string): string {
+    private podKubeconfig(pod: any, dir: string): { kubeconfig: string; tokenId: string } {
         const token = kubectlOk(["create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--bound-object-kind", "Pod",
             "--bound-object-name", pod.metadata.name, "--bound-object-uid", pod.metadata.uid, "--duration", "1h"]).trim();
         const { server, ca } = cluster();
@@ -280,8 +388,22 @@ export class StepRunner {
             contexts: [{ name: "pod", context: { cluster: "local", user: "pod", namespace: this.namespace } }],
             "current-context": "pod",
         }), { mode: 0o600 });
-        return file;
+        return { kubeconfig: file, tokenId: tokenId(token) };
     }
+}
+
+function derive<T>(v: Derived<T>, ctx: StepContext): T {
+    return typeof v === "function" ? (v as (c: StepContext) => T)(ctx) : v;
+}
+
+/** The directory a volume mount shows the container: the volume's directory, or its subPath in it. */
+function mountDir(dirs: Map<string, string>, m: { name: string; subPath?: string }): string {
+    const base = dirs.get(m.name);
+    if (base === undefined) throw new Error(`volume mount ${m.name} names no volume of the pod`);
+    if (!m.subPath) return base;
+    const dir = path.join(base, m.subPath);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
 }
 
 /** The volume Tekton mounts at /tekton/results in the step (an emptyDir it adds). */

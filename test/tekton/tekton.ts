@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { apply, kubectl, kubectlOk, PIPELINES_NS, REPO, sleep, tempDir } from "../cluster/harness";
+import { apply, kubectl, kubectlOk, PIPELINES_NS, REPO, runObjects, sleep, tempDir } from "../cluster/harness";
 
 const STATE = process.env.TEKTON_DAG_CLUSTER_DIR ?? path.join(REPO, ".cluster");
 const CONTROLLERS = ["tekton-pipelines-controller", "tekton-triggers-controller", "tekton-interceptors"];
@@ -112,4 +112,13 @@ export function podsOf(pipelineRun: string): any[] {
 /** Deletes every PipelineRun (and with them their TaskRuns and pods) an earlier suite left. */
 export function purgePipelineRuns(): void {
     kubectlOk(["delete", "pipelineruns.v1.tekton.dev", "-n", PIPELINES_NS, "--all", "--wait=true", "--timeout=120s"]);
+}
+
+/** Waits until the API server stores no object labelled with the run (its pods end gracefully first). */
+export async function noObjectsOf(runId: string, timeoutMs = 60_000): Promise<void> {
+    for (const end = Date.now() + timeoutMs; ; await sleep(250)) {
+        const left = runObjects(runId);
+        if (left.size === 0) return;
+        if (Date.now() > end) throw new Error(`objects of run ${runId} left after ${timeoutMs / 1000}s: ${[...left.keys()].join(", ")}`);
+    }
 }

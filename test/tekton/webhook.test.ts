@@ -4,32 +4,11 @@
 // Simulated: GitHub itself (the test POSTs real example payloads of npm @octokit/webhooks-examples, signed
 // as GitHub signs them); the steps of the runs it starts (ended by the step runner with chosen outcomes).
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
-import { createHmac } from "node:crypto";
-import * as path from "node:path";
-import { apply, cluster, kubectlOk, PIPELINES_NS, REPO, sleep } from "../cluster/harness";
+import { cluster, PIPELINES_NS } from "../cluster/harness";
+import { sign } from "../helpers/triggers";
+import { delivery, pipelineRuns, post as postTo, runFor, startSink, WEBHOOK_SECRET } from "./sink";
 import { StepRunner } from "./step-runner";
 import { controllersRunning, installProgram, purgePipelineRuns, one, succeeded, waitDone } from "./tekton";
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const EXAMPLES: Array<{ name: string; examples: any[] }> = require("@octokit/webhooks-examples/api.github.com/index.json");
-const SECRET = "webhook-test-secret-0f3c";
-
-function examples(event: string): any[] {
-    return EXAMPLES.find((e) => e.name === event)!.examples;
-}
-
-/** A pull_request delivery of this action, from the examples, with the fields a test sets. */
-function delivery(action: string, edit: (p: any) => void = () => {}): any {
-    const p = structuredClone(examples("pull_request").find((e) => e.action === action));
-    assert.ok(p, `no pull_request example with action ${action}`);
-    edit(p);
-    return p;
-}
-
-function sign(body: string, secret = SECRET): string {
-    return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-}
 
 /** The value of `$(body.a.b)` in the payload, as the sink's binding resolution reads it. */
 function bodyPath(payload: any, expr: string): string {
@@ -38,10 +17,6 @@ function bodyPath(payload: any, expr: string): string {
     let v = payload;
     for (const k of m[1].split(".")) v = v?.[k];
     return typeof v === "string" ? v : JSON.stringify(v);
-}
-
-function pipelineRuns(): any[] {
-    return JSON.parse(kubectlOk(["get", "pipelineruns.v1.tekton.dev", "-n", PIPELINES_NS, "-o", "json"])).items;
 }
 
 describe("webhook deliveries through the real EventListener sink and interceptors (GitHub simulated: signed example payloads POSTed by the test; steps simulated)", function () {
@@ -55,35 +30,14 @@ describe("webhook deliveries through the real EventListener sink and interceptor
         controllersRunning();
         objs = await installProgram();
         purgePipelineRuns();
-        apply([{ apiVersion: "v1", kind: "Secret", metadata: { name: "github-webhook-secret", namespace: PIPELINES_NS }, type: "Opaque", data: { secret: Buffer.from(SECRET).toString("base64") } }]);
-        const sink = spawnSync("bash", [path.join(REPO, "scripts", "cluster.sh"), "tekton-sink", PIPELINES_NS, "tekton-dag-github"], { encoding: "utf8" });
-        assert.equal(sink.status, 0, sink.stderr);
-        url = sink.stdout.trim();
+        url = startSink();
         runner.defaultPlan = { tasks: {}, default: {} };
         runner.start();
     });
     after(async () => { await runner.stop(); });
     afterEach(() => { purgePipelineRuns(); });
 
-    async function post(payload: any, headers: Record<string, string>): Promise<number> {
-        const body = JSON.stringify(payload);
-        const res = await fetch(url, {
-            method: "POST", body,
-            headers: { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": `d-${Date.now()}`, "x-hub-signature-256": sign(body), ...headers },
-        });
-        await res.text();
-        return res.status;
-    }
-
-    /** Waits until a PipelineRun for PR `number` exists; returns it. */
-    async function runFor(number: number): Promise<any> {
-        for (const end = Date.now() + 60_000; ; await sleep(250)) {
-            const found = pipelineRuns().filter((p) => p.metadata.labels?.["tekton-dag.io/pr"] === String(number));
-            if (found.length > 1) throw new Error(`${found.length} PipelineRuns for PR ${number}`);
-            if (found.length === 1) return found[0];
-            if (Date.now() > end) throw new Error(`no PipelineRun for PR ${number} within 60s`);
-        }
-    }
+    const post = (payload: any, headers: Record<string, string>) => postTo(url, payload, headers);
 
     it("a signed pull_request 'opened' creates one stack-pr-test run whose params are the binding's values from the payload, and it completes", async () => {
         const payload = delivery("opened", (p) => { p.number = 1001; p.pull_request.number = 1001; });
@@ -108,7 +62,7 @@ describe("webhook deliveries through the real EventListener sink and interceptor
         const before = pipelineRuns().length;
         const rejected: Array<[string, any, Record<string, string>]> = [
             ["closed", delivery("closed", (p) => { p.number = 2001; p.pull_request.number = 2001; }), {}],
-            ["wrong signature", delivery("opened", (p) => { p.number = 2002; p.pull_request.number = 2002; }), { "x-hub-signature-256": sign("other body") }],
+            ["wrong signature", delivery("opened", (p) => { p.number = 2002; p.pull_request.number = 2002; }), { "x-hub-signature-256": sign("other body", WEBHOOK_SECRET) }],
             ["signed with another secret", delivery("opened", (p) => { p.number = 2003; p.pull_request.number = 2003; }), { "x-hub-signature-256": sign("x", "not-the-secret") }],
             ["push event", delivery("opened", (p) => { p.number = 2004; p.pull_request.number = 2004; }), { "x-github-event": "push" }],
             ["untrusted fork", delivery("opened", (p) => { p.number = 2005; p.pull_request.number = 2005; p.pull_request.head.repo.full_name = "mallory/Hello-World"; }), {}],

@@ -1,0 +1,94 @@
+// Two PRs of two apps delivered at once through the real sink, both runs reconciled at the same time by
+// Tekton's own controller with the cluster-side tasks running their real scripts (test/tekton/real-steps.ts
+// says what is real and what is simulated). Both intercepts are up together: each run's validation waits
+// until both deploys ended, so the runs overlap whatever the machine's speed.
+import { strict as assert } from "node:assert";
+import { auditMark, auditSince } from "../cluster/audit";
+import { cluster, runObjects } from "../cluster/harness";
+import { APP_REPOS, realPlan, realStepSuite } from "./real-steps";
+import { post, prDelivery, runFor, startSink } from "./sink";
+import { noObjectsOf, succeeded, waitDone } from "./tekton";
+
+const PRS: Array<{ app: string; number: number }> = [{ app: "demo-fe", number: 51 }, { app: "demo-api", number: 52 }];
+const DEPLOY_TASKS = ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord"];
+
+describe("two webhooks for two PRs of different apps, run concurrently by Tekton's own controller (real sink and interceptors; real scripts: resolve-stack, deploy, cleanup, pr-comment; simulated: git clones, build, hooks, tests, validation HTTP, the Telepresence CLI in the proxy pods, GitHub)", function () {
+    this.timeout(900_000);
+    const suite = realStepSuite();
+    const runs: any[] = [];
+    const done: any[] = [];
+    /** Each run's objects while both intercepts were up: run uid -> "kind/name" keys. */
+    const whileBothUp = new Map<string, string[]>();
+    let mark: number;
+
+    before(async () => {
+        cluster();
+        const url = startSink();
+        let open!: () => void;
+        const bothDeployed = new Promise<void>((r) => { open = r; });
+        const watcher = setInterval(() => {
+            const deploys = suite.runner.realSteps.filter((s) => DEPLOY_TASKS.includes(s.task));
+            if (deploys.length < PRS.length && !deploys.some((d) => d.exitCode !== 0)) return;
+            clearInterval(watcher);
+            for (const d of deploys) {
+                const run = runs.find((r) => r.metadata.name === d.pipelineRun);
+                if (run) whileBothUp.set(run.metadata.uid, [...runObjects(run.metadata.uid).keys()]);
+            }
+            open();
+        }, 200);
+        suite.runner.defaultPlan = realPlan(suite.github, { gates: { "validate-stack-propagation": () => bothDeployed } });
+        mark = auditMark();
+        const statuses = await Promise.all(PRS.map((p) => post(url, prDelivery("opened", APP_REPOS[p.app], p.number))));
+        assert.ok(statuses.every((s) => s < 300), `the sink answered ${statuses.join(", ")}`);
+        for (const p of PRS) runs.push(await runFor(p.number));
+        try {
+            for (const r of runs) done.push(await waitDone(r.metadata.name, suite.runner.errors, 600_000));
+        } finally {
+            clearInterval(watcher);
+        }
+    });
+
+    it("both complete", () => {
+        for (const d of done) assert.equal(succeeded(d).status, "True", `${d.metadata.name}: ${JSON.stringify(succeeded(d))}`);
+    });
+
+    it("each run resolved its own app from its repository and deployed only that app", () => {
+        for (const [i, p] of PRS.entries()) {
+            const name = runs[i].metadata.name;
+            const resolve = suite.runner.realSteps.filter((s) => s.pipelineRun === name && s.task === "resolve-stack");
+            assert.equal(resolve.at(-1)?.results["changed-app"], p.app);
+            const deploy = suite.runner.realSteps.find((s) => s.pipelineRun === name && DEPLOY_TASKS.includes(s.task))!;
+            assert.equal(deploy.exitCode, 0, deploy.stderr);
+        }
+    });
+
+    it("while both intercepts were up, each run's objects carried its own run label and its own app's Lease", () => {
+        assert.equal(whileBothUp.size, PRS.length);
+        for (const [i, p] of PRS.entries()) {
+            const keys = whileBothUp.get(runs[i].metadata.uid)!;
+            assert.ok(keys.some((k) => k.startsWith("Pod/")), `${p.app}: ${keys.join(", ")}`);
+            assert.ok(keys.includes(`Lease/tekton-dag-intercept-${p.app}`), `${p.app}: ${keys.join(", ")}`);
+        }
+    });
+
+    it("each run's cleanup deleted only its own run's objects (audit log), and nothing of either run is left", async () => {
+        const audit = auditSince(mark);
+        for (const r of runs) {
+            const cleanup = suite.runner.realSteps.find((s) => s.pipelineRun === r.metadata.name && s.task === "cleanup-intercepts")!;
+            assert.equal(cleanup.exitCode, 0, cleanup.stderr);
+            const deletes = audit.filter((e) => e.verb === "delete" && e.tokenId === cleanup.tokenId);
+            assert.ok(deletes.length > 0, `${r.metadata.name}'s cleanup deleted nothing`);
+            for (const d of deletes) assert.equal(d.run, r.metadata.uid, `${r.metadata.name}'s cleanup deleted ${d.resource}/${d.name} of run ${d.run}`);
+            await noObjectsOf(r.metadata.uid);
+        }
+    });
+
+    it("each PR got one comment, on its own PR, saying its run succeeded", () => {
+        for (const [i, p] of PRS.entries()) {
+            const comments = suite.github.comments(APP_REPOS[p.app], p.number);
+            assert.equal(comments.length, 1, `${p.app}#${p.number}: ${JSON.stringify(suite.github.requests.map((r) => r.url))}`);
+            assert.match(comments[0].body.body, /^### tekton-dag: ✅ (Succeeded|Completed)/);
+            assert.ok(comments[0].body.body.includes(runs[i].metadata.name));
+        }
+    });
+});
