@@ -97,6 +97,8 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "insecure-registry": String(c.insecureRegistry),
                 "lease-wait-seconds": String(c.leaseWaitSeconds),
                 "github-token-secret": c.githubTokenSecret,
+                "status-context": c.commitStatusContext || `tekton-dag/${pulumi.getStack()}`,
+                "status-target-url": c.statusTargetUrl,
                 "traffic-manager-namespace": c.telepresenceNamespace,
                 "telepresence-agent-arrival-seconds": String(c.telepresenceAgentArrivalSeconds),
                 "intercepts-enabled": String(c.enableIntercepts),

@@ -113,6 +113,17 @@ export const configSchema = z.strictObject({
     /** Secret (key `token`) used to comment on PRs; empty disables PR comments. */
     githubTokenSecret: z.union([k8sName, z.literal("")]).default(""),
     /**
+     * Context of the commit status each run sets on the commit it tests (with githubTokenSecret); empty:
+     * `tekton-dag/<Pulumi stack name>`. Both pipelines report under it, so a continued run replaces the state
+     * of the run it continues. Branch protection can require it.
+     */
+    commitStatusContext: z.string().max(255).refine((v) => v === v.trim(), "must not start or end with whitespace").default(""),
+    /**
+     * Link of the commit status: a URL with {namespace}, {name} and {uid} of the PipelineRun replaced, e.g.
+     * a Tekton Dashboard `https://dashboard.example/#/namespaces/{namespace}/pipelineruns/{name}`; empty: none.
+     */
+    statusTargetUrl: z.union([z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL without spaces"), z.literal("")]).default(""),
+    /**
      * Forks (owner/name) whose pull requests the trigger runs like the repository's own; any other fork's PR
      * runs only on a maintainer's `/ok-to-test <sha>` comment (forkApprovalComment; PR code runs in the
      * cluster, docs/webhook.md).

@@ -27,6 +27,8 @@ export const CLUSTER_PIPELINE_TASKS: Readonly<Record<string, string>> = {
     "validate-original-traffic": "reads the Deployment, its pods and their logs to see who answered",
     "cleanup-intercepts": "deletes the run's pods, Jobs, ConfigMaps and Leases (cleanup-stack-intercepts)",
     "pr-comment": "reads the GitHub token Secret",
+    "status-pending": "reads the GitHub token Secret (commit-status)",
+    "status-final": "reads the GitHub token Secret, its own PipelineRun and TaskRuns (commit-status)",
 };
 
 export interface PipelineRunIdentities<T = string> {

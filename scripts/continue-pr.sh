@@ -16,7 +16,7 @@ PIPELINE="stack-pr-continue"
 SOURCE_PIPELINE="stack-pr-test"
 # The params of stack-pr-test that stack-pr-continue takes as they are.
 COPIED_PARAMS=(
-  pr-number repo-full-name github-token-secret intercept-backend mirrord-image mirrord-agent-image
+  pr-number repo-full-name github-token-secret status-context status-target-url app-revision intercept-backend mirrord-image mirrord-agent-image
   mirrord-agent-image-pull-secret telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds
   request-path pre-test-hook post-test-hook hook-image
 )
@@ -27,7 +27,7 @@ PR_CODE_SA="tekton-dag-pr-code"
 # the two lists equal).
 CLUSTER_TASKS=(
   deploy-intercepts-telepresence deploy-intercepts-mirrord validate-stack-propagation validate-original-traffic
-  cleanup-intercepts pr-comment
+  cleanup-intercepts pr-comment status-pending status-final
 )
 # resolve-stack results that become params of the same name.
 RESOLVE_RESULTS=(stack-json changed-app build-apps propagation-chain intercept-header-value app-list entry-app)

@@ -12,7 +12,7 @@ export const PIPELINE_SERVICE_ACCOUNT = "tekton-dag-pipeline";
  */
 export const CLUSTER_TASK_REFS = [
     "deploy-stack-intercepts", "deploy-intercept-mirrord", "validate-stack-propagation", "validate-original-traffic",
-    "cleanup-stack-intercepts", "pr-comment",
+    "cleanup-stack-intercepts", "pr-comment", "commit-status",
 ] as const;
 
 const PIPELINE_RUN_TYPES = ["kubernetes:tekton.dev/v1:PipelineRun", "kubernetes:tekton.dev/v1beta1:PipelineRun"];

@@ -18,6 +18,8 @@ set -euo pipefail
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-common.sh
 . "${SCRIPTS_DIR}/lib-common.sh"
+# shellcheck source=lib-github.sh
+. "${SCRIPTS_DIR}/lib-github.sh"
 
 GITHUB_TOKEN_SECRET="${GITHUB_TOKEN_SECRET:-}"
 REPO_FULL_NAME="${REPO_FULL_NAME:-}"
@@ -93,29 +95,15 @@ body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id 
   | if length > 65000 then .[0:64700] + "\n\n… (comment cut at GitHub'"'"'s limit; the whole summary is test-summary.json in the run'"'"'s workspace)" else . end')"
 payload="$(printf '%s' "$body" | jq -Rs '{body: .}')"
 
-# ---- the token -----------------------------------------------------------------------------------
-if ! token_b64="$(kubectl get secret "$GITHUB_TOKEN_SECRET" -o jsonpath='{.data.token}' 2>&1)"; then
-  die "cannot read Secret '${GITHUB_TOKEN_SECRET}' in the pipelines namespace: ${token_b64}"
-fi
-[ -n "$token_b64" ] || die "Secret '${GITHUB_TOKEN_SECRET}' has no key 'token' (the GitHub token goes under key token)"
+# ---- the token and the request ---------------------------------------------------------------------
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# The token goes to curl through a header file, never on a command line.
-{
-  printf 'Authorization: Bearer '
-  base64 -d <<<"$token_b64" | tr -d '\r\n'
-  printf '\n'
-} >"${work}/auth"
-chmod 600 "${work}/auth"
+github_auth_header "$GITHUB_TOKEN_SECRET" "${work}/auth"
 
 url="${GITHUB_API_URL}/repos/${REPO_FULL_NAME}/issues/${PR_NUMBER}/comments"
 log "pr-comment: posting the ${PIPELINE_STATUS} summary to ${REPO_FULL_NAME}#${PR_NUMBER}"
-status="$(curl -sS -o "${work}/response" -w '%{http_code}' --connect-timeout 10 --max-time 30 \
-  --retry 3 --retry-delay 2 \
-  -X POST -H @"${work}/auth" -H 'Accept: application/vnd.github+json' \
-  -H 'X-GitHub-Api-Version: 2022-11-28' -H 'Content-Type: application/json' \
-  --data-binary @- "$url" <<<"$payload" 2>"${work}/curl.err")" || status="${status:-000}"
+status="$(github_request POST "$url" "${work}/auth" "${work}/response" <<<"$payload")"
 if [ "$status" != 201 ]; then
-  die "GitHub answered HTTP ${status} to POST ${url}: $(head -c 400 "${work}/response" 2>/dev/null || true) $(tr '\n' ' ' <"${work}/curl.err")"
+  die "GitHub answered HTTP ${status} to POST ${url}: $(github_error "${work}/response")"
 fi
 log "pr-comment: comment created: $(jq -r '.html_url // "(no html_url in the answer)"' "${work}/response" 2>/dev/null || true)"

@@ -13,6 +13,7 @@ import {
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { deploySuite, ProxyPods } from "./standins";
+import { GitHubStandIn } from "../helpers/githubStandIn";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
 
 const NS_OF = { pipelines: PIPELINES_NS, target: TARGET_NS, telepresence: TELEPRESENCE_NS } as const;
@@ -78,6 +79,30 @@ const scenarios = {
         const r = await runScript("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
         return { script: "sweep-orphans.sh", ok: r.status === 0, output: r.stderr };
     },
+    // The final commit status of a failed run: reads its PipelineRun (was it cancelled?) and lists its
+    // TaskRuns (which failed?), then posts to GitHub (simulated) with the token of the Secret config names.
+    async commitStatusEnd(): Promise<Outcome> {
+        const github = new GitHubStandIn();
+        await github.start();
+        const secret = "github-token-rbac";
+        const tokenRbac = (await rbacObjects({ githubTokenSecret: secret })).filter((o) => o.metadata.name === "tekton-dag-pr-comment-token");
+        apply([...tokenRbac, { apiVersion: "v1", kind: "Secret", metadata: { name: secret, namespace: PIPELINES_NS }, type: "Opaque", data: { token: Buffer.from("ghp_rbac").toString("base64") } }]);
+        try {
+            await waitCan(PIPELINE_SA, "get", `secrets/${secret}`, PIPELINES_NS, true);
+            const r = await runScript("commit-status.sh", {
+                PHASE: "end", PIPELINE_STATUS: "Failed", REPO_FULL_NAME: "org/fe", SHA: "0123456789abcdef0123456789abcdef01234567",
+                GITHUB_TOKEN_SECRET: secret, GITHUB_API_URL: github.url, STATUS_CONTEXT: "tekton-dag/kind", PIPELINE_NAME: "stack-pr-test",
+                RUN_NAME: "stack-pr-test-rbac", RUN_ID: "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f", RUN_NAMESPACE: PIPELINES_NS,
+            }, PIPELINE_SA);
+            return { script: "commit-status.sh (phase end of a failed run)", ok: r.status === 0 && github.invalid().length === 0, output: r.stderr };
+        } finally {
+            await github.stop();
+            kubectl(["delete", "secret", secret, "-n", PIPELINES_NS, "--ignore-not-found"]);
+            kubectl(["delete", "role,rolebinding", "tekton-dag-pr-comment-token", "-n", PIPELINES_NS, "--ignore-not-found"]);
+            // The can-i checks of this file must find the kind stack's RBAC alone.
+            await waitCan(PIPELINE_SA, "get", `secrets/${secret}`, PIPELINES_NS, false);
+        }
+    },
 };
 type Scenario = keyof typeof scenarios;
 
@@ -92,7 +117,7 @@ const NEEDED_BY: Record<string, Scenario[][]> = {
         ["mirrordDeploy"], // leases
         ["mirrordDeploy", "cleanup"], // jobs
     ],
-    "pipeline-in-home.yaml": [["sweep"]],
+    "pipeline-in-home.yaml": [["sweep", "commitStatusEnd"], ["commitStatusEnd"]], // pipelineruns list, taskruns list
     "mirrord-proxy.yaml": [["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"]],
     "telepresence-client-target.yaml": [["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"]],
     "telepresence-client-manager.yaml": [["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"]],

@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as YAML from "yaml";
 import { SCRIPTS, TASKS } from "./helpers";
 
-const FLOW_TASKS: Record<string, { results: string[]; scripts: string[] }> = {
+const FLOW_TASKS: Record<string, { results: string[]; scripts: string[]; workspaces?: string[] }> = {
     "resolve-stack": {
         results: ["stack-json", "app-list", "propagation-chain", "entry-app", "changed-app", "build-apps", "intercept-header-value",
             "build-tool", "app-repo-url", "app-context-dir", "app-dockerfile"],
@@ -17,10 +17,11 @@ const FLOW_TASKS: Record<string, { results: string[]; scripts: string[] }> = {
     "validate-original-traffic": { results: ["answered-by"], scripts: ["validate-routing.sh"] },
     "run-stack-tests": { results: ["test-summary"], scripts: ["run-stack-tests-plan.sh", "run-stack-tests-newman.sh", "run-stack-tests-summary.sh"] },
     "pr-comment": { results: [], scripts: ["pr-comment.sh"] },
+    "commit-status": { results: [], scripts: ["commit-status.sh"], workspaces: [] },
 };
 
 const SHELL_SCRIPTS = ["resolve-stack-parse.sh", "validate-routing.sh", "run-stack-tests-plan.sh", "run-stack-tests-newman.sh",
-    "run-stack-tests-summary.sh", "pr-comment.sh"];
+    "run-stack-tests-summary.sh", "pr-comment.sh", "commit-status.sh", "lib-github.sh"];
 
 /** A pinned image: a tag that is a version (has a digit), never latest; a digest is better still. */
 function isPinned(image: string): boolean {
@@ -49,7 +50,7 @@ describe("PR-flow Tasks (tekton/tasks)", () => {
 
             it("declares the results the pipelines read and the shared workspace", () => {
                 assert.deepEqual((task.spec.results ?? []).map((r: any) => r.name).sort(), [...expected.results].sort());
-                assert.deepEqual(task.spec.workspaces.map((w: any) => w.name), ["shared-workspace"]);
+                assert.deepEqual((task.spec.workspaces ?? []).map((w: any) => w.name), expected.workspaces ?? ["shared-workspace"]);
             });
 
             it("passes params only through env and runs scripts from the scripts ConfigMap", () => {

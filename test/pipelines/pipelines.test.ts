@@ -174,7 +174,7 @@ for (const name of PIPELINE_NAMES) {
 
         it("gives no finally task a task result ($(tasks.status) is allowed)", () => {
             const fin = p.spec.finally ?? [];
-            assert.deepEqual(fin.map((t: any) => t.name).sort(), ["cleanup-intercepts", "pr-comment"]);
+            assert.deepEqual(fin.map((t: any) => t.name).sort(), ["cleanup-intercepts", "pr-comment", "status-final"]);
             for (const t of fin) {
                 assert.doesNotMatch(JSON.stringify(t), /\$\(tasks\.[^)]*\.results\./, `${t.name} reads a task result`);
                 assert.equal(paramValue(t, "run-id"), "$(context.pipelineRun.uid)");
@@ -182,6 +182,11 @@ for (const name of PIPELINE_NAMES) {
             const cleanup = pipelineTask(p, "cleanup-intercepts");
             assert.equal(cleanup.taskRef.name, "cleanup-stack-intercepts");
             assert.equal(paramValue(cleanup, "target-namespaces"), "$(params.target-namespaces)");
+            const status = pipelineTask(p, "status-final");
+            assert.equal(status.taskRef.name, "commit-status");
+            assert.equal(paramValue(status, "phase"), "end");
+            assert.equal(paramValue(status, "pipeline-status"), "$(tasks.status)");
+            assert.equal(paramValue(status, "sha"), "$(params.app-revision)");
             const comment = pipelineTask(p, "pr-comment");
             assert.equal(comment.taskRef.name, "pr-comment");
             assert.equal(paramValue(comment, "pipeline-status"), "$(tasks.status)");
@@ -198,7 +203,9 @@ for (const name of PIPELINE_NAMES) {
         it("feeds the cluster tasks only values PR code cannot choose", () => {
             const fromResolve = /^\$\(tasks\.resolve-stack\.results\.[a-z-]+\)$/;
             // Execution statuses ($(tasks.status), $(tasks.<name>.status)) are Tekton's, not a task's output.
-            const fromParams = /^\$\((params\.[a-z-]+|context\.pipelineRun\.(uid|name)|tasks(\.[a-z-]+)?\.status)\)$/;
+            const fromParams = /^\$\((params\.[a-z-]+|context\.pipelineRun\.(uid|name|namespace)|context\.pipeline\.name|tasks(\.[a-z-]+)?\.status)\)$/;
+            // A constant the Pipeline itself sets (commit-status's phase).
+            const literal = /^[a-z]+$/;
             const pinnedValues = ["stack-json", "build-apps", "propagation-chain", "app-list", "entry-app", "intercept-header-value"];
             for (const name of Object.keys(CLUSTER_PIPELINE_TASKS)) {
                 const t = pipelineTask(p, name);
@@ -213,7 +220,7 @@ for (const name of PIPELINE_NAMES) {
                     } else if (pinnedValues.includes(param.name) && p.metadata.name === "stack-pr-test") {
                         assert.equal(v, `$(tasks.resolve-stack.results.${param.name})`, what);
                     } else {
-                        assert.ok(fromResolve.test(v) || fromParams.test(v), what);
+                        assert.ok(fromResolve.test(v) || fromParams.test(v) || literal.test(v), what);
                     }
                 }
             }
@@ -262,7 +269,8 @@ for (const name of PIPELINE_NAMES) {
                     for (const d of [...DEPLOY_TASKS, "deploy-intercepts-result"]) {
                         assert.notEqual(o[d], "succeeded", `${d} must not run`);
                     }
-                    assert.ok(Object.entries(o).every(([t, s]) => t === "check-intercept-backend" || s !== "succeeded"), JSON.stringify(o));
+                    // status-pending runs beside it: it only says the run has started.
+                    assert.ok(Object.entries(o).every(([t, s]) => ["check-intercept-backend", "status-pending"].includes(t) || s !== "succeeded"), JSON.stringify(o));
                 });
             }
 
@@ -270,7 +278,7 @@ for (const name of PIPELINE_NAMES) {
                 for (const backend of ["telepresence", "mirrord"]) {
                     const o = runWith(name, backend, "false");
                     assert.equal(o["check-intercept-backend"], "failed");
-                    assert.ok(Object.entries(o).every(([t, s]) => t === "check-intercept-backend" || s !== "succeeded"), JSON.stringify(o));
+                    assert.ok(Object.entries(o).every(([t, s]) => ["check-intercept-backend", "status-pending"].includes(t) || s !== "succeeded"), JSON.stringify(o));
                 }
             });
 
@@ -416,9 +424,12 @@ describe("pipeline stack-pr-continue: starts at deploy", () => {
         const test = pipeline("stack-pr-test");
         const from = test.spec.tasks.findIndex((t: any) => t.name === "deploy-intercepts-telepresence");
         const tail = (tasks: any[]) => tasks.map((t) => `${t.name}:${t.taskRef.name}`);
-        assert.deepEqual(tail(p.spec.tasks.slice(1)), tail(test.spec.tasks.slice(from)));
+        // Both open with the same two tasks (the pending commit status and the backend check).
+        const head = 2;
+        assert.deepEqual(tail(p.spec.tasks.slice(0, head)), tail(test.spec.tasks.slice(0, head)));
+        assert.deepEqual(tail(p.spec.tasks.slice(head)), tail(test.spec.tasks.slice(from)));
         assert.deepEqual(tail(p.spec.finally), tail(test.spec.finally));
-        for (const t of p.spec.tasks.slice(1)) {
+        for (const t of p.spec.tasks) {
             const same = pipelineTask(test, t.name);
             assert.deepEqual((t.params ?? []).map((x: any) => x.name).sort(), (same.params ?? []).map((x: any) => x.name).sort(), `${t.name} params`);
         }

@@ -365,8 +365,10 @@ describe("policy: identity", () => {
     const TT = "kubernetes:triggers.tekton.dev/v1beta1:TriggerTemplate";
     const runOf = (stack: PolicyInput[]) => fx.find(stack, TT, "stack-pr-test-template").props.spec.resourcetemplates[0];
     const WHO = "TriggerTemplate tekton-dag/stack-pr-test-template: spec.resourcetemplates[0]";
-    const FIX = "make tekton-dag-pr-code (no binding, automountServiceAccountToken: false) the default and give tekton-dag-pipeline only to the tasks running deploy-stack-intercepts, deploy-intercept-mirrord, validate-stack-propagation, validate-original-traffic, cleanup-stack-intercepts, pr-comment through spec.taskRunSpecs";
-    const ONLY = "only tasks running deploy-stack-intercepts, deploy-intercept-mirrord, validate-stack-propagation, validate-original-traffic, cleanup-stack-intercepts, pr-comment may hold cluster credentials — PR code must never (lib/identities.ts).";
+    // The cluster Tasks as the policy names them (its list is held to lib/identities.ts below).
+    const TASKS = CLUSTER_TASK_REFS.join(", ");
+    const FIX = `make tekton-dag-pr-code (no binding, automountServiceAccountToken: false) the default and give tekton-dag-pipeline only to the tasks running ${TASKS} through spec.taskRunSpecs`;
+    const ONLY = `only tasks running ${TASKS} may hold cluster credentials — PR code must never (lib/identities.ts).`;
 
     it("passes a template that is unprivileged by default and privileged only for the cluster tasks", async () => {
         assert.deepEqual(await fx.validateStack(identityPolicy, fx.goodStack()), []);

@@ -100,8 +100,9 @@ describe("docs against the rendered kind stack", () => {
         assert.deepEqual([webhook[1], webhook[2], webhook[3]], [ref.secretName, NS, ref.secretKey]);
         const token = /kubectl create secret generic github-token -n (\S+) --from-file=([a-z]+)=\/dev\/stdin/.exec(sh);
         assert.ok(token, "docs create the token Secret");
-        const prComment = fs.readFileSync(path.join(__dirname, "..", "..", "tekton", "scripts", "pr-comment.sh"), "utf8");
-        assert.ok(prComment.includes(`{.data.${token[2]}}`), `pr-comment.sh reads key ${token[2]}`);
+        // pr-comment.sh and commit-status.sh read the token through lib-github.sh.
+        const prComment = fs.readFileSync(path.join(__dirname, "..", "..", "tekton", "scripts", "lib-github.sh"), "utf8");
+        assert.ok(prComment.includes(`{.data.${token[2]}}`), `lib-github.sh reads key ${token[2]}`);
         assert.match(sh, /kubectl create secret generic registry-push -n tekton-dag \\\n\s*--type=kubernetes.io\/dockerconfigjson --from-file=\.dockerconfigjson=\/dev\/stdin/,
             "a docker-registry Secret holds .dockerconfigjson, the key the TriggerTemplate mounts");
     });

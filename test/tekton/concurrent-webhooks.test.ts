@@ -91,4 +91,12 @@ describe("two webhooks for two PRs of different apps, run concurrently by Tekton
             assert.ok(comments[0].body.body.includes(runs[i].metadata.name));
         }
     });
+
+    it("each PR's head commit got pending, then success, from its own run (every request valid by GitHub's REST description)", () => {
+        for (const [i, p] of PRS.entries()) {
+            const sha = runs[i].spec.params.find((x: any) => x.name === "app-revision").value;
+            assert.deepEqual(suite.github.statuses(APP_REPOS[p.app], sha).map((x) => x.state), ["pending", "success"], p.app);
+        }
+        assert.deepEqual(suite.github.invalid(), []);
+    });
 });

@@ -13,6 +13,7 @@ import { createFromTemplate, noObjectsOf, succeeded, taskRunsOf, waitDone } from
 
 const APP = "demo-api";
 const PR = 4242;
+const SHA = "0123456789abcdef0123456789abcdef01234567";
 
 /** The directory of the run's shared workspace: the hostPath of the PV its claim is bound to. */
 function workspaceDirOf(pipelineRun: string): { claim: string; dir: string } {
@@ -41,7 +42,7 @@ describe("stack-pr-test failing at deploy, then scripts/continue-pr.sh, run by T
         // The proxy's agent never starts: mirrord (the stand-in) waits, the proxy pod never becomes Ready.
         kubectlOk(["annotate", `deployment/${APP}`, "-n", TARGET_NS, "--overwrite", "tekton-dag.test/mirrord-agent=never-starts"]);
         mark = auditMark();
-        const created = createFromTemplate(suite.objs, { "repo-full-name": APP_REPOS[APP], "app-revision": "0123456789abcdef0123456789abcdef01234567", "pr-number": String(PR), "intercept-backend": "mirrord" });
+        const created = createFromTemplate(suite.objs, { "repo-full-name": APP_REPOS[APP], "app-revision": SHA, "pr-number": String(PR), "intercept-backend": "mirrord" });
         failedName = created.metadata.name;
         runId = created.metadata.uid;
         suite.runner.plan(failedName, realPlan(suite.github, { deployEnv: { POD_READY_TIMEOUT_SECONDS: "20" } }));
@@ -101,6 +102,16 @@ describe("stack-pr-test failing at deploy, then scripts/continue-pr.sh, run by T
         assert.equal(pr.exitCode, 0, pr.stderr);
     });
 
+    it("the real commit-status steps set pending, then failure naming the failed task, on the PR's commit (every request valid by GitHub's REST description)", () => {
+        const statuses = suite.github.statuses(APP_REPOS[APP], SHA);
+        assert.deepEqual(statuses.map((x) => [x.state, x.description]), [
+            ["pending", "stack-pr-test: running"],
+            ["failure", "stack-pr-test: failed at deploy-intercepts-mirrord"],
+        ]);
+        assert.ok(statuses.every((x) => x.context === statuses[0].context && x.context.startsWith("tekton-dag/")), JSON.stringify(statuses));
+        assert.deepEqual(suite.github.invalid(), []);
+    });
+
     describe("scripts/continue-pr.sh on the failed run", () => {
         let contName: string;
         let cont: any;
@@ -143,6 +154,16 @@ describe("stack-pr-test failing at deploy, then scripts/continue-pr.sh, run by T
             assert.equal(comments.length, 2);
             assert.match(comments[1].body.body, /^### tekton-dag: ✅ (Succeeded|Completed)/);
             assert.match(comments[1].body.body, new RegExp(`PipelineRun \`${contName}\``));
+        });
+
+        it("sets the same commit's status under the same context: pending, then success", () => {
+            const statuses = suite.github.statuses(APP_REPOS[APP], SHA);
+            assert.deepEqual(statuses.slice(2).map((x) => [x.state, x.description]), [
+                ["pending", "stack-pr-continue: running"],
+                ["success", "stack-pr-continue: passed"],
+            ]);
+            assert.ok(statuses.every((x) => x.context === statuses[0].context), JSON.stringify(statuses));
+            assert.deepEqual(suite.github.invalid(), []);
         });
     });
 });

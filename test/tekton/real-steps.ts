@@ -3,8 +3,8 @@
 // the proxy pods' stand-ins.
 //
 // Real, as local processes with the pod's env and token: check-intercept-backend, resolve-stack (both
-// steps), deploy-intercepts-telepresence / -mirrord, deploy-intercepts-result, cleanup-intercepts and
-// pr-comment. Simulated (outcomes chosen here): the git clones (fetch-platform leaves the stack file in the
+// steps), deploy-intercepts-telepresence / -mirrord, deploy-intercepts-result, cleanup-intercepts,
+// pr-comment and the commit statuses (status-pending, status-final). Simulated (outcomes chosen here): the git clones (fetch-platform leaves the stack file in the
 // workspace, as a clone of the platform repository would), the build, the PR's hooks and tests (PR code in
 // images that cannot run here), and the validate tasks (pod-to-pod HTTP). Inside the real steps: the
 // `mirrord verify-config` of deploy-intercepts-mirrord (recorded answer), the proxy pods' containers and
@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { apply, installApps, PIPELINES_NS, purgeRunObjects, Rule } from "../cluster/harness";
 import { ProxyPods } from "../cluster/standins";
 import { yqDir } from "../flow/helpers";
-import { GitHubStandIn } from "./github";
+import { GitHubStandIn } from "../helpers/githubStandIn";
 import { Gate, RunPlan, StepContext, StepRunner } from "./step-runner";
 import { controllersRunning, installProgram, purgePipelineRuns } from "./tekton";
 
@@ -66,8 +66,11 @@ export function realPlan(github: GitHubStandIn, opts: RealPlanOptions = {}): Run
             "deploy-intercepts-mirrord": { real: true, env: opts.deployEnv, recorded: MIRRORD_VERIFY },
             "deploy-intercepts-result": { real: true },
             "cleanup-intercepts": { real: true },
-            // GitHub's address: the one env override of pr-comment (the pipelines keep api.github.com).
+            // GitHub's address: the one env override of pr-comment and commit-status (the pipelines keep
+            // api.github.com).
             "pr-comment": { real: true, env: { GITHUB_API_URL: github.url } },
+            "status-pending": { real: true, env: { GITHUB_API_URL: github.url } },
+            "status-final": { real: true, env: { GITHUB_API_URL: github.url } },
         },
         default: {},
     };

@@ -179,7 +179,12 @@ export class StepRunner {
         const stepPlan = plan.tasks[task] ?? plan.default ?? {};
         const steps: Container[] = pod.spec.containers.filter((c: Container) => c.name.startsWith("step-"));
         const ctx = this.context(pipelineRun);
-        if (stepPlan.gate) await stepPlan.gate(ctx);
+        if (stepPlan.gate) {
+            await stepPlan.gate(ctx);
+            // Deleted meanwhile (a cancelled TaskRun's pod): its kubelet would have killed the containers.
+            const now = kubectl(["get", "pod", pod.metadata.name, "-n", this.namespace, "-o", "json"]);
+            if (now.status !== 0 || JSON.parse(now.stdout).metadata.deletionTimestamp) return;
+        }
         if (this.stopped) return;
         if (!("real" in stepPlan) && stepPlan.files) {
             const ws = this.workspaceDir(pod, steps);
