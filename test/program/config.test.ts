@@ -101,7 +101,7 @@ describe("stack config", () => {
             'tekton-dag:telepresenceAllowGlobalIntercepts false needs telepresenceVersion 2.26.0 or later (the chart\'s ' +
             'intercept.allowGlobalIntercepts came with 2.26.0); got "2.25.3". Raise the version, or set tekton-dag:telepresenceAllowGlobalIntercepts true',
         ]);
-        for (const ok of [{ "tekton-dag:telepresenceAllowGlobalIntercepts": "true" }, { "tekton-dag:installTelepresence": "false" }]) {
+        for (const ok of [{ "tekton-dag:telepresenceAllowGlobalIntercepts": "true" }, { "tekton-dag:installTelepresence": "false" }] as Array<Record<string, string>>) {
             assert.doesNotThrow(() => parseConfig({ "tekton-dag:telepresenceVersion": "2.25.3", ...ok }), JSON.stringify(ok));
         }
         assert.deepEqual(problemsOf({ "tekton-dag:telepresenceNamespace": "staging" }), [

@@ -140,8 +140,8 @@ describe("two identities per run", () => {
 
     it("the cluster tasks are exactly the pipeline tasks whose scripts talk to the API server", async () => {
         const objs = await objects(KIND);
-        // lib-intercept.sh sources lib-pr-pod.sh: their functions call each other.
-        const libFunctions = kubectlFunctions(["lib-intercept.sh", "lib-pr-pod.sh"]
+        // lib-intercept.sh sources lib-pr-pod.sh and lib-lock.sh: their functions call each other.
+        const libFunctions = kubectlFunctions(["lib-intercept.sh", "lib-pr-pod.sh", "lib-lock.sh"]
             .map((f) => fs.readFileSync(path.join(ROOT, "tekton", "scripts", f), "utf8")).join("\n"));
         assert.ok(libFunctions.has("acquire_lease") && libFunctions.has("delete_run_objects") && libFunctions.has("deploy_pr_pod"), [...libFunctions].join(" "));
         const tasks = new Map(ofKind(objs, "Task").map((t) => [t.metadata.name, t]));
