@@ -57,7 +57,7 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         ok(await cleanup(a));
         const r = await second;
         ok(r);
-        assert.match(r.stderr, new RegExp(`waiting for lease staging/tekton-dag-intercept-demo-fe: held by PipelineRun ${a.name} \\(run ${a.id}\\)`));
+        assert.match(r.stderr, new RegExp(`waiting for lease staging/tekton-dag-intercept-demo-fe \\(exclusive, mirrord\\): held by PipelineRun ${a.name} \\(run ${a.id}, header x-dev-session: pr-42, mirrord, exclusive\\)`));
         assert.equal(getJson(["get", "lease", "tekton-dag-intercept-demo-fe", "-n", "staging"]).spec.holderIdentity, b.id);
         ok(await cleanup(b));
     });
@@ -68,7 +68,7 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         ok(await deploy(a, ["demo-fe"]));
         const r = await deploy(b, ["demo-fe"], { LEASE_WAIT_SECONDS: "3" });
         assert.notEqual(r.status, 0);
-        assert.match(r.stderr, new RegExp(`being intercepted by PipelineRun ${a.name} \\(run ${a.id}\\); gave up after lease-wait-seconds=3`));
+        assert.match(r.stderr, new RegExp(`being intercepted by PipelineRun ${a.name} \\(run ${a.id}, header x-dev-session: pr-42, mirrord, exclusive\\); gave up after lease-wait-seconds=3`));
         assert.equal(runObjects(b.id).size, 0, "the run that gave up created nothing");
     });
 
