@@ -3,9 +3,8 @@
 // file), so it can shape their pod templates freely and delete them afterwards without touching the shared
 // demo-* apps of test/cluster/harness.ts.
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
 import { auditMark, auditSince } from "../audit";
-import { apply, AUDIT_LOG, deployEnv, getJson, kubectl, kubectlOk, Run, ScriptRun, TARGET_NS } from "../harness";
+import { apply, deployEnv, getJson, kubectl, kubectlOk, Run, ScriptRun, TARGET_NS } from "../harness";
 
 export interface AppSpec {
     name: string;
