@@ -3,10 +3,12 @@
 // in, read back from the API server's audit log (scripts/cluster.sh logs lock updates with their bodies).
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import { randomUUID } from "node:crypto";
 import {
-    AUDIT_LOG, cleanupEnv, deployEnv, kubectl, PIPELINE_SA, Run, RunOptions, runScript, ScriptRun, sleep, sweepEnv, TARGET_NS, tempDir,
+    AUDIT_LOG, cleanupEnv, deployEnv, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RunOptions, runScript, ScriptRun, sleep, sweepEnv,
+    TARGET_NS, tempDir,
 } from "../harness";
-import { ok, pipelineRun } from "./lifecycle-fixtures";
+import { ok } from "./lifecycle-fixtures";
 
 export type Backend = "telepresence" | "mirrord";
 const SCRIPT: Record<Backend, string> = { telepresence: "deploy-stack-intercepts.sh", mirrord: "deploy-intercept-mirrord.sh" };
@@ -15,10 +17,20 @@ export const lockName = (app: string) => `tekton-dag-intercept-${app}`;
 
 export interface LockRecord { run: string; pipelineRun: string; header: string; backend: string; mode: string; state: string; since: number }
 
-/** A run as Tekton starts it: its PipelineRun exists and is running, so the sweeper leaves it alone. */
+/** A run as Tekton starts it: its PipelineRun (of the run's name) exists and is running, so the sweeper leaves it alone. */
 export function liveRun(label: string): Run {
-    const id = pipelineRun({ state: "running" });
-    return { id, name: `${label}-${id.slice(0, 8)}`, ws: tempDir("ws-") };
+    const name = `${label}-${randomUUID().slice(0, 8)}`;
+    const pr = JSON.parse(kubectlOk(["create", "-f", "-", "-o", "json"], JSON.stringify({
+        apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name, namespace: PIPELINES_NS }, spec: { pipelineRef: { name: "stack-pr-test" } },
+    })));
+    const status = { conditions: [{ type: "Succeeded", status: "Unknown", reason: "Running", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }] };
+    kubectlOk(["patch", "pipelinerun", name, "-n", PIPELINES_NS, "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status })]);
+    return { id: pr.metadata.uid, name, ws: tempDir("ws-") };
+}
+
+/** The run's PipelineRun deleted, as after a cancelled run was removed: the sweeper then removes what it left. */
+export function runGone(run: Run): void {
+    kubectlOk(["delete", "pipelinerun", run.name, "-n", PIPELINES_NS, "--wait=true"]);
 }
 
 /** The deploy of `backend` for the run on the apps, with header `x-dev-session: <header>`. */
