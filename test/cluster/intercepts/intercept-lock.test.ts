@@ -106,62 +106,66 @@ describe("cluster: the intercept lock, deploy scripts as tekton-dag-pipeline (pr
         });
     });
 
-    it("no starvation: a waiting mirrord run keeps a later Telepresence run out; they get the app in arrival order", async () => {
-        const first = liveRun("tp-first");
-        ok(await deployAs(first, "telepresence", "pr-21", [APP]));
-        const m = liveRun("mirrord-waits");
-        const md = deployWatched(m, "mirrord", "pr-22", [APP]);
-        await queued(m, APP);
-        const later = liveRun("tp-later");
-        const ld = deployWatched(later, "telepresence", "pr-23", [APP]);
-        await queued(later, APP);
-        await logged(ld.waits);
-        // Compatible with the only holder, but behind an exclusive waiter.
-        assert.match(ld.waits[0], new RegExp(`held by ${named(m, "pr-22", "mirrord", "exclusive")}, waiting\\)`));
-        await cleanedUp(first);
-        ok(await md.done);
-        assert.deepEqual(lockRecords(APP).map((r) => [r.run, r.state]), [[m.id, "holding"], [later.id, "waiting"]]);
-        await cleanedUp(m);
-        ok(await ld.done);
-        assert.deepEqual(holding(APP), [later.id]);
-        await cleanedUp(later);
+    describe("waiting, header collisions and a killed holder", () => {
+        it("no starvation: a waiting mirrord run keeps a later Telepresence run out; they get the app in arrival order", async () => {
+            const first = liveRun("tp-first");
+            ok(await deployAs(first, "telepresence", "pr-21", [APP]));
+            const m = liveRun("mirrord-waits");
+            const md = deployWatched(m, "mirrord", "pr-22", [APP]);
+            await queued(m, APP);
+            const later = liveRun("tp-later");
+            const ld = deployWatched(later, "telepresence", "pr-23", [APP]);
+            await queued(later, APP);
+            await logged(ld.waits);
+            // Compatible with the only holder, but behind an exclusive waiter.
+            assert.match(ld.waits[0], new RegExp(`held by ${named(m, "pr-22", "mirrord", "exclusive")}, waiting\\)`));
+            await cleanedUp(first);
+            ok(await md.done);
+            assert.deepEqual(lockRecords(APP).map((r) => [r.run, r.state]), [[m.id, "holding"], [later.id, "waiting"]]);
+            await cleanedUp(m);
+            ok(await ld.done);
+            assert.deepEqual(holding(APP), [later.id]);
+            await cleanedUp(later);
+        });
+
+        it("a run with a holder's header waits, then gives up after lease-wait-seconds naming it, and takes its record away", async () => {
+            const holder = liveRun("tp-holder");
+            ok(await deployAs(holder, "telepresence", "pr-31", [APP]));
+            const same = liveRun("tp-same");
+            const r = await deployAs(same, "telepresence", "pr-31", [APP], {}, { LEASE_WAIT_SECONDS: "3" });
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, new RegExp(`being intercepted by ${named(holder, "pr-31", "telepresence", "shared")}\\); gave up after lease-wait-seconds=3`));
+            assert.deepEqual(lockRecords(APP).map((x) => x.run), [holder.id], "the waiting record is gone");
+            assert.equal(runObjects(same.id).size, 0, "it created nothing");
+            await cleanedUp(holder);
+        });
+
+        it("a killed holder (deploy SIGKILLed right after it took the lock) blocks a mirrord run only until the sweeper sees its run gone", async () => {
+            const killed = newRun("killed"); // no PipelineRun: as after a deleted run
+            const k = await deployAs(killed, "telepresence", "pr-41", [APP], { killAfterStep: 1 });
+            assert.match(k.killedAfter ?? "", /lease staging\/tekton-dag-intercept-demo-fe taken \(shared\)/);
+            assert.deepEqual(holding(APP), [killed.id]);
+            const m = liveRun("mirrord-after-kill");
+            const md = deployWatched(m, "mirrord", "pr-42", [APP]);
+            await queued(m, APP);
+            await logged(md.waits);
+            assert.match(md.waits[0], new RegExp(named(killed, "pr-41", "telepresence", "shared")));
+            const s = await sweep();
+            ok(s);
+            assert.match(s.stderr, new RegExp(`removing run ${killed.id} in staging \\(PipelineRun no longer exists\\):.* intercept-lock/tekton-dag-intercept-demo-fe`));
+            assert.doesNotMatch(s.stderr, new RegExp(`removing run ${m.id}`), "the waiting run's PipelineRun is running");
+            ok(await md.done);
+            assert.deepEqual(holding(APP), [m.id]);
+            await cleanedUp(m);
+        });
     });
 
-    it("a run with a holder's header waits, then gives up after lease-wait-seconds naming it, and takes its record away", async () => {
-        const holder = liveRun("tp-holder");
-        ok(await deployAs(holder, "telepresence", "pr-31", [APP]));
-        const same = liveRun("tp-same");
-        const r = await deployAs(same, "telepresence", "pr-31", [APP], {}, { LEASE_WAIT_SECONDS: "3" });
-        assert.notEqual(r.status, 0);
-        assert.match(r.stderr, new RegExp(`being intercepted by ${named(holder, "pr-31", "telepresence", "shared")}\\); gave up after lease-wait-seconds=3`));
-        assert.deepEqual(lockRecords(APP).map((x) => x.run), [holder.id], "the waiting record is gone");
-        assert.equal(runObjects(same.id).size, 0, "it created nothing");
-        await cleanedUp(holder);
-    });
-
-    it("a killed holder (deploy SIGKILLed right after it took the lock) blocks a mirrord run only until the sweeper sees its run gone", async () => {
-        const killed = newRun("killed"); // no PipelineRun: as after a deleted run
-        const k = await deployAs(killed, "telepresence", "pr-41", [APP], { killAfterStep: 1 });
-        assert.match(k.killedAfter ?? "", /lease staging\/tekton-dag-intercept-demo-fe taken \(shared\)/);
-        assert.deepEqual(holding(APP), [killed.id]);
-        const m = liveRun("mirrord-after-kill");
-        const md = deployWatched(m, "mirrord", "pr-42", [APP]);
-        await queued(m, APP);
-        await logged(md.waits);
-        assert.match(md.waits[0], new RegExp(named(killed, "pr-41", "telepresence", "shared")));
-        const s = await sweep();
-        ok(s);
-        assert.match(s.stderr, new RegExp(`removing run ${killed.id} in staging \\(PipelineRun no longer exists\\):.* intercept-lock/tekton-dag-intercept-demo-fe`));
-        assert.doesNotMatch(s.stderr, new RegExp(`removing run ${m.id}`), "the waiting run's PipelineRun is running");
-        ok(await md.done);
-        assert.deepEqual(holding(APP), [m.id]);
-        await cleanedUp(m);
-    });
-
-    it("in every state the lock was written in, its holders were compatible (a mirrord run alone, no header twice)", () => {
-        const states = lockStates(since, APP);
-        assert.ok(states.length > 20, `${states.length} states`);
-        assert.ok(assertHoldersCompatible(states) > 0, "some state had several holders");
-        assert.deepEqual(lockRecords(APP), [], "every record was removed");
+    describe("the lock's audit trail over all of the above", () => {
+        it("in every state the lock was written in, its holders were compatible (a mirrord run alone, no header twice)", () => {
+            const states = lockStates(since, APP);
+            assert.ok(states.length > 20, `${states.length} states`);
+            assert.ok(assertHoldersCompatible(states) > 0, "some state had several holders");
+            assert.deepEqual(lockRecords(APP), [], "every record was removed");
+        });
     });
 });
