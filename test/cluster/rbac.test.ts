@@ -74,6 +74,14 @@ const scenarios = {
     },
     async cleanup(): Promise<Outcome> {
         const run = newRun("cleanup");
+        // A one-holder Lease of the earlier lock design, held by this run before an upgrade: cleanup deletes it
+        // (the only Lease a script deletes; the shared locks are only updated).
+        apply([{
+            apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+            metadata: { name: `tekton-dag-intercept-legacy-${run.id.slice(0, 8)}`, namespace: TARGET_NS,
+                labels: { "tekton-dag.io/run": run.id, "tekton-dag.io/role": "intercept-lease" } },
+            spec: { holderIdentity: run.id },
+        }]);
         const r = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
         return { script: "cleanup-stack-intercepts.sh", ok: r.status === 0, output: r.stderr };
     },
