@@ -30,7 +30,7 @@ describe("cluster: seeded soak of the intercept lock, both backends (proxy conta
 
     it("waves of Telepresence and mirrord runs, some killed mid-deploy: holders always compatible, every live run deploys, nothing leaks", async () => {
         const seed = Number(process.env.TEKTON_DAG_LOCK_SOAK_SEED ?? 7);
-        const waves = Number(process.env.TEKTON_DAG_LOCK_SOAK_WAVES ?? 6);
+        const waves = Number(process.env.TEKTON_DAG_LOCK_SOAK_WAVES ?? 8);
         const random = rng(seed);
         const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
         const mark = auditMark();
@@ -51,7 +51,7 @@ describe("cluster: seeded soak of the intercept lock, both backends (proxy conta
                 const apps = random() < 0.3 ? APPS : [pick(APPS)];
                 const header = `pr-${1 + Math.floor(random() * 4)}`; // four headers: some runs collide
                 // 1 = right after the first lock; larger: later steps (a pod created, Ready, ...).
-                const killAt = random() < 0.25 ? 1 + Math.floor(random() * 4) : undefined;
+                const killAt = random() < 0.3 ? 1 + Math.floor(random() * 4) : undefined;
                 const run = liveRun(`soak-${w}-${i}`);
                 all.push(run);
                 jobs.push((async () => {
