@@ -336,13 +336,13 @@ run_deploy() {
   # docs/intercept-lock.md says why the first Telepresence intercept, which installs the agent, is shared too.
   # shellcheck disable=SC2034 # read by lib-lock.sh
   LOCK_BACKEND="$backend"
-  local mode=shared
-  [ "$backend" = telepresence ] || mode=exclusive
+  local lock_mode=shared
+  [ "$backend" = telepresence ] || lock_mode=exclusive
   # Take every lock first, in one global order, so two runs on overlapping apps cannot deadlock (a run waits
   # only for the next lock in that order, holding only earlier ones).
   for app in "${DEPLOY_APPS[@]}"; do keys+=("$(app_namespace "$app")/${app}"); done
   while IFS= read -r key; do
-    acquire_lease "${key%%/*}" "${key#*/}" "$mode"
+    acquire_lease "${key%%/*}" "${key#*/}" "$lock_mode"
   done < <(printf '%s\n' "${keys[@]}" | sort -u)
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"

@@ -91,10 +91,10 @@ my_record() {
 # Takes the app's lock in mode shared or exclusive; waits at most LEASE_WAIT_SECONDS, logging whom it waits
 # for. A retried task finds its own record: holding counts as taken, waiting goes on waiting in its place.
 acquire_lease() {
-  local ns="$1" app="$2" mode="$3" name me deadline decision verdict records blockers left status
+  local ns="$1" app="$2" lock_mode="$3" name me deadline decision verdict records blockers left status
   name="$(lease_name "$app")"
   deadline=$(($(date +%s) + LEASE_WAIT_SECONDS))
-  me="$(my_record "$mode")"
+  me="$(my_record "$lock_mode")"
   while true; do
     read_lock "$ns" "$app"
     # verdict: held (already ours), take, queue (add our waiting record), wait (already queued) or legacy.
@@ -125,7 +125,7 @@ acquire_lease() {
         write_lock "$ns" "$app" "$records" "$LOCK_RV" || status=$?
         [ "$status" -eq 0 ] || continue # someone else wrote first: decide again on what is there now
         if [ "$verdict" = take ]; then
-          log "lease ${ns}/${name} taken (${mode}) for run ${RUN_NAME} (${RUN_ID}); holders now: $(jq -r '[.[] | select(.state == "holding") | .pipelineRun] | join(", ")' <<<"$records")"
+          log "lease ${ns}/${name} taken (${lock_mode}) for run ${RUN_NAME} (${RUN_ID}); holders now: $(jq -r '[.[] | select(.state == "holding") | .pipelineRun] | join(", ")' <<<"$records")"
           return 0
         fi
         ;;
@@ -134,9 +134,9 @@ acquire_lease() {
     left=$((deadline - $(date +%s)))
     if [ "$left" -le 0 ]; then
       release_lock "$ns" "$app" "$RUN_ID"
-      die "app ${app} in namespace ${ns} is being intercepted by ${blockers}; gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for the ${mode} intercept lock ${name}. If that run is gone or finished (a cancelled run may skip its cleanup), the orphan sweeper removes its lock record and objects on its next pass."
+      die "app ${app} in namespace ${ns} is being intercepted by ${blockers}; gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for the ${lock_mode} intercept lock ${name}. If that run is gone or finished (a cancelled run may skip its cleanup), the orphan sweeper removes its lock record and objects on its next pass."
     fi
-    log "waiting for lease ${ns}/${name} (${mode}, ${LOCK_BACKEND}): held by ${blockers}; ${left}s left"
+    log "waiting for lease ${ns}/${name} (${lock_mode}, ${LOCK_BACKEND}): held by ${blockers}; ${left}s left"
     sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
   done
 }
