@@ -74,6 +74,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 version: c.telepresenceVersion,
                 managedNamespaces: c.targetNamespaces,
                 agentArrivalSeconds: c.telepresenceAgentArrivalSeconds,
+                allowGlobalIntercepts: c.telepresenceAllowGlobalIntercepts,
             }, child)
             : undefined;
 

@@ -12,6 +12,8 @@ export interface TelepresenceTrafficManagerArgs {
     readonly managedNamespaces: string[];
     /** Seconds the manager waits for the traffic agent of a workload's first intercept. */
     readonly agentArrivalSeconds: number;
+    /** The chart's intercept.allowGlobalIntercepts (config telepresenceAllowGlobalIntercepts). */
+    readonly allowGlobalIntercepts: boolean;
 }
 
 export const TELEPRESENCE_CHART = "oci://ghcr.io/telepresenceio/telepresence-oss";
@@ -22,7 +24,7 @@ export const TELEPRESENCE_CHART = "oci://ghcr.io/telepresenceio/telepresence-oss
  * listed namespace and in its own (the chart adds that itself), and no cluster-wide workload rights.
  * `managerRbac` takes only `create`; its `namespaces` is the deprecated spelling of the top-level list.
  */
-export function trafficManagerValues(args: Pick<TelepresenceTrafficManagerArgs, "managedNamespaces" | "agentArrivalSeconds">) {
+export function trafficManagerValues(args: Pick<TelepresenceTrafficManagerArgs, "managedNamespaces" | "agentArrivalSeconds" | "allowGlobalIntercepts">) {
     if (args.managedNamespaces.length === 0) {
         // An empty list would make the chart cluster-wide (every namespace but kube-system).
         throw new Error("TelepresenceTrafficManager: managedNamespaces is empty; the traffic manager must be limited to the target namespaces");
@@ -37,6 +39,11 @@ export function trafficManagerValues(args: Pick<TelepresenceTrafficManagerArgs, 
         agentInjector: { enabled: true, webhook: { port: AGENT_INJECTOR_WEBHOOK_PORT } },
         // That first intercept rolls the workload; the manager waits this long for the new pod's agent.
         timeouts: { agentArrival: `${args.agentArrivalSeconds}s` },
+        // Only header-filtered intercepts: several PR runs then intercept one app at once, each with its own
+        // header, and none can take all of the app's traffic (docs/intercept-lock.md). The key is left out when
+        // global intercepts are allowed, the chart's own default, so charts before 2.26.0 (without it) still take
+        // the values.
+        ...(args.allowGlobalIntercepts ? {} : { intercept: { allowGlobalIntercepts: false } }),
     };
 }
 

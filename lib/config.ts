@@ -99,6 +99,13 @@ export const configSchema = z.strictObject({
         .min(30, "must be at least 30 (seconds; Telepresence's own default)")
         .max(600, "must be at most 600 (seconds): a first intercept may wait twice this (one retry), and the run must still fit in Tekton's default 60-minute PipelineRun timeout")
         .default(180),
+    /**
+     * Let the traffic manager accept global (unfiltered TCP/UDP) intercepts, the chart's
+     * intercept.allowGlobalIntercepts. false (the default) makes it accept only header-filtered HTTP
+     * intercepts, which is what lets several PRs intercept one app at once (docs/intercept-lock.md): a
+     * global intercept would take every request of the app. Needs telepresenceVersion 2.26.0 or later.
+     */
+    telepresenceAllowGlobalIntercepts: z.boolean().default(false),
     /** How long a run waits for another run's intercept of the same app before failing. */
     leaseWaitSeconds: z.number().int().min(1).max(7200).default(600),
     installOrphanSweeper: z.boolean().default(true),

@@ -133,6 +133,11 @@ function checkCombinations(c: StackConfig): void {
         const [major, minor] = c.telepresenceVersion.replace(/^v/, "").split(".").map(Number);
         if (major < 2 || (major === 2 && minor < 25)) {
             problems.push(`${PROJECT}:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got ${JSON.stringify(c.telepresenceVersion)}`);
+        } else if (c.installsTrafficManager && !c.telepresenceAllowGlobalIntercepts && major === 2 && minor < 26) {
+            // The chart's values schema refuses keys it does not know, so an older chart would fail the update.
+            problems.push(`${PROJECT}:telepresenceAllowGlobalIntercepts false needs telepresenceVersion 2.26.0 or later (the chart's ` +
+                `intercept.allowGlobalIntercepts came with 2.26.0); got ${JSON.stringify(c.telepresenceVersion)}. Raise the version, or set ` +
+                `${PROJECT}:telepresenceAllowGlobalIntercepts true`);
         }
     }
     const sharedTelepresenceNamespace = [c.pipelinesNamespace, ...c.targetNamespaces].includes(c.telepresenceNamespace);

@@ -208,6 +208,12 @@ rules:
       - {group: batch, resources: [jobs]}
       - {group: coordination.k8s.io, resources: [leases]}
     namespaces: [staging]
+  # Every state the intercept lock is written in (its holders), for the lock's tests.
+  - level: RequestResponse
+    verbs: [update]
+    resources:
+      - {group: coordination.k8s.io, resources: [leases]}
+    namespaces: [staging]
   - level: Metadata
     users: ["system:serviceaccount:tekton-dag:tekton-dag-pipeline"]
   - level: None

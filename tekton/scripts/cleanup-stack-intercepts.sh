@@ -3,7 +3,7 @@
 # Task cleanup-stack-intercepts (finally): removes exactly this run's intercept objects, found by the run
 # label tekton-dag.io/run=<run-id> and nothing broader: proxy pods first (the Telepresence proxy ends its
 # intercept on TERM; mirrord's agent loses its client), mirrord agent Jobs and pods, PR pods, ConfigMaps,
-# Leases. Reads no task result, so it also runs when a deploy failed halfway. Idempotent.
+# then its records in the apps' intercept locks (other runs' records stay). Reads no task result, so it also runs when a deploy failed halfway. Idempotent.
 # Environment: RUN_ID, TARGET_NAMESPACES (space-separated), DEFAULT_NAMESPACE.
 set -euo pipefail
 set -o noglob # lists are split on spaces; never expand them as file patterns

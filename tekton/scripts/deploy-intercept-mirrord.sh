@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Task deploy-intercept-mirrord: for each app in build-apps, under a Lease per (namespace, app):
+# Task deploy-intercept-mirrord: for each app in build-apps, holding the app's intercept lock exclusively
+# (lib-lock.sh; open-source mirrord steals from a target for one session only):
 #   1. a PR pod: the Deployment's pod template with the built image in the app container; wait Ready;
 #   2. a per-run ConfigMap holds the mirrord config (mirrord-config.sh);
 #   3. a proxy pod (ServiceAccount tekton-dag-mirrord-proxy) runs

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Task deploy-stack-intercepts (Telepresence, the default backend): for each app in build-apps, under a
-# Lease per (namespace, app):
+# Task deploy-stack-intercepts (Telepresence, the default backend): for each app in build-apps, holding the
+# app's intercept lock shared with other Telepresence runs of other headers (lib-lock.sh):
 #   1. a PR pod: the Deployment's pod template with the built image in the app container; wait Ready;
 #   2. a proxy pod (ServiceAccount tekton-dag-telepresence-client) runs telepresence-proxy.sh:
 #      telepresence connect (to the traffic manager the program installed), then

@@ -4,7 +4,8 @@
 #   . "${SCRIPTS_DIR}/lib-common.sh"; . "${SCRIPTS_DIR}/lib-intercept.sh"
 # Every object a run creates carries the run labels of docs/conventions.md; cleanup and the sweeper
 # select on tekton-dag.io/run=<uid> and nothing broader.
-# The PR pod (what it takes from the app's Deployment, what is refused) is lib-pr-pod.sh, sourced here.
+# The PR pod (what it takes from the app's Deployment, what is refused) is lib-pr-pod.sh, the per-app
+# intercept lock lib-lock.sh; both sourced here.
 
 RUN_LABEL=tekton-dag.io/run
 UID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
@@ -13,6 +14,8 @@ LABEL_VALUE_RE='^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'
 
 # shellcheck source=lib-pr-pod.sh
 . "${SCRIPTS_DIR:-$(dirname "${BASH_SOURCE[0]}")}/lib-pr-pod.sh"
+# shellcheck source=lib-lock.sh
+. "${SCRIPTS_DIR:-$(dirname "${BASH_SOURCE[0]}")}/lib-lock.sh"
 
 # The run id must be a PipelineRun uid: an empty or odd value would widen a label selector.
 validate_run_id() {
@@ -85,10 +88,6 @@ object_name() {
   part="${app:0:$room}"
   while [ "${part%-}" != "$part" ]; do part="${part%-}"; done
   printf '%s-%s-%s%s' "$prefix" "$part" "$short" "${suffix:+-${suffix}}"
-}
-
-lease_name() {
-  printf 'tekton-dag-intercept-%s' "$1"
 }
 
 # The run labels as a JSON object (for jq --argjson). Uses RUN_ID and RUN_NAME.
@@ -230,56 +229,6 @@ app_namespace() {
   printf '%s' "${ns:-$DEFAULT_NAMESPACE}"
 }
 
-# ---- the Lease: one intercept per (namespace, app) -----------------------------------------------
-
-lease_manifest() {
-  local ns="$1" app="$2" labels
-  labels="$(labels_json "$app" intercept-lease)"
-  jq -n --arg name "$(lease_name "$app")" --arg ns "$ns" --argjson labels "$labels" \
-    --arg run "$RUN_ID" --arg runName "$RUN_NAME" --arg now "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)" '{
-    apiVersion: "coordination.k8s.io/v1", kind: "Lease",
-    metadata: {name: $name, namespace: $ns, labels: $labels, annotations: {"tekton-dag.io/pipeline-run": $runName}},
-    spec: {holderIdentity: $run, acquireTime: $now}
-  }'
-}
-
-# Takes the Lease with an atomic create; waits at most LEASE_WAIT_SECONDS while another run holds it.
-acquire_lease() {
-  local ns="$1" app="$2" name out holder holder_id holder_name deadline now left manifest
-  name="$(lease_name "$app")"
-  manifest="$(lease_manifest "$ns" "$app")"
-  deadline=$(($(date +%s) + LEASE_WAIT_SECONDS))
-  while true; do
-    if out="$(kubectl create -f - <<<"$manifest" 2>&1)"; then
-      log "lease ${ns}/${name} taken for run ${RUN_NAME} (${RUN_ID})"
-      return 0
-    fi
-    case "$out" in
-      *AlreadyExists* | *"already exists"*) ;;
-      *) die "could not create lease ${ns}/${name} for app ${app}: ${out}" ;;
-    esac
-    if ! holder="$(kubectl get lease "$name" -n "$ns" -o json 2>&1)"; then
-      case "$holder" in
-        *NotFound* | *"not found"*) continue ;;
-        *) die "could not read lease ${ns}/${name}: ${holder}" ;;
-      esac
-    fi
-    holder_id="$(jq -r '.spec.holderIdentity // ""' <<<"$holder")"
-    holder_name="$(jq -r '.metadata.labels["tekton-dag.io/pipeline-run"] // .metadata.annotations["tekton-dag.io/pipeline-run"] // "unknown"' <<<"$holder")"
-    if [ "$holder_id" = "$RUN_ID" ]; then
-      log "lease ${ns}/${name} is already held by this run"
-      return 0
-    fi
-    now=$(date +%s)
-    left=$((deadline - now))
-    if [ "$left" -le 0 ]; then
-      die "app ${app} in namespace ${ns} is being intercepted by PipelineRun ${holder_name} (run ${holder_id}); gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for lease ${name}. If that run is gone or finished (a cancelled run may skip its cleanup), the orphan sweeper removes its lease and objects on its next pass."
-    fi
-    log "waiting for lease ${ns}/${name}: held by PipelineRun ${holder_name} (run ${holder_id}); ${left}s left"
-    sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
-  done
-}
-
 # ---- pods ----------------------------------------------------------------------------------------
 
 # Prints what a user needs to see when a pod did not become Ready: description, events, logs.
@@ -382,10 +331,18 @@ run_deploy() {
   # A retried task must not hand over an earlier attempt's result.
   rm -f "$(run_dir)/deployed-pods.json"
   log "intercept backend ${backend}: run ${RUN_NAME} (${RUN_ID}), apps ${DEPLOY_APPS[*]}, header ${HEADER_NAME}: ${HEADER_VALUE}"
-  # Take every lease first, in one global order, so two runs on overlapping apps cannot deadlock.
+  # Telepresence runs share an app (each intercept has its own header; the traffic manager accepts only
+  # header-filtered ones); a mirrord steal is exclusive (open-source mirrord: one steal per target).
+  # docs/intercept-lock.md says why the first Telepresence intercept, which installs the agent, is shared too.
+  # shellcheck disable=SC2034 # read by lib-lock.sh
+  LOCK_BACKEND="$backend"
+  local lock_mode=shared
+  [ "$backend" = telepresence ] || lock_mode=exclusive
+  # Take every lock first, in one global order, so two runs on overlapping apps cannot deadlock (a run waits
+  # only for the next lock in that order, holding only earlier ones).
   for app in "${DEPLOY_APPS[@]}"; do keys+=("$(app_namespace "$app")/${app}"); done
   while IFS= read -r key; do
-    acquire_lease "${key%%/*}" "${key#*/}"
+    acquire_lease "${key%%/*}" "${key#*/}" "$lock_mode"
   done < <(printf '%s\n' "${keys[@]}" | sort -u)
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
@@ -400,7 +357,8 @@ run_deploy() {
 
 # Deletes every object of one run in one namespace, selected by its run label only.
 # Proxies go first (their TERM handler ends the Telepresence intercept; mirrord's agent loses its client),
-# then agent Jobs and the remaining pods, the ConfigMaps, and the Leases last. Every delete without
+# then agent Jobs and the remaining pods, the ConfigMaps, run-labelled Leases (the earlier one-holder lock),
+# and last the run's records in the shared intercept locks: other runs' intercepts and records stay. Every delete without
 # --wait=false watches until the objects are gone, so the Role grants watch on pods and jobs.
 delete_run_objects() {
   local ns="$1" run="$2" failed=0 sel
@@ -413,5 +371,6 @@ delete_run_objects() {
   # ConfigMaps and Leases have no finalizers: gone at once, nothing to wait (and watch) for.
   kubectl delete configmaps -n "$ns" -l "$sel" --ignore-not-found --wait=false >&2 || failed=1
   kubectl delete leases.coordination.k8s.io -n "$ns" -l "$sel" --ignore-not-found --wait=false >&2 || failed=1
+  release_run_locks "$ns" "$run" || failed=1
   return "$failed"
 }

@@ -52,7 +52,7 @@ filter="^${HEADER_NAME}: (?-i:$(regex_escape "$HEADER_VALUE"))\$"
 
 # clean_iptables_on_start is false: an agent must never wipe the rules of another session on the target
 # (a developer's own mirrord, say); it fails with mirrord's "Detected dirty iptables" error instead. The
-# Lease already serialises pipeline runs, and a retried task removes its earlier agent first.
+# exclusive intercept lock already serialises pipeline runs, and a retried task removes its earlier agent first.
 
 LOCAL_PORT=""
 [ -z "$PORT" ] || LOCAL_PORT="$(mirrord_local_port "$PORT")"

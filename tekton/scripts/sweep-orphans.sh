@@ -7,7 +7,8 @@
 #     at least FINISHED_GRACE_SECONDS ago: a cancelled run may have skipped its finally cleanup;
 #   - the run's oldest object is older than MAX_AGE_SECONDS (a run that hangs).
 # Objects younger than MIN_AGE_SECONDS are never removed unless their run has finished. The objects are
-# listed before the PipelineRuns, so a run created in between cannot look gone. It deletes per run, by
+# listed before the PipelineRuns, so a run created in between cannot look gone. A run's records in the
+# shared intercept locks (lib-lock.sh) count as its objects and are removed with them. It deletes per run, by
 # the run label tekton-dag.io/run=<uid> only, so it never touches another run's objects.
 # Large lists never pass through here-strings or arguments (the CronJob's root filesystem is read-only,
 # and bash needs a temp file for a here-string over 64 KiB): kubectl's JSON is piped into jq.
@@ -51,6 +52,13 @@ for ns in $TARGET_NAMESPACES; do
     fi
     [ -z "$lines" ] || objects+="${lines}"$'\n'
   done
+  # The records in the shared intercept locks count as objects of their runs (created when recorded): a
+  # run that died waiting or holding leaves one there, which would keep other runs out.
+  if ! lines="$(lock_record_lines "$ns")"; then
+    failed+=" ${ns}/intercept-locks"
+    continue
+  fi
+  [ -z "$lines" ] || objects+="${lines}"$'\n'
 done
 
 # 2. Then the PipelineRuns: uid, Succeeded status (Unknown while running), when it finished (epoch or "-").

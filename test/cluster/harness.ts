@@ -152,6 +152,8 @@ export interface RunOptions {
     recorded?: Rule[];
     /** SIGTERM the script once a line it prints to stderr satisfies this, as a kubelet stops a container's main process. */
     terminateWhen?: (line: string) => boolean;
+    /** Called with each line the script prints to stderr, as it prints it (to wait for a log line). */
+    onLine?: (line: string) => void;
 }
 
 const RECORDED_BIN = path.join(__dirname, "standins", "recorded");
@@ -203,6 +205,7 @@ export function runScript(script: string, env: Record<string, string>, account: 
             const lines = partial.split("\n");
             partial = lines.pop() ?? "";
             for (const line of lines) {
+                opts.onLine?.(line);
                 if (opts.terminateWhen && !terminated && opts.terminateWhen(line)) {
                     terminated = true;
                     try { process.kill(child.pid!, "SIGTERM"); } catch { /* already gone */ }
@@ -375,5 +378,7 @@ export function runObjects(runId?: string): Map<string, { uid: string; rv: strin
 /** Removes every run-labelled object as the admin (between tests), without waiting for graceful ends. */
 export function purgeRunObjects(): void {
     kubectl(["delete", RUN_KINDS.join(","), "-n", TARGET_NS, "-l", "tekton-dag.io/run", "--grace-period", "0", "--force", "--wait=true"]);
+    // The apps' shared intercept locks carry no run label; records of runs a test left would hold the apps.
+    kubectl(["delete", "leases.coordination.k8s.io", "-n", TARGET_NS, "-l", "tekton-dag.io/role=intercept-lock", "--wait=true"]);
     kubectl(["delete", "pipelineruns.tekton.dev", "-n", PIPELINES_NS, "--all", "--wait=false"]);
 }

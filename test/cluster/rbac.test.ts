@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    Account, apply, canI, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
+    getJson, Account, apply, canI, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
     PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
@@ -58,12 +58,15 @@ const scenarios = {
         const v = await proxyVerdict(run, "demo-api");
         return { script: "deploy-stack-intercepts.sh, its proxy pod running telepresence-proxy.sh", ok: r.status === 0 && v.ok, output: `${r.stderr}\n${v.message}` };
     },
-    // Another run holds demo-db's Lease: the deploy reads the holder (get lease), waits, gives up naming it.
+    // Another run holds demo-db's intercept lock: the deploy reads it (get lease), queues (update), waits, gives up
+    // naming the holder and takes its waiting record away (update).
     async leaseHeld(): Promise<Outcome> {
         const holder = newRun("holder");
+        const record = { run: holder.id, pipelineRun: holder.name, header: "x-dev-session: pr-7", backend: "mirrord", mode: "exclusive", state: "holding", since: 0 };
         apply([{
             apiVersion: "coordination.k8s.io/v1", kind: "Lease",
-            metadata: { name: "tekton-dag-intercept-demo-db", namespace: TARGET_NS, labels: { "tekton-dag.io/run": holder.id }, annotations: { "tekton-dag.io/pipeline-run": holder.name } },
+            metadata: { name: "tekton-dag-intercept-demo-db", namespace: TARGET_NS, labels: { "tekton-dag.io/app": "demo-db", "tekton-dag.io/role": "intercept-lock" },
+                annotations: { "tekton-dag.io/holders": JSON.stringify([record]) } },
             spec: { holderIdentity: holder.id },
         }]);
         const run = newRun("waiter");
@@ -72,6 +75,14 @@ const scenarios = {
     },
     async cleanup(): Promise<Outcome> {
         const run = newRun("cleanup");
+        // A one-holder Lease of the earlier lock design, held by this run before an upgrade: cleanup deletes it
+        // (the only Lease a script deletes; the shared locks are only updated).
+        apply([{
+            apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+            metadata: { name: `tekton-dag-intercept-legacy-${run.id.slice(0, 8)}`, namespace: TARGET_NS,
+                labels: { "tekton-dag.io/run": run.id, "tekton-dag.io/role": "intercept-lease" } },
+            spec: { holderIdentity: run.id },
+        }]);
         const r = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
         return { script: "cleanup-stack-intercepts.sh", ok: r.status === 0, output: r.stderr };
     },
@@ -167,7 +178,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
                 assert.match(o.output, /was not Ready within pod-ready-timeout-seconds=3/);
             } else if (name === "leaseHeld") {
                 assert.equal(o.ok, false, "the Lease stays held by the other run");
-                assert.match(o.output, /is being intercepted by PipelineRun holder-\S+ \(run \S+\); gave up after lease-wait-seconds=1/);
+                assert.match(o.output, /is being intercepted by PipelineRun holder-\S+ \(run \S+, header x-dev-session: pr-7, mirrord, exclusive\); gave up after lease-wait-seconds=1/);
             } else {
                 assert.ok(o.ok, `${o.script} failed:\n${o.output}`);
             }
@@ -182,9 +193,11 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         const d = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe", "demo-api"]), PIPELINE_SA);
         assert.equal(d.status, 0, d.stderr);
         const objs = [...runObjects(run.id).keys()];
-        for (const kind of ["Pod/pr-demo-fe", "Pod/pr-demo-api", "ConfigMap/mirrord-demo-fe", "Job/mirrord-agent-", "Lease/tekton-dag-intercept-demo-fe"]) {
+        for (const kind of ["Pod/pr-demo-fe", "Pod/pr-demo-api", "ConfigMap/mirrord-demo-fe", "Job/mirrord-agent-"]) {
             assert.ok(objs.some((k) => k.startsWith(kind)), `no ${kind}* among ${objs.join(", ")}`);
         }
+        const lock = getJson(["get", "lease", "tekton-dag-intercept-demo-fe", "-n", TARGET_NS]);
+        assert.equal(lock.spec.holderIdentity, run.id, "the run holds demo-fe's intercept lock");
         const jobCreates = auditSince(mark).filter((e) => e.verb === "create" && e.resource === "jobs" && e.run === run.id);
         assert.deepEqual(jobCreates.map((e) => e.user), Array(2).fill("system:serviceaccount:staging:tekton-dag-mirrord-proxy"), "one agent Job per app");
         const c = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);

@@ -96,6 +96,14 @@ describe("stack config", () => {
     it("rejects a Telepresence version without header intercepts, and a traffic manager namespace it would share", () => {
         assert.deepEqual(problemsOf({ "tekton-dag:telepresenceVersion": "2.24.9" }),
             ['tekton-dag:telepresenceVersion must be 2.25.0 or later (header intercepts with --http-header); got "2.24.9"']);
+        // Only header-filtered intercepts (the default) needs the chart key of 2.26.0; an external manager is not configured here.
+        assert.deepEqual(problemsOf({ "tekton-dag:telepresenceVersion": "2.25.3" }), [
+            'tekton-dag:telepresenceAllowGlobalIntercepts false needs telepresenceVersion 2.26.0 or later (the chart\'s ' +
+            'intercept.allowGlobalIntercepts came with 2.26.0); got "2.25.3". Raise the version, or set tekton-dag:telepresenceAllowGlobalIntercepts true',
+        ]);
+        for (const ok of [{ "tekton-dag:telepresenceAllowGlobalIntercepts": "true" }, { "tekton-dag:installTelepresence": "false" }] as Array<Record<string, string>>) {
+            assert.doesNotThrow(() => parseConfig({ "tekton-dag:telepresenceVersion": "2.25.3", ...ok }), JSON.stringify(ok));
+        }
         assert.deepEqual(problemsOf({ "tekton-dag:telepresenceNamespace": "staging" }), [
             'tekton-dag:telepresenceNamespace must be a namespace of its own (the program creates and deletes it); got "staging", which is also the pipelines or a target namespace',
         ]);

@@ -140,8 +140,9 @@ describe("two identities per run", () => {
 
     it("the cluster tasks are exactly the pipeline tasks whose scripts talk to the API server", async () => {
         const objs = await objects(KIND);
-        // lib-intercept.sh sources lib-pr-pod.sh: their functions call each other; lib-github.sh reads the token Secret.
-        const libFunctions = kubectlFunctions(["lib-intercept.sh", "lib-pr-pod.sh", "lib-github.sh"]
+        // lib-intercept.sh sources lib-pr-pod.sh and lib-lock.sh: their functions call each other; lib-github.sh
+        // reads the token Secret.
+        const libFunctions = kubectlFunctions(["lib-intercept.sh", "lib-pr-pod.sh", "lib-lock.sh", "lib-github.sh"]
             .map((f) => fs.readFileSync(path.join(ROOT, "tekton", "scripts", f), "utf8")).join("\n"));
         assert.ok(libFunctions.has("acquire_lease") && libFunctions.has("delete_run_objects") && libFunctions.has("deploy_pr_pod"), [...libFunctions].join(" "));
         const tasks = new Map(ofKind(objs, "Task").map((t) => [t.metadata.name, t]));

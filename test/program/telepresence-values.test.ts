@@ -22,7 +22,7 @@ function compileSchema(file: string): ValidateFunction<any> {
 }
 
 /** Every config that changes the chart's values, with the managed namespaces it must produce. */
-const CASES: Array<{ label: string; overrides: Record<string, string>; managed: string[]; arrival: string }> = [
+const CASES: Array<{ label: string; overrides: Record<string, string>; managed: string[]; arrival: string; global?: boolean }> = [
     { label: "defaults", overrides: {}, managed: ["staging"], arrival: "180s" },
     { label: "several target namespaces", overrides: { targetNamespaces: '["staging","staging-eu","api-ns"]' },
         managed: ["staging", "staging-eu", "api-ns"], arrival: "180s" },
@@ -33,6 +33,8 @@ const CASES: Array<{ label: string; overrides: Record<string, string>; managed: 
     { label: "pinned images, another chart version, mirrord by default", overrides: { buildImages: "false",
         mirrordImage: "registry.example/m:3.250.0", telepresenceImage: "registry.example/tp:2.29.0",
         telepresenceVersion: "2.29.0", interceptBackend: "mirrord" }, managed: ["staging"], arrival: "180s" },
+    { label: "global intercepts allowed", overrides: { telepresenceAllowGlobalIntercepts: "true" },
+        managed: ["staging"], arrival: "180s", global: true },
 ];
 
 async function chartValues(overrides: Record<string, string>): Promise<any> {
@@ -65,6 +67,9 @@ describe("Telepresence traffic manager values", () => {
             assert.deepEqual(values.managerRbac, { create: true });
             assert.equal(values.agentInjector?.enabled, true);
             assert.equal(values.timeouts?.agentArrival, c.arrival);
+            // Only header-filtered intercepts unless the config allows global ones; then the chart's default
+            // (the key is left out, which a chart before 2.26.0, without it, accepts).
+            assert.deepEqual(values.intercept, c.global ? undefined : { allowGlobalIntercepts: false });
         });
     }
 });

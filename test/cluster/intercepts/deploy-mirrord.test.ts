@@ -11,7 +11,7 @@ import {
 import { ProxyPods } from "../standins";
 import {
     AppSpec, assertNothingCreated, builtImage, envOf, mark, NO_NODE, one, putDeployments, remove, reportStatus, simpleDeployment,
-    stackOf, stored, waitLeaseRefused, writesOf,
+    stackOf, stored, writesOf,
 } from "./pr-pod-fixtures";
 
 const SCRIPT = "deploy-intercept-mirrord.sh";
@@ -81,19 +81,19 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
 
         it("succeeds (both targets have replicas: 1)", () => ok(res));
 
-        it("takes one Lease per (namespace, app), held by this run, before creating any pod", () => {
-            const leases = stored(run, "leases.coordination.k8s.io");
-            assert.deepEqual(leases.map((l) => `${l.metadata.namespace}/${l.metadata.name}`).sort(),
-                ["staging/tekton-dag-intercept-md-api", "staging/tekton-dag-intercept-md-fe"]);
-            for (const l of leases) {
+        it("holds each app's intercept lock exclusively, as this run, before creating any pod", () => {
+            for (const app of [FE.name, API.name]) {
+                const l = JSON.parse(kubectlOk(["get", "lease", `tekton-dag-intercept-${app}`, "-n", TARGET_NS, "-o", "json"]));
                 assert.equal(l.spec.holderIdentity, run.id);
-                assert.equal(l.metadata.labels["tekton-dag.io/run"], run.id);
-                assert.equal(l.metadata.labels["tekton-dag.io/role"], "intercept-lease");
+                assert.equal(l.metadata.labels["tekton-dag.io/role"], "intercept-lock");
+                assert.equal(l.metadata.labels["tekton-dag.io/run"], undefined, "the lock is shared between runs: no run label");
+                const records = JSON.parse(l.metadata.annotations["tekton-dag.io/holders"]);
+                assert.deepEqual(records.map((r: any) => [r.run, r.mode, r.state, r.backend]), [[run.id, "exclusive", "holding", "mirrord"]]);
             }
             const creates = writesOf(res, since).filter((e) => e.verb === "create");
             const firstPod = creates.findIndex((e) => e.resource === "pods");
             assert.ok(firstPod > 0, "the script created pods");
-            assert.equal(creates.slice(0, firstPod).filter((e) => e.resource === "leases").length, 2, "both leases precede the first pod");
+            assert.equal(creates.slice(0, firstPod).filter((e) => e.resource === "leases").length, 2, "both locks precede the first pod");
         });
 
         it("runs the built image in the PR pod with its own entrypoint, port and readiness probe, and no extra privileges", () => {
@@ -182,7 +182,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
 
             it("succeeds, the Lease it already holds counting as taken", () => {
                 ok(retry);
-                assert.match(retry.stderr, /lease staging\/tekton-dag-intercept-md-fe is already held by this run/);
+                assert.match(retry.stderr, /intercept lock staging\/tekton-dag-intercept-md-fe is already held by this run/);
             });
 
             it("names the proxy per attempt, so the retry's proxy differs from the earlier one", () => {
@@ -243,7 +243,14 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
         }
     });
 
-    describe("a Lease held by another run", () => {
+    describe("a one-holder Lease of the earlier design, held by another run (counts as an exclusive holder)", () => {
+        /** A deploy started now, with the lines it logs while waiting. */
+        const watched = (run: Run, env: Record<string, string>, apps: AppSpec[]) => {
+            const waits: string[] = [];
+            const done = deploy(run, env, apps, { recorded: VERIFY, onLine: (l) => { if (/waiting for lease/.test(l)) waits.push(l); } });
+            return { waits, done };
+        };
+        const waitWaiting = async (waits: string[]) => { while (waits.length === 0) await new Promise((r) => setTimeout(r, 100)); };
         const holder = newRun("stack-pr-test-other-7");
         const labels = { "tekton-dag.io/run": holder.id, "tekton-dag.io/pipeline-run": "stack-pr-test-other-7" };
         afterEach(() => purgeRunObjects());
@@ -255,19 +262,18 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
             const r = await deploy(run, { LEASE_WAIT_SECONDS: "2", POLL_INTERVAL_SECONDS: "1" });
             assert.notEqual(r.status, 0);
             assert.ok(r.ms >= 1500, "it waited");
-            assert.match(r.stderr, /waiting for lease staging\/tekton-dag-intercept-md-api: held by PipelineRun stack-pr-test-other-7/);
-            assert.match(r.stderr, new RegExp(`being intercepted by PipelineRun stack-pr-test-other-7 \\(run ${holder.id}\\)`));
+            assert.match(r.stderr, /waiting for lease staging\/tekton-dag-intercept-md-api \(exclusive, mirrord\): held by PipelineRun stack-pr-test-other-7/);
+            assert.match(r.stderr, new RegExp(`being intercepted by PipelineRun stack-pr-test-other-7 \\(run ${holder.id}, header unknown, unknown, exclusive\\)`));
             assertNothingCreated(r, run, since);
         });
 
         it("proceeds once the other run releases it", async () => {
             foreignLease(API.name, holder.id, labels);
             const run = newRun("md");
-            const since = mark();
-            const deploying = deploy(run, { LEASE_WAIT_SECONDS: "120", POLL_INTERVAL_SECONDS: "1" }, [API]);
-            await waitLeaseRefused(since, "tekton-dag-intercept-md-api");
+            const deploying = watched(run, { LEASE_WAIT_SECONDS: "120", POLL_INTERVAL_SECONDS: "1" }, [API]);
+            await waitWaiting(deploying.waits);
             kubectlOk(["delete", "lease", "tekton-dag-intercept-md-api", "-n", TARGET_NS]);
-            const r = await deploying;
+            const r = await deploying.done;
             ok(r);
             assert.match(r.stderr, /waiting for lease staging\/tekton-dag-intercept-md-api/);
             one(run, "pods", API.name, "pr-pod");
@@ -279,7 +285,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
             foreignLease(API.name, run.id, { "tekton-dag.io/run": run.id });
             const r = await deploy(run, { LEASE_WAIT_SECONDS: "1" }, [API]);
             ok(r);
-            assert.match(r.stderr, /lease staging\/tekton-dag-intercept-md-api is already held by this run/);
+            assert.match(r.stderr, /intercept lock staging\/tekton-dag-intercept-md-api is already held by this run/);
         });
     });
 

@@ -43,10 +43,15 @@ describe("cluster: deploy-stack-intercepts.sh as tekton-dag-pipeline (Telepresen
         assert.deepEqual(JSON.parse(fs.readFileSync(path.join(run.ws, "result"), "utf8")), pods);
     });
 
-    it("takes the same Leases as the mirrord task, held by the run", () => {
-        const leases = objs.filter((o) => o.kind === "Lease");
-        assert.deepEqual(leases.map((l) => l.metadata.name).sort(), ["tekton-dag-intercept-demo-api", "tekton-dag-intercept-demo-fe"]);
-        assert.ok(leases.every((l) => l.spec.holderIdentity === run.id));
+    it("holds the apps' intercept locks (the mirrord task's Leases) in shared mode, under its header", () => {
+        assert.deepEqual(objs.filter((o) => o.kind === "Lease"), [], "the locks are shared: no Lease carries the run label");
+        for (const app of APPS) {
+            const lease = getJson(["get", "lease", `tekton-dag-intercept-${app}`, "-n", TARGET_NS]);
+            const records = JSON.parse(lease.metadata.annotations["tekton-dag.io/holders"]);
+            assert.deepEqual(records.map((r: any) => [r.run, r.pipelineRun, r.header, r.backend, r.mode, r.state]),
+                [[run.id, run.name, "x-dev-session: pr-42", "telepresence", "shared", "holding"]]);
+            assert.equal(lease.spec.holderIdentity, run.id);
+        }
     });
 
     it("keeps the PR pod clean: the built image alone, its own entrypoint, no NET_ADMIN", () => {
@@ -103,6 +108,10 @@ describe("cluster: deploy-stack-intercepts.sh as tekton-dag-pipeline (Telepresen
     it("the finally cleanup ends each intercept (the proxy program gets TERM and leaves) and nothing of the run remains", async () => {
         ok(await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA));
         assert.deepEqual(getJson(["get", "pods,configmaps,leases.coordination.k8s.io", "-n", TARGET_NS, "-l", `tekton-dag.io/run=${run.id}`]).items, []);
+        for (const app of APPS) {
+            const lease = getJson(["get", "lease", `tekton-dag-intercept-${app}`, "-n", TARGET_NS]);
+            assert.deepEqual(JSON.parse(lease.metadata.annotations["tekton-dag.io/holders"]), [], `${app}: the run's record is gone`);
+        }
         for (const tp of objs.filter((o) => o.kind === "Pod" && role(o) === "telepresence-intercept")) {
             let ended: any;
             for (let i = 0; i < 50 && !ended; i++, await sleep(100)) ended = proxies.of(tp.metadata.name).find((e) => e.message.startsWith("ended on TERM"));

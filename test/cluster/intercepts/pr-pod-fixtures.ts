@@ -3,9 +3,8 @@
 // file), so it can shape their pod templates freely and delete them afterwards without touching the shared
 // demo-* apps of test/cluster/harness.ts.
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
 import { auditMark, auditSince } from "../audit";
-import { apply, AUDIT_LOG, deployEnv, getJson, kubectl, kubectlOk, Run, ScriptRun, TARGET_NS } from "../harness";
+import { apply, deployEnv, getJson, kubectl, kubectlOk, Run, ScriptRun, TARGET_NS } from "../harness";
 
 export interface AppSpec {
     name: string;
@@ -163,21 +162,4 @@ export const NO_NODE = { "tekton-dag.test/node": "none" };
 /** Pods of the target namespace the label selector selects, as stored. */
 export function getPods(selector: string): any[] {
     return getJson(["get", "pods", "-n", TARGET_NS, "-l", selector]).items;
-}
-
-/**
- * Waits until the audit log shows a create of the Lease refused because it exists (409) since the mark: the
- * deploy has reached the Lease and is waiting on its holder.
- */
-export async function waitLeaseRefused(since: number, lease: string, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const text = fs.readFileSync(AUDIT_LOG).subarray(since).toString("utf8");
-        const refused = text.split("\n").filter(Boolean).map((l) => JSON.parse(l)).some((e) => e.stage === "ResponseComplete"
-            && e.verb === "create" && e.objectRef?.resource === "leases" && e.responseStatus?.code === 409
-            && (e.objectRef?.name === lease || e.requestObject?.metadata?.name === lease));
-        if (refused) return;
-        if (Date.now() > deadline) throw new Error(`no refused create of lease ${lease} in the audit log within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
 }
