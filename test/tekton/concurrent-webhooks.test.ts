@@ -1,24 +1,27 @@
-// Two PRs of two apps delivered at once through the real sink, both runs reconciled at the same time by
-// Tekton's own controller with the cluster-side tasks running their real scripts (test/tekton/real-steps.ts
-// says what is real and what is simulated). Both intercepts are up together: each run's validation waits
-// until both deploys ended, so the runs overlap whatever the machine's speed.
+// Three PRs delivered at once through the real sink (two of one app, one of another), the runs reconciled at
+// the same time by Tekton's own controller with the cluster-side tasks running their real scripts
+// (test/tekton/real-steps.ts says what is real and what is simulated). All intercepts are up together: each
+// run's validation waits until every deploy ended, so the runs overlap whatever the machine's speed. The two
+// PRs of one app share the app's intercept lock (Telepresence, docs/intercept-lock.md).
 import { strict as assert } from "node:assert";
 import { auditMark, auditSince } from "../cluster/audit";
 import { cluster, runObjects } from "../cluster/harness";
 import { APP_REPOS, realPlan, realStepSuite } from "./real-steps";
 import { post, prDelivery, runFor, startSink } from "./sink";
-import { noObjectsOf, succeeded, waitDone } from "./tekton";
+import { lockRecords, noObjectsOf, succeeded, waitDone } from "./tekton";
 
-const PRS: Array<{ app: string; number: number }> = [{ app: "demo-fe", number: 51 }, { app: "demo-api", number: 52 }];
+const PRS: Array<{ app: string; number: number }> = [{ app: "demo-fe", number: 51 }, { app: "demo-api", number: 52 }, { app: "demo-api", number: 53 }];
 const DEPLOY_TASKS = ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord"];
 
-describe("two webhooks for two PRs of different apps, run concurrently by Tekton's own controller (real sink and interceptors; real scripts: resolve-stack, deploy, cleanup, pr-comment; simulated: git clones, build, hooks, tests, validation HTTP, the Telepresence CLI in the proxy pods, GitHub)", function () {
+describe("three webhooks for three PRs (two of one app), run concurrently by Tekton's own controller (real sink and interceptors; real scripts: resolve-stack, deploy, cleanup, pr-comment; simulated: git clones, build, hooks, tests, validation HTTP, the Telepresence CLI in the proxy pods, GitHub)", function () {
     this.timeout(900_000);
     const suite = realStepSuite();
     const runs: any[] = [];
     const done: any[] = [];
-    /** Each run's objects while both intercepts were up: run uid -> "kind/name" keys. */
+    /** Each run's objects while all intercepts were up: run uid -> "kind/name" keys. */
     const whileBothUp = new Map<string, string[]>();
+    /** The records of each app's lock at that moment. */
+    const locksThen = new Map<string, Array<{ run: string; state: string; mode: string; header: string }>>();
     let mark: number;
 
     before(async () => {
@@ -34,6 +37,7 @@ describe("two webhooks for two PRs of different apps, run concurrently by Tekton
                 const run = runs.find((r) => r.metadata.name === d.pipelineRun);
                 if (run) whileBothUp.set(run.metadata.uid, [...runObjects(run.metadata.uid).keys()]);
             }
+            for (const app of new Set(PRS.map((p) => p.app))) locksThen.set(app, lockRecords(app));
             open();
         }, 200);
         suite.runner.defaultPlan = realPlan(suite.github, { gates: { "validate-stack-propagation": () => bothDeployed } });
@@ -48,7 +52,7 @@ describe("two webhooks for two PRs of different apps, run concurrently by Tekton
         }
     });
 
-    it("both complete", () => {
+    it("all complete", () => {
         for (const d of done) assert.equal(succeeded(d).status, "True", `${d.metadata.name}: ${JSON.stringify(succeeded(d))}`);
     });
 
@@ -62,16 +66,22 @@ describe("two webhooks for two PRs of different apps, run concurrently by Tekton
         }
     });
 
-    it("while both intercepts were up, each run's objects carried its own run label and its own app's Lease", () => {
+    it("while all intercepts were up, each run's objects carried its own run label, and each app's lock listed exactly its runs as shared holders with their own headers", () => {
         assert.equal(whileBothUp.size, PRS.length);
         for (const [i, p] of PRS.entries()) {
             const keys = whileBothUp.get(runs[i].metadata.uid)!;
             assert.ok(keys.some((k) => k.startsWith("Pod/")), `${p.app}: ${keys.join(", ")}`);
-            assert.ok(keys.includes(`Lease/tekton-dag-intercept-${p.app}`), `${p.app}: ${keys.join(", ")}`);
+        }
+        for (const app of new Set(PRS.map((p) => p.app))) {
+            const records = locksThen.get(app)!;
+            const want = PRS.map((p, i) => (p.app === app ? runs[i].metadata.uid : "")).filter(Boolean).sort();
+            assert.deepEqual(records.map((r) => r.run).sort(), want, `${app}: ${JSON.stringify(records)}`);
+            assert.ok(records.every((r) => r.state === "holding" && r.mode === "shared"), `${app}: ${JSON.stringify(records)}`);
+            assert.equal(new Set(records.map((r) => r.header)).size, records.length, `${app}: one header per PR`);
         }
     });
 
-    it("each run's cleanup deleted only its own run's objects (audit log), and nothing of either run is left", async () => {
+    it("each run's cleanup deleted only its own run's objects (audit log), and nothing of any run is left, in the locks neither", async () => {
         const audit = auditSince(mark);
         for (const r of runs) {
             const cleanup = suite.runner.realSteps.find((s) => s.pipelineRun === r.metadata.name && s.task === "cleanup-intercepts")!;
@@ -81,6 +91,7 @@ describe("two webhooks for two PRs of different apps, run concurrently by Tekton
             for (const d of deletes) assert.equal(d.run, r.metadata.uid, `${r.metadata.name}'s cleanup deleted ${d.resource}/${d.name} of run ${d.run}`);
             await noObjectsOf(r.metadata.uid);
         }
+        for (const app of new Set(PRS.map((p) => p.app))) assert.deepEqual(lockRecords(app), [], app);
     });
 
     it("each PR got one comment, on its own PR, saying its run succeeded", () => {

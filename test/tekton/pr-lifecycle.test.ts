@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { auditMark, auditSince } from "../cluster/audit";
 import { ADMIN_KUBECONFIG, cluster, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, REPO, TARGET_NS } from "../cluster/harness";
 import { APP_REPOS, realPlan, realStepSuite, TOKEN } from "./real-steps";
-import { createFromTemplate, noObjectsOf, succeeded, taskRunsOf, waitDone } from "./tekton";
+import { createFromTemplate, lockRecords, noObjectsOf, succeeded, taskRunsOf, waitDone } from "./tekton";
 
 const APP = "demo-api";
 const PR = 4242;
@@ -78,9 +78,11 @@ describe("stack-pr-test failing at deploy, then scripts/continue-pr.sh, run by T
         const deploy = suite.runner.realSteps.find((s) => s.pipelineRun === failedName && s.task === "deploy-intercepts-mirrord")!;
         const audit = auditSince(mark);
         const created = audit.filter((e) => e.verb === "create" && e.tokenId === deploy.tokenId && e.run === runId);
-        // The PR pod, the mirrord config, the proxy pod and the Lease existed before the deploy failed.
-        assert.deepEqual([...new Set(created.map((e) => e.resource))].sort(), ["configmaps", "leases", "pods"], JSON.stringify(created.map((e) => `${e.resource}/${e.name}`)));
+        // The PR pod, the mirrord config and the proxy pod existed before the deploy failed.
+        assert.deepEqual([...new Set(created.map((e) => e.resource))].sort(), ["configmaps", "pods"], JSON.stringify(created.map((e) => `${e.resource}/${e.name}`)));
         await noObjectsOf(runId);
+        // The app's lock (a shared Lease) keeps no record of the run.
+        assert.deepEqual(lockRecords(APP).filter((r) => r.run === runId), []);
         // Every object created was deleted first by this run's own scripts (the deploy's trap or the cleanup);
         // a pod's later delete is its kubelet's (kwok, as the admin) ending the graceful deletion.
         const ownTokens = new Set([deploy.tokenId, cleanup.tokenId]);

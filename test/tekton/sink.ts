@@ -2,6 +2,7 @@
 // deliveries to it: real example payloads of npm @octokit/webhooks-examples, signed as GitHub signs them.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { apply, kubectlOk, PIPELINES_NS, REPO, sleep } from "../cluster/harness";
 import { sign } from "../helpers/triggers";
@@ -23,11 +24,12 @@ export function delivery(action: string, edit: (p: any) => void = () => {}): any
     return p;
 }
 
-/** A delivery of PR `number` of `repo` (not a fork: head and base in the same repository). */
+/** A delivery of PR `number` of `repo` (not a fork: head and base in the same repository), with a head commit of its own. */
 export function prDelivery(action: string, repo: string, number: number): any {
     return delivery(action, (p) => {
         p.number = number;
         p.pull_request.number = number;
+        p.pull_request.head.sha = createHash("sha1").update(`${repo}#${number}`).digest("hex");
         p.repository.full_name = repo;
         p.repository.name = repo.split("/")[1];
         p.pull_request.base.repo.full_name = repo;

@@ -122,3 +122,11 @@ export async function noObjectsOf(runId: string, timeoutMs = 60_000): Promise<vo
         if (Date.now() > end) throw new Error(`objects of run ${runId} left after ${timeoutMs / 1000}s: ${[...left.keys()].join(", ")}`);
     }
 }
+
+/** The runs that hold (or wait for) an app's intercept lock: the records of its Lease (docs/intercept-lock.md). */
+export function lockRecords(app: string, namespace = "staging"): Array<{ run: string; state: string; mode: string; header: string }> {
+    const r = kubectl(["get", "leases.coordination.k8s.io", `tekton-dag-intercept-${app}`, "-n", namespace, "-o", "json"]);
+    if (r.status !== 0) return [];
+    const text = JSON.parse(r.stdout).metadata.annotations?.["tekton-dag.io/holders"];
+    return text ? JSON.parse(text) : [];
+}
