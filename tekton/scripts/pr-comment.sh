@@ -9,11 +9,18 @@
 # <run dir>/validation-*.json are not read: PR code (hooks, tests) runs after them and can rewrite them.
 # With an empty github-token-secret (or repo-full-name) it logs that no comment is posted and exits 0.
 # Otherwise it reads key `token` of that Secret in its own namespace with kubectl (a Secret name from a
-# param cannot be an env secretKeyRef: an empty name makes the pod invalid) and posts
-#   POST {github-api-url}/repos/{owner}/{name}/issues/{pr-number}/comments
+# param cannot be an env secretKeyRef: an empty name makes the pod invalid) and keeps ONE comment per PR
+# and context: the body starts with a hidden marker naming the context, and an earlier comment that carries
+# it AND was written by the token's own user (GET /user) is updated in place; someone else's comment is never
+# touched, whatever it contains. Without such a comment, or when the token cannot read /user (a GitHub App
+# installation token), a new comment is posted (logged).
+#   GET   {github-api-url}/user, {github-api-url}/repos/{owner}/{name}/issues/{pr-number}/comments?per_page=100&page=N
+#   PATCH {github-api-url}/repos/{owner}/{name}/issues/comments/{id}   or
+#   POST  {github-api-url}/repos/{owner}/{name}/issues/{pr-number}/comments
 #
 # Environment (from the task params): RUN_ID, RUN_NAME, REPO_FULL_NAME, PR_NUMBER, GITHUB_TOKEN_SECRET,
-# PIPELINE_STATUS, PROPAGATION_STATUS, ORIGINAL_TRAFFIC_STATUS, TESTS_STATUS, GITHUB_API_URL, SHARED_WORKSPACE.
+# PIPELINE_STATUS, PROPAGATION_STATUS, ORIGINAL_TRAFFIC_STATUS, TESTS_STATUS, GITHUB_API_URL, SHARED_WORKSPACE,
+# SHA (the commit the run tested, shown in the comment; may be empty), COMMENT_CONTEXT (names the marker).
 set -euo pipefail
 SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-common.sh
@@ -35,6 +42,12 @@ require_env RUN_ID RUN_NAME PR_NUMBER SHARED_WORKSPACE
 GITHUB_API_URL="${GITHUB_API_URL:-https://api.github.com}"
 GITHUB_API_URL="${GITHUB_API_URL%/}"
 PIPELINE_STATUS="${PIPELINE_STATUS:-unknown}"
+SHA="${SHA:-}"
+COMMENT_CONTEXT="${COMMENT_CONTEXT:-tekton-dag}"
+[[ "$COMMENT_CONTEXT" != *"--"* && "$COMMENT_CONTEXT" != *">"* && "$COMMENT_CONTEXT" != *$'\n'* ]] ||
+  die "comment-context '${COMMENT_CONTEXT}' must be one line without '--' or '>' (it goes into an HTML comment)"
+# The hidden first line that marks this stack's comment on a PR (GitHub does not render HTML comments).
+MARKER="<!-- tekton-dag:pr-comment context=${COMMENT_CONTEXT} -->"
 [[ "$REPO_FULL_NAME" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
   die "repo-full-name '${REPO_FULL_NAME}' must be owner/name"
 [[ "$PR_NUMBER" =~ ^[0-9]+$ ]] || die "pr-number '${PR_NUMBER}' must be a whole number"
@@ -61,7 +74,7 @@ fi
 
 # The summary goes in as a file, and the body to the payload on stdin: up to 200,000 bytes pass the kernel's
 # 128 KiB limit on one argument. GitHub refuses a comment body over 65536 characters.
-body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id "$RUN_ID" \
+body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id "$RUN_ID" --arg marker "$MARKER" --arg sha "$SHA" \
   --arg propagation "$PROPAGATION_STATUS" --arg original "$ORIGINAL_TRAFFIC_STATUS" --arg tests "$TESTS_STATUS" \
   --slurpfile summaries <(printf '%s' "$summary") '
   $summaries[0] as $summary
@@ -70,9 +83,10 @@ body="$(jq -n -r --arg status "$PIPELINE_STATUS" --arg run "$RUN_NAME" --arg id 
   # Text PR code wrote: one line, no table, code or mention syntax, bounded length.
   def plain: tostring | gsub("[\\x00-\\x1f|`<>\\[\\]]"; " ") | gsub("@"; "@\u200b") | .[0:200];
   def task_line($what; $task; $s): "- \($s | icon) \($what) (\($task)): \(if $s == "None" then "did not run" else $s end)";
-  [ "### tekton-dag: \($status | icon) \($status)",
+  [ $marker,
+    "### tekton-dag: \($status | icon) \($status)",
     "",
-    "PipelineRun `\($run)` (uid `\($id)`)",
+    "PipelineRun `\($run)` (uid `\($id)`)\(if $sha != "" then ", commit `\($sha)`" else "" end)",
     "",
     ( if $propagation != "" or $original != "" then
         "**Routing**", "",
@@ -99,6 +113,36 @@ payload="$(printf '%s' "$body" | jq -Rs '{body: .}')"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 github_auth_header "$GITHUB_TOKEN_SECRET" "${work}/auth"
+
+# ---- our earlier comment on this PR, if any ---------------------------------------------------------
+api_repo="${GITHUB_API_URL}/repos/${REPO_FULL_NAME}"
+existing=""
+status="$(github_request GET "${GITHUB_API_URL}/user" "${work}/auth" "${work}/user")"
+login="$(jq -r '.login // empty' "${work}/user" 2>/dev/null || true)"
+if [ "$status" != 200 ] || [ -z "$login" ]; then
+  log "pr-comment: the token cannot read its own user (HTTP ${status}: $(github_error "${work}/user"); GitHub App tokens cannot), so an earlier comment cannot be told from someone else's: posting a new one"
+else
+  page=1
+  while [ "$page" -le 30 ]; do
+    status="$(github_request GET "${api_repo}/issues/${PR_NUMBER}/comments?per_page=100&page=${page}" "${work}/auth" "${work}/page")"
+    [ "$status" = 200 ] || die "GitHub answered HTTP ${status} to GET ${api_repo}/issues/${PR_NUMBER}/comments: $(github_error "${work}/page")"
+    # The newest of ours that starts with the marker.
+    found="$(jq -r --arg login "$login" --arg marker "$MARKER" \
+      '[.[] | select(.user.login == $login and ((.body // "") | startswith($marker))) | .id] | last // empty' "${work}/page")"
+    [ -n "$found" ] && existing="$found"
+    [ "$(jq 'length' "${work}/page")" -eq 100 ] || break
+    page=$((page + 1))
+  done
+fi
+
+if [ -n "$existing" ]; then
+  url="${api_repo}/issues/comments/${existing}"
+  log "pr-comment: updating our comment ${existing} on ${REPO_FULL_NAME}#${PR_NUMBER} with the ${PIPELINE_STATUS} summary"
+  status="$(github_request PATCH "$url" "${work}/auth" "${work}/response" <<<"$payload")"
+  [ "$status" = 200 ] || die "GitHub answered HTTP ${status} to PATCH ${url}: $(github_error "${work}/response")"
+  log "pr-comment: comment updated: $(jq -r '.html_url // "(no html_url in the answer)"' "${work}/response" 2>/dev/null || true)"
+  exit 0
+fi
 
 url="${GITHUB_API_URL}/repos/${REPO_FULL_NAME}/issues/${PR_NUMBER}/comments"
 log "pr-comment: posting the ${PIPELINE_STATUS} summary to ${REPO_FULL_NAME}#${PR_NUMBER}"

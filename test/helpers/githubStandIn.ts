@@ -1,19 +1,27 @@
 // GitHub, simulated: an HTTP server on 127.0.0.1 that takes what pr-comment.sh and commit-status.sh send
-// (their curl is real). Each request is held to GitHub's REST API description (test/helpers/githubApi.ts):
-// a request GitHub would refuse gets GitHub's 422 and is kept with its problems; a valid one gets the
-// documented success status. Every request is kept for the test to read.
+// (their curl is real). Each request is held to GitHub's REST API description (./githubApi.ts): a request
+// GitHub would refuse gets GitHub's 422 and is kept with its problems. It keeps what the scripts rely on:
+// the token's user (GET /user), a PR's comments (list with pages, create, update), commit statuses.
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { requestProblems, successStatus } from "./githubApi";
 
 export interface GitHubRequest { method: string; url: string; authorization: string; body: any; problems: string[] }
+export interface StoredComment { id: number; repo: string; issue: number; body: string; user: { login: string } }
+
+/** The login of the tokens this GitHub knows; a token of a GitHub App installation has none (/user is 403). */
+export const BOT_LOGIN = "tekton-dag-bot";
 
 export class GitHubStandIn {
     readonly requests: GitHubRequest[] = [];
-    /** When set, every request gets this answer instead (a refusal GitHub gives: 401, 403, 404, 422). */
-    refuseWith?: { status: number; message: string };
+    readonly stored: StoredComment[] = [];
+    /** When set, every request (of `method`, if given) gets this answer instead (a refusal GitHub gives: 401, 403, 404, 422). */
+    refuseWith?: { status: number; message: string; method?: string };
+    /** Tokens of a GitHub App installation: they cannot read /user, and their comments are the app's. */
+    appTokens = false;
     private server?: http.Server;
     private base = "";
+    private nextId = 1000;
 
     /** Starts the server; returns its base URL (the github-api-url of the runs). */
     async start(): Promise<string> {
@@ -23,17 +31,40 @@ export class GitHubStandIn {
             req.on("end", () => {
                 let body: any = null;
                 try { body = JSON.parse(data || "null"); } catch { body = data; }
-                const problems = requestProblems(req.method!, req.url!, body);
+                const problems = requestProblems(req.method!, req.url!, req.method === "GET" ? undefined : body);
                 this.requests.push({ method: req.method!, url: req.url!, authorization: String(req.headers.authorization ?? ""), body, problems });
-                if (this.refuseWith) {
-                    res.writeHead(this.refuseWith.status, { "content-type": "application/json" });
-                    res.end(JSON.stringify({ message: this.refuseWith.message, documentation_url: "https://docs.github.com/rest" }));
-                    return;
+                const answer = (status: number, json: unknown) => {
+                    res.writeHead(status, { "content-type": "application/json" });
+                    res.end(JSON.stringify(json));
+                };
+                if (this.refuseWith && (!this.refuseWith.method || this.refuseWith.method === req.method)) return answer(this.refuseWith.status, { message: this.refuseWith.message, documentation_url: "https://docs.github.com/rest" });
+                if (problems.length) return answer(422, { message: "Validation Failed", errors: problems });
+                const [pathPart, query] = req.url!.split("?");
+                const login = this.appTokens ? "tekton-dag-app[bot]" : BOT_LOGIN;
+                if (req.method === "GET" && pathPart === "/user") {
+                    return this.appTokens ? answer(403, { message: "Resource not accessible by integration" }) : answer(200, { login, type: "User" });
                 }
-                res.writeHead(problems.length ? 422 : successStatus(req.method!, req.url!), { "content-type": "application/json" });
-                res.end(JSON.stringify(problems.length
-                    ? { message: "Validation Failed", errors: problems }
-                    : { id: this.requests.length, html_url: `https://github.example${req.url}#${this.requests.length}` }));
+                const list = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(pathPart);
+                if (list && req.method === "GET") {
+                    const q = new URLSearchParams(query ?? "");
+                    const per = Number(q.get("per_page") ?? 30);
+                    const page = Number(q.get("page") ?? 1);
+                    const all = this.stored.filter((c) => c.repo === list[1] && c.issue === Number(list[2]));
+                    return answer(200, all.slice((page - 1) * per, page * per));
+                }
+                if (list && req.method === "POST") {
+                    const c = { id: this.nextId++, repo: list[1], issue: Number(list[2]), body: body.body, user: { login } };
+                    this.stored.push(c);
+                    return answer(201, { ...c, html_url: `https://github.example/${c.repo}/pull/${c.issue}#issuecomment-${c.id}` });
+                }
+                const one = /^\/repos\/([^/]+\/[^/]+)\/issues\/comments\/(\d+)$/.exec(pathPart);
+                if (one && req.method === "PATCH") {
+                    const c = this.stored.find((x) => x.repo === one[1] && x.id === Number(one[2]));
+                    if (!c) return answer(404, { message: "Not Found" });
+                    c.body = body.body;
+                    return answer(200, { ...c, html_url: `https://github.example/${c.repo}/pull/${c.issue}#issuecomment-${c.id}` });
+                }
+                return answer(successStatus(req.method!, req.url!), { id: this.nextId++ });
             });
         });
         await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
@@ -46,14 +77,28 @@ export class GitHubStandIn {
         return this.base;
     }
 
+    /** A comment someone else (or the bot, earlier) wrote on the PR. */
+    seedComment(repo: string, issue: number, login: string, body: string): StoredComment {
+        const c = { id: this.nextId++, repo, issue, body, user: { login } };
+        this.stored.push(c);
+        return c;
+    }
+
     /** Requests GitHub's description refuses: none is expected of the scripts. */
     invalid(): GitHubRequest[] {
         return this.requests.filter((r) => r.problems.length > 0);
     }
 
-    /** The comments posted on PR `number` of `repo`, in order. */
-    comments(repo: string, number: number | string): GitHubRequest[] {
-        return this.requests.filter((r) => r.method === "POST" && r.url === `/repos/${repo}/issues/${number}/comments`);
+    /** The comments PR `number` of `repo` has now, oldest first. */
+    comments(repo: string, number: number | string): StoredComment[] {
+        return this.stored.filter((c) => c.repo === repo && c.issue === Number(number));
+    }
+
+    /** The requests that wrote comments of the PR or of its comments (POST and PATCH), in order. */
+    commentWrites(repo: string, number: number | string): GitHubRequest[] {
+        const ids = new Set(this.comments(repo, number).map((c) => String(c.id)));
+        return this.requests.filter((r) => (r.method === "POST" && r.url === `/repos/${repo}/issues/${number}/comments`)
+            || (r.method === "PATCH" && ids.has(r.url.split("/").pop()!) && r.url.startsWith(`/repos/${repo}/issues/comments/`)));
     }
 
     /** The commit statuses set on `sha` of `repo`, in order: their states and descriptions. */

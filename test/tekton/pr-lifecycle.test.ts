@@ -94,12 +94,13 @@ describe("stack-pr-test failing at deploy, then scripts/continue-pr.sh, run by T
         }
     });
 
-    it("finally: the real pr-comment posts one comment to the PR (GitHub simulated) saying the run failed, with the token from the Secret", () => {
+    it("finally: the real pr-comment posts one comment to the PR (GitHub simulated) saying the run failed and naming the commit, with the token from the Secret", () => {
         const comments = suite.github.comments(APP_REPOS[APP], PR);
         assert.equal(comments.length, 1, JSON.stringify(suite.github.requests.map((r) => r.url)));
-        assert.equal(comments[0].authorization, `Bearer ${TOKEN}`);
-        assert.match(comments[0].body.body, /^### tekton-dag: ❌ Failed/);
-        assert.match(comments[0].body.body, new RegExp(`PipelineRun \`${failedName}\``));
+        const writes = suite.github.commentWrites(APP_REPOS[APP], PR);
+        assert.deepEqual(writes.map((w) => [w.method, w.authorization]), [["POST", `Bearer ${TOKEN}`]]);
+        assert.match(comments[0].body, /^<!-- tekton-dag:pr-comment context=tekton-dag\/\S+ -->\n### tekton-dag: ❌ Failed/);
+        assert.ok(comments[0].body.includes(`PipelineRun \`${failedName}\``) && comments[0].body.includes(`commit \`${SHA}\``), comments[0].body);
         const pr = suite.runner.realSteps.find((s) => s.pipelineRun === failedName && s.task === "pr-comment")!;
         assert.equal(pr.exitCode, 0, pr.stderr);
     });
@@ -149,13 +150,16 @@ describe("stack-pr-test failing at deploy, then scripts/continue-pr.sh, run by T
             assert.deepEqual(Object.keys(pods), [APP]);
         });
 
-        it("its finally cleans up (nothing of either run is left) and comments that it succeeded", async () => {
+        it("its finally cleans up (nothing of either run is left) and updates the PR's one comment in place: succeeded", async () => {
             await noObjectsOf(cont.metadata.uid);
             await noObjectsOf(runId);
             const comments = suite.github.comments(APP_REPOS[APP], PR);
-            assert.equal(comments.length, 2);
-            assert.match(comments[1].body.body, /^### tekton-dag: ✅ (Succeeded|Completed)/);
-            assert.match(comments[1].body.body, new RegExp(`PipelineRun \`${contName}\``));
+            assert.equal(comments.length, 1);
+            const writes = suite.github.commentWrites(APP_REPOS[APP], PR);
+            assert.deepEqual(writes.map((w) => w.method), ["POST", "PATCH"]);
+            assert.equal(writes[1].url, `/repos/${APP_REPOS[APP]}/issues/comments/${comments[0].id}`);
+            assert.match(comments[0].body, /\n### tekton-dag: ✅ (Succeeded|Completed)/);
+            assert.ok(comments[0].body.includes(`PipelineRun \`${contName}\``), comments[0].body);
         });
 
         it("sets the same commit's status under the same context: pending, then success", () => {
