@@ -25,17 +25,8 @@ SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # GitHub keeps at most 140 characters of a status description (docs.github.com, "Create a commit status").
 DESCRIPTION_MAX=140
 
-GITHUB_TOKEN_SECRET="${GITHUB_TOKEN_SECRET:-}"
-REPO_FULL_NAME="${REPO_FULL_NAME:-}"
+github_skip_unless_configured commit-status "no commit status is set"
 SHA="${SHA:-}"
-if [ -z "$GITHUB_TOKEN_SECRET" ]; then
-  log "commit-status: no GitHub token secret configured (param github-token-secret is empty); no commit status is set"
-  exit 0
-fi
-if [ -z "$REPO_FULL_NAME" ]; then
-  log "commit-status: param repo-full-name is empty, so there is no repository to set a status in"
-  exit 0
-fi
 if ! [[ "$SHA" =~ ^[0-9a-f]{40}$ ]]; then
   log "commit-status: revision '${SHA}' is not a full commit sha (a branch or short sha given by hand); no commit status is set"
   exit 0

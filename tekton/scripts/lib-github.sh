@@ -3,6 +3,21 @@
 # Needs die/log from lib-common.sh, kubectl (the token Secret, read as the pipeline's ServiceAccount),
 # curl and jq.
 
+# github_skip_unless_configured WHO NOT_DONE: exits 0, logging why and NOT_DONE, when the stack configured no
+# token Secret (GITHUB_TOKEN_SECRET) or the run names no repository (REPO_FULL_NAME): both are how a stack or a
+# hand-started run says "do not talk to GitHub", not errors.
+github_skip_unless_configured() {
+  local who="$1" not_done="$2"
+  if [ -z "${GITHUB_TOKEN_SECRET:-}" ]; then
+    log "${who}: no GitHub token secret configured (param github-token-secret is empty); ${not_done}"
+    exit 0
+  fi
+  if [ -z "${REPO_FULL_NAME:-}" ]; then
+    log "${who}: param repo-full-name is empty, so there is no repository to talk to; ${not_done}"
+    exit 0
+  fi
+}
+
 # github_auth_header SECRET FILE: writes the header "Authorization: Bearer <token>" from key `token` of
 # Secret SECRET in the pod's namespace to FILE (mode 600). The token goes to curl through this file, never
 # on a command line. A Secret name from a param cannot be an env secretKeyRef: an empty name makes the pod

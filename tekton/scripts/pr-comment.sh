@@ -28,16 +28,7 @@ SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 # shellcheck source=lib-github.sh
 . "${SCRIPTS_DIR}/lib-github.sh"
 
-GITHUB_TOKEN_SECRET="${GITHUB_TOKEN_SECRET:-}"
-REPO_FULL_NAME="${REPO_FULL_NAME:-}"
-if [ -z "$GITHUB_TOKEN_SECRET" ]; then
-  log "pr-comment: no GitHub token secret configured (param github-token-secret is empty); not commenting on the PR"
-  exit 0
-fi
-if [ -z "$REPO_FULL_NAME" ]; then
-  log "pr-comment: param repo-full-name is empty, so there is no PR to comment on; not commenting"
-  exit 0
-fi
+github_skip_unless_configured pr-comment "not commenting on the PR"
 require_env RUN_ID RUN_NAME PR_NUMBER SHARED_WORKSPACE
 GITHUB_API_URL="${GITHUB_API_URL:-https://api.github.com}"
 GITHUB_API_URL="${GITHUB_API_URL%/}"

@@ -280,6 +280,25 @@ export async function installRbac(): Promise<any[]> {
     return objects;
 }
 
+/** The Role and RoleBinding the program renders for githubTokenSecret (components/rbac.ts). */
+export const TOKEN_ROLE = "tekton-dag-pr-comment-token";
+
+/**
+ * The GitHub token Secret that githubTokenSecret names, holding `token`, with the Role the program renders for
+ * it (get on that one Secret), once the authorizer sees it. Returns what removes both and waits until the
+ * authorizer no longer grants it (later suites' can-i checks must find the kind stack's RBAC alone).
+ */
+export async function installTokenSecret(name: string, token: string): Promise<() => Promise<void>> {
+    const role = (await rbacObjects({ githubTokenSecret: name })).filter((o) => o.metadata.name === TOKEN_ROLE);
+    apply([...role, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: PIPELINES_NS }, type: "Opaque", data: { token: Buffer.from(token).toString("base64") } }]);
+    await waitCan(PIPELINE_SA, "get", `secrets/${name}`, PIPELINES_NS, true);
+    return async () => {
+        kubectl(["delete", "secret", name, "-n", PIPELINES_NS, "--ignore-not-found"]);
+        kubectl(["delete", "role,rolebinding", TOKEN_ROLE, "-n", PIPELINES_NS, "--ignore-not-found"]);
+        await waitCan(PIPELINE_SA, "get", `secrets/${name}`, PIPELINES_NS, false);
+    };
+}
+
 /** `kubectl auth can-i` as the account (the RBAC authorizer reads from an informer: changes land a moment later). */
 // resource is "pods", "deployments.apps", "configmaps/NAME" or "pods/log" (then asked as --subresource).
 export function canI(account: Account, verb: string, resource: string, namespace: string): boolean {

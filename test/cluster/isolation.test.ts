@@ -9,6 +9,7 @@ import {
     purgeRunObjects, Run, runObjects, runScript, ScriptRun, sleep, STEP_MARKER, sweepEnv,
 } from "./harness";
 import { deploySuite, ProxyPods } from "./standins";
+import { rng } from "../helpers/rng";
 
 let proxies: ProxyPods;
 
@@ -28,18 +29,6 @@ function livePipelineRun(label: string): Run {
     })));
     const run = newRun(label);
     return { ...run, id: pr.metadata.uid, name };
-}
-
-/** mulberry32: a small seeded generator, so a soak can be replayed with the same seed. */
-function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
 }
 
 describe("cluster: isolation, concurrency and faults on a real API server (proxy containers and Tekton simulated)", function () {

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    getJson, Account, apply, canI, cleanupEnv, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
+    getJson, Account, apply, canI, cleanupEnv, installTokenSecret, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
     PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
@@ -96,10 +96,8 @@ const scenarios = {
         const github = new GitHubStandIn();
         await github.start();
         const secret = "github-token-rbac";
-        const tokenRbac = (await rbacObjects({ githubTokenSecret: secret })).filter((o) => o.metadata.name === "tekton-dag-pr-comment-token");
-        apply([...tokenRbac, { apiVersion: "v1", kind: "Secret", metadata: { name: secret, namespace: PIPELINES_NS }, type: "Opaque", data: { token: Buffer.from("ghp_rbac").toString("base64") } }]);
+        const removeToken = await installTokenSecret(secret, "ghp_rbac");
         try {
-            await waitCan(PIPELINE_SA, "get", `secrets/${secret}`, PIPELINES_NS, true);
             const r = await runScript("commit-status.sh", {
                 PHASE: "end", PIPELINE_STATUS: "Failed", REPO_FULL_NAME: "org/fe", SHA: "0123456789abcdef0123456789abcdef01234567",
                 GITHUB_TOKEN_SECRET: secret, GITHUB_API_URL: github.url, STATUS_CONTEXT: "tekton-dag/kind", PIPELINE_NAME: "stack-pr-test",
@@ -108,10 +106,7 @@ const scenarios = {
             return { script: "commit-status.sh (phase end of a failed run)", ok: r.status === 0 && github.invalid().length === 0, output: r.stderr };
         } finally {
             await github.stop();
-            kubectl(["delete", "secret", secret, "-n", PIPELINES_NS, "--ignore-not-found"]);
-            kubectl(["delete", "role,rolebinding", "tekton-dag-pr-comment-token", "-n", PIPELINES_NS, "--ignore-not-found"]);
-            // The can-i checks of this file must find the kind stack's RBAC alone.
-            await waitCan(PIPELINE_SA, "get", `secrets/${secret}`, PIPELINES_NS, false);
+            await removeToken();
         }
     },
 };

@@ -4,15 +4,15 @@
 // end phase, which reads its PipelineRun and TaskRuns, runs inside real runs in test/tekton.
 import { strict as assert } from "node:assert";
 import { GitHubStandIn } from "../../helpers/githubStandIn";
-import { apply, installRbac, kubectl, PIPELINE_SA, PIPELINES_NS, rbacObjects, runScript, ScriptRun, waitCan } from "../harness";
+import { installRbac, installTokenSecret, PIPELINE_SA, PIPELINES_NS, runScript, ScriptRun } from "../harness";
 
 const TOKEN_SECRET = "github-token-status";
-const TOKEN_ROLE = "tekton-dag-pr-comment-token";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 
 describe("cluster: commit-status.sh as tekton-dag-pipeline (GitHub simulated by an HTTP server held to GitHub's REST description)", function () {
     this.timeout(120_000);
     const github = new GitHubStandIn();
+    let removeToken: () => Promise<void>;
 
     const status = (env: Record<string, string> = {}): Promise<ScriptRun> => runScript("commit-status.sh", {
         PHASE: "start", REPO_FULL_NAME: "org/fe", SHA, GITHUB_TOKEN_SECRET: TOKEN_SECRET, GITHUB_API_URL: github.url,
@@ -24,18 +24,13 @@ describe("cluster: commit-status.sh as tekton-dag-pipeline (GitHub simulated by 
     before(async function () {
         this.timeout(300_000);
         await installRbac();
-        const tokenRbac = (await rbacObjects({ githubTokenSecret: TOKEN_SECRET })).filter((o) => o.metadata.name === TOKEN_ROLE);
-        apply([...tokenRbac, { apiVersion: "v1", kind: "Secret", metadata: { name: TOKEN_SECRET, namespace: PIPELINES_NS }, type: "Opaque", data: { token: Buffer.from("ghp_status_token\n").toString("base64") } }]);
-        await waitCan(PIPELINE_SA, "get", `secrets/${TOKEN_SECRET}`, PIPELINES_NS, true);
+        removeToken = await installTokenSecret(TOKEN_SECRET, "ghp_status_token\n");
         await github.start();
     });
     afterEach(() => { github.refuseWith = undefined; });
     after(async () => {
         await github.stop();
-        kubectl(["delete", "secret", TOKEN_SECRET, "-n", PIPELINES_NS, "--ignore-not-found"]);
-        kubectl(["delete", "role,rolebinding", TOKEN_ROLE, "-n", PIPELINES_NS, "--ignore-not-found"]);
-        // The files after this one must find the kind stack's RBAC alone.
-        await waitCan(PIPELINE_SA, "get", `secrets/${TOKEN_SECRET}`, PIPELINES_NS, false);
+        await removeToken?.();
     });
 
     it("sets pending on the commit, under the context, with the run's link, as GitHub's description allows", async () => {

@@ -4,16 +4,16 @@
 // (test/helpers/githubStandIn.ts); the script's curl is real.
 import { strict as assert } from "node:assert";
 import { BOT_LOGIN, GitHubStandIn } from "../../helpers/githubStandIn";
-import { apply, installRbac, kubectl, PIPELINE_SA, PIPELINES_NS, rbacObjects, runScript, ScriptRun, tempDir, waitCan } from "../harness";
+import { installRbac, installTokenSecret, PIPELINE_SA, runScript, ScriptRun, tempDir } from "../harness";
 
 const TOKEN_SECRET = "github-token-update";
-const TOKEN_ROLE = "tekton-dag-pr-comment-token";
 const REPO = "org/fe";
 const MARKER = "<!-- tekton-dag:pr-comment context=tekton-dag/staging -->";
 
 describe("cluster: pr-comment.sh updates its one comment per PR in place, as tekton-dag-pipeline (GitHub simulated by an HTTP server that keeps comments, held to GitHub's REST description)", function () {
     this.timeout(120_000);
     const github = new GitHubStandIn();
+    let removeToken: () => Promise<void>;
 
     const comment = (pr: number, env: Record<string, string> = {}): Promise<ScriptRun> => runScript("pr-comment.sh", {
         RUN_ID: "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f", RUN_NAME: "stack-pr-test-abc12", REPO_FULL_NAME: REPO, PR_NUMBER: String(pr),
@@ -25,17 +25,13 @@ describe("cluster: pr-comment.sh updates its one comment per PR in place, as tek
     before(async function () {
         this.timeout(300_000);
         await installRbac();
-        const tokenRbac = (await rbacObjects({ githubTokenSecret: TOKEN_SECRET })).filter((o) => o.metadata.name === TOKEN_ROLE);
-        apply([...tokenRbac, { apiVersion: "v1", kind: "Secret", metadata: { name: TOKEN_SECRET, namespace: PIPELINES_NS }, type: "Opaque", data: { token: Buffer.from("ghp_update").toString("base64") } }]);
-        await waitCan(PIPELINE_SA, "get", `secrets/${TOKEN_SECRET}`, PIPELINES_NS, true);
+        removeToken = await installTokenSecret(TOKEN_SECRET, "ghp_update");
         await github.start();
     });
     afterEach(() => { github.appTokens = false; github.refuseWith = undefined; });
     after(async () => {
         await github.stop();
-        kubectl(["delete", "secret", TOKEN_SECRET, "-n", PIPELINES_NS, "--ignore-not-found"]);
-        kubectl(["delete", "role,rolebinding", TOKEN_ROLE, "-n", PIPELINES_NS, "--ignore-not-found"]);
-        await waitCan(PIPELINE_SA, "get", `secrets/${TOKEN_SECRET}`, PIPELINES_NS, false);
+        await removeToken?.();
     });
 
     it("the first run posts a comment starting with the context's marker and naming the commit; the next run updates that comment", async () => {

@@ -9,18 +9,7 @@ import { Run, runObjects, ScriptRun } from "../harness";
 import { deploySuite } from "../standins";
 import { ok } from "./lifecycle-fixtures";
 import { assertHoldersCompatible, Backend, cleanup, deployAs, liveRun, lockRecords, lockStates, runGone, sweep } from "./lock-fixtures";
-
-/** mulberry32: a small seeded generator, so a failing soak can be replayed with its seed. */
-function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
+import { rng } from "../../helpers/rng";
 
 const APPS = ["demo-fe", "demo-api"];
 
