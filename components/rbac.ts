@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
-import { PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT } from "../lib/identities";
+import { PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../lib/identities";
 import { readRuleFiles, RuleFile } from "../lib/rbacRules";
 
 export interface PipelineRbacArgs {
@@ -37,12 +37,15 @@ export class PipelineRbac extends pulumi.ComponentResource {
     /** What PR-code tasks run as: bound by nothing here, and its pods get no API token. */
     public readonly prCodeServiceAccountName: pulumi.Output<string>;
     public readonly roles: k8s.rbac.v1.Role[] = [];
+    private readonly accounts = new Map<string, k8s.core.v1.ServiceAccount>();
+    private readonly pipelinesNamespace: string;
 
     constructor(name: string, args: PipelineRbacArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tekton-dag:index:PipelineRbac", name, {}, opts);
 
+        this.pipelinesNamespace = args.pipelinesNamespace;
         const files = readRuleFiles().filter((f) => !f.requires || args.enableIntercepts);
-        const accounts = new Map<string, k8s.core.v1.ServiceAccount>();
+        const accounts = this.accounts;
         const account = (saName: string, namespace: string) => {
             const key = `${namespace}/${saName}`;
             if (!accounts.has(key)) {
@@ -78,8 +81,8 @@ export class PipelineRbac extends pulumi.ComponentResource {
             }
         }
         if (args.githubTokenSecret) {
-            // pr-comment: read the one Secret named in config, nothing else; not a rule file because the
-            // name is config.
+            // pr-comment, commit-status and retest-pr: read the one Secret named in config, nothing else; not
+            // a rule file because the name is config.
             const role = new k8s.rbac.v1.Role(`${name}-pr-comment-token`, {
                 metadata: objectMeta("tekton-dag-pr-comment-token", "rbac", args.pipelinesNamespace),
                 rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: [args.githubTokenSecret] }],
@@ -87,7 +90,8 @@ export class PipelineRbac extends pulumi.ComponentResource {
             new k8s.rbac.v1.RoleBinding(`${name}-pr-comment-token`, {
                 metadata: objectMeta("tekton-dag-pr-comment-token", "rbac", args.pipelinesNamespace),
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: pipelineSa.metadata.name, namespace: args.pipelinesNamespace }],
+                subjects: [pipelineSa, account(RETEST_SERVICE_ACCOUNT, args.pipelinesNamespace)]
+                    .map((sa) => ({ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.pipelinesNamespace })),
             }, { parent: this });
             this.roles.push(role);
         }
@@ -102,6 +106,16 @@ export class PipelineRbac extends pulumi.ComponentResource {
             pipelineServiceAccountName: this.pipelineServiceAccountName,
             prCodeServiceAccountName: this.prCodeServiceAccountName,
         });
+    }
+
+    /**
+     * The ServiceAccount a rule file in the pipelines namespace binds (`subject`); fails naming the subject when
+     * no rule file does, so a TaskRun can never name an account without its Role.
+     */
+    serviceAccountName(subject: string): pulumi.Output<string> {
+        const sa = this.accounts.get(`${this.pipelinesNamespace}/${subject}`);
+        if (!sa) throw new Error(`no rule file in tekton/rbac binds ServiceAccount ${subject} in the pipelines namespace`);
+        return sa.metadata.name;
     }
 
     /**

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../lib/config";
 import { objectMeta } from "../lib/labels";
+import { PR_STOPPER_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../lib/identities";
 import { parseEgressEntries } from "../lib/egressCidrs";
 import { BuildImage, checkPinnedVersion } from "./buildImage";
 import { PrCodeNetworkPolicies } from "./networkPolicies";
@@ -98,6 +99,7 @@ export class TektonDagStack extends pulumi.ComponentResource {
                 "insecure-registry": String(c.insecureRegistry),
                 "lease-wait-seconds": String(c.leaseWaitSeconds),
                 "github-token-secret": c.githubTokenSecret,
+                "trusted-fork-repos": c.trustedForkRepos.join(" "),
                 "status-context": c.commitStatusContext || `tekton-dag/${pulumi.getStack()}`,
                 "status-target-url": c.statusTargetUrl,
                 "traffic-manager-namespace": c.telepresenceNamespace,
@@ -126,6 +128,8 @@ export class TektonDagStack extends pulumi.ComponentResource {
             namespace: c.pipelinesNamespace,
             pipelineServiceAccount: rbac.pipelineServiceAccountName,
             prCodeServiceAccount: rbac.prCodeServiceAccountName,
+            prStopperServiceAccount: rbac.serviceAccountName(PR_STOPPER_SERVICE_ACCOUNT),
+            retestServiceAccount: rbac.serviceAccountName(RETEST_SERVICE_ACCOUNT),
             trustedForkRepos: c.trustedForkRepos,
             forkApprovalComment: c.forkApprovalComment,
             prImagePushSecret: c.prImagePushSecret,

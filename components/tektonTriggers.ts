@@ -9,6 +9,10 @@ export interface TektonTriggersArgs {
     readonly pipelineServiceAccount: pulumi.Input<string>;
     /** ServiceAccount without RBAC or token: every other task (everything that runs PR code) runs as it. */
     readonly prCodeServiceAccount: pulumi.Input<string>;
+    /** What stop-pr-runs runs as: may only list and stop PipelineRuns. */
+    readonly prStopperServiceAccount: pulumi.Input<string>;
+    /** What retest-pr runs as: reads this component's run template, starts and stops PipelineRuns. */
+    readonly retestServiceAccount: pulumi.Input<string>;
     /** Forks (owner/name) whose PRs run like the repository's own. */
     readonly trustedForkRepos?: string[];
     /**
@@ -91,6 +95,47 @@ export function okToTestFilter(): string {
     ].join(" && ");
 }
 
+/** The rerun comment: the command alone (surrounding blank space aside). */
+export const RETEST_COMMAND = "/retest";
+
+/**
+ * The CEL filter of rerun comments: a new `/retest` comment on an open PR by an approver. The delivery does
+ * not name the PR's head, so retest-pr asks GitHub for it, and applies the fork gate to it.
+ */
+export function retestFilter(): string {
+    return [
+        "body.action == 'created'",
+        "has(body.issue.pull_request)",
+        "body.issue.state == 'open'",
+        `body.comment.author_association in [${APPROVER_ASSOCIATIONS.map(celString).join(", ")}]`,
+        `body.comment.body.trim() == ${celString(RETEST_COMMAND)}`,
+    ].join(" && ");
+}
+
+/** A closed PR, merged or not, whatever its head's repository: stopping its runs is never a risk. */
+export const CLOSED_FILTER = "body.action == 'closed'";
+
+/** The labels that tie a run (and the TaskRuns the listener starts beside it) to its PR and delivery. */
+const prLabels = (deliveryLabel = true) => ({
+    "app.kubernetes.io/part-of": "tekton-dag",
+    "tekton-dag.io/pr": "$(tt.params.pr-number)",
+    "tekton-dag.io/repo-id": "$(tt.params.repo-id)",
+    // Triggers gives every resource of one delivery the same $(uid).
+    ...(deliveryLabel ? { "tekton-dag.io/delivery": "$(uid)" } : {}),
+});
+
+/** A TaskRun of one of the listener's own tasks (no PR code; its own ServiceAccount). */
+const listenerTaskRun = (task: string, serviceAccountName: pulumi.Input<string>, params: Record<string, pulumi.Input<string>>) => ({
+    apiVersion: "tekton.dev/v1",
+    kind: "TaskRun",
+    metadata: { generateName: `${task}-`, labels: prLabels() },
+    spec: {
+        taskRef: { name: task },
+        serviceAccountName,
+        params: Object.entries(params).map(([name, value]) => ({ name, value })),
+    },
+});
+
 /** The overlay that hands the approved sha to the binding as `$(extensions.approved_sha)`. */
 export const okToTestOverlays = [{ key: APPROVED_SHA, expression: `body.comment.body.trim().substring(${OK_TO_TEST_COMMAND.length + 1})` }];
 
@@ -119,6 +164,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "app-revision", value: "$(body.pull_request.head.sha)" },
                     { name: "pr-number", value: "$(body.pull_request.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                    { name: "repo-id", value: "$(body.repository.id)" },
                 ],
             },
         }, child);
@@ -131,9 +177,23 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "app-revision", value: `$(extensions.${APPROVED_SHA})` },
                     { name: "pr-number", value: "$(body.issue.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                    { name: "repo-id", value: "$(body.repository.id)" },
                 ],
             },
         }, child) : undefined;
+        // A /retest comment and a closed PR: the PR and its repository (the rerun's commit comes from GitHub).
+        const issueBinding = new k8s.apiextensions.CustomResource(`${name}-comment-binding`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerBinding",
+            metadata: objectMeta("github-pr-comment-binding", "triggers", ns),
+            spec: {
+                params: [
+                    { name: "pr-number", value: "$(body.issue.number)" },
+                    { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                    { name: "repo-id", value: "$(body.repository.id)" },
+                ],
+            },
+        }, child);
 
         const template = new k8s.apiextensions.CustomResource(`${name}-template`, {
             apiVersion: TRIGGERS_API,
@@ -144,18 +204,17 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "app-revision", description: "The commit to test: the PR's head, or the approved commit" },
                     { name: "pr-number", description: "PR number" },
                     { name: "repo-full-name", description: "owner/name of the PR's repository; selects the app(s) of the stack" },
+                    { name: "repo-id", description: "GitHub's numeric id of that repository: with pr-number, the label that finds the PR's runs" },
                     { name: "git-url", description: "Platform repo with the stack files", default: args.platformRepoUrl },
                     { name: "git-revision", default: args.platformRepoRevision },
                     { name: "stack-file", default: args.stackFile },
                     { name: "intercept-backend", description: "telepresence or mirrord", default: args.interceptBackend },
                 ],
+                // The run first: stop-pr-runs finds it by the delivery label and keeps it and anything newer.
                 resourcetemplates: [{
                     apiVersion: "tekton.dev/v1",
                     kind: "PipelineRun",
-                    metadata: {
-                        generateName: "stack-pr-test-",
-                        labels: { "app.kubernetes.io/part-of": "tekton-dag", "tekton-dag.io/pr": "$(tt.params.pr-number)" },
-                    },
+                    metadata: { generateName: "stack-pr-test-", labels: prLabels() },
                     spec: {
                         pipelineRef: { name: "stack-pr-test" },
                         // Unprivileged by default; the pipeline ServiceAccount only for the tasks listed
@@ -182,7 +241,33 @@ export class TektonTriggers extends pulumi.ComponentResource {
                             secret: { secretName: args.prImagePushSecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] },
                         }] : [])],
                     },
-                }],
+                }, listenerTaskRun("stop-pr-runs", args.prStopperServiceAccount, {
+                    "repo-id": "$(tt.params.repo-id)", "pr-number": "$(tt.params.pr-number)", reason: "superseded",
+                    "head-sha": "$(tt.params.app-revision)", delivery: "$(uid)",
+                })],
+            },
+        }, child);
+        const closedTemplate = new k8s.apiextensions.CustomResource(`${name}-closed-template`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerTemplate",
+            metadata: objectMeta("stack-pr-closed-template", "triggers", ns),
+            spec: {
+                params: [{ name: "pr-number" }, { name: "repo-full-name" }, { name: "repo-id" }],
+                resourcetemplates: [listenerTaskRun("stop-pr-runs", args.prStopperServiceAccount, {
+                    "repo-id": "$(tt.params.repo-id)", "pr-number": "$(tt.params.pr-number)", reason: "closed",
+                })],
+            },
+        }, child);
+        const retestTemplate = new k8s.apiextensions.CustomResource(`${name}-retest-template`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerTemplate",
+            metadata: objectMeta("stack-pr-retest-template", "triggers", ns),
+            spec: {
+                params: [{ name: "pr-number" }, { name: "repo-full-name" }, { name: "repo-id" }],
+                resourcetemplates: [listenerTaskRun("retest-pr", args.retestServiceAccount, {
+                    "repo-full-name": "$(tt.params.repo-full-name)", "repo-id": "$(tt.params.repo-id)",
+                    "pr-number": "$(tt.params.pr-number)", delivery: "$(uid)", template: template.metadata.name,
+                })],
             },
         }, child);
 
@@ -218,6 +303,18 @@ export class TektonTriggers extends pulumi.ComponentResource {
                         ],
                         bindings: [{ ref: binding.metadata.name }],
                         template: { ref: template.metadata.name },
+                    },
+                    {
+                        name: "github-pull-request-closed",
+                        interceptors: [githubInterceptor(args.webhookSecretName, "pull_request"), celInterceptor(CLOSED_FILTER)],
+                        bindings: [{ ref: binding.metadata.name }],
+                        template: { ref: closedTemplate.metadata.name },
+                    },
+                    {
+                        name: "github-retest",
+                        interceptors: [githubInterceptor(args.webhookSecretName, "issue_comment"), celInterceptor(retestFilter())],
+                        bindings: [{ ref: issueBinding.metadata.name }],
+                        template: { ref: retestTemplate.metadata.name },
                     },
                     ...(approvalBinding ? [{
                         name: "github-ok-to-test",

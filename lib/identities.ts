@@ -12,6 +12,13 @@
 /** The ServiceAccount with the pipeline's RBAC (tekton/rbac/pipeline-*.yaml). */
 export const PIPELINE_SERVICE_ACCOUNT = "tekton-dag-pipeline";
 
+/**
+ * What the EventListener's own TaskRuns run as (tekton/rbac/pr-stopper-in-home.yaml, retest-in-home.yaml):
+ * stop-pr-runs may only list and stop PipelineRuns; retest-pr may also start one from the listener's template.
+ */
+export const PR_STOPPER_SERVICE_ACCOUNT = "tekton-dag-pr-stopper";
+export const RETEST_SERVICE_ACCOUNT = "tekton-dag-retest";
+
 /** No RoleBinding names it and its pods mount no token: what every PR-code task runs as. */
 export const PR_CODE_SERVICE_ACCOUNT = "tekton-dag-pr-code";
 

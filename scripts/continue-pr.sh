@@ -94,6 +94,8 @@ if [ "$status" = "True" ]; then
   warn "PipelineRun '${run}' succeeded; continuing it runs deploy and the tests again"
 fi
 uid="$(jq -r '.metadata.uid // ""' <<<"$pr_json")"
+# The PR's labels: a newer commit, a /retest or the PR's closing stops the continued run as it would the first.
+pr_labels="$(jq -c '.metadata.labels // {} | with_entries(select(.key == "tekton-dag.io/pr" or .key == "tekton-dag.io/repo-id"))' <<<"$pr_json")"
 [ -n "$uid" ] || die "PipelineRun '${run}' has no metadata.uid"
 run_ns="$(jq -r '.metadata.namespace // ""' <<<"$pr_json")"
 
@@ -169,7 +171,7 @@ template="$(jq -c --arg sa "$PR_CODE_SA" '
 specs="$(printf '%s\n' "${CLUSTER_TASKS[@]}" | jq -R . | jq -sc --arg sa "$PIPELINE_SA" 'map({pipelineTaskName: ., serviceAccountName: $sa})')"
 
 jq -n -r \
-  --arg run "$run" --arg uid "$uid" --arg ns "$run_ns" --arg pipeline "$PIPELINE" \
+  --arg run "$run" --arg uid "$uid" --arg ns "$run_ns" --arg pipeline "$PIPELINE" --argjson prlabels "$pr_labels" \
   --argjson params "$params" --argjson ws "$ws" --argjson template "$template" --argjson specs "$specs" '
   # JSON strings and flow collections are valid YAML, so values are written with tojson.
   def y: tojson;
@@ -183,6 +185,7 @@ jq -n -r \
     "  labels:",
     "    app.kubernetes.io/part-of: tekton-dag",
     "    tekton-dag.io/continues: \($run | y)",
+    ($prlabels | to_entries[] | "    \(.key | y): \(.value | y)"),
     "  annotations:",
     "    tekton-dag.io/continues-run-id: \($uid | y)",
     "spec:",

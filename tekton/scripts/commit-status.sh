@@ -3,7 +3,8 @@
 # Task commit-status: sets the run's commit status on the commit it tests, so that a PR shows the run and
 # branch protection can require it. Runs twice per run: first (PHASE=start) `pending`, then in finally
 # (PHASE=end) `success`, `failure` (naming the task that failed) or `error` (the run was cancelled, or
-# stopped in favour of a newer commit: the PipelineRun's annotation tekton-dag.io/superseded-by names it).
+# stopped in favour of a newer commit, whose sha the PipelineRun's annotation tekton-dag.io/superseded-by
+# names, or because the PR was closed: annotation tekton-dag.io/stopped-because=closed; stop-pr-runs.sh sets both).
 #   POST {github-api-url}/repos/{owner}/{name}/statuses/{sha}   {state, context, description, target_url}
 # Every run of a PR reports under the same context (both pipelines), so a continued run replaces the state
 # of the run it continues on that commit.
@@ -48,15 +49,18 @@ fi
 
 # The end state: from Tekton, never from anything the PR's code wrote.
 end_state() {
-  local run spec_status superseded failed
+  local run spec_status superseded stopped failed
   run="$(kubectl get pipelineruns.tekton.dev -n "$RUN_NAMESPACE" --field-selector "metadata.name=${RUN_NAME}" -o json)" ||
     die "cannot read PipelineRun ${RUN_NAMESPACE}/${RUN_NAME}"
   spec_status="$(jq -r '.items[0].spec.status // ""' <<<"$run")"
   superseded="$(jq -r '.items[0].metadata.annotations["tekton-dag.io/superseded-by"] // ""' <<<"$run")"
+  stopped="$(jq -r '.items[0].metadata.annotations["tekton-dag.io/stopped-because"] // ""' <<<"$run")"
   case "$spec_status" in
     Cancelled | CancelledRunFinally | StoppedRunFinally)
       if [[ "$superseded" =~ ^[0-9a-f]{7,40}$ ]]; then
         printf 'error\t%s: superseded by %s\n' "$PIPELINE_NAME" "${superseded:0:7}"
+      elif [ "$stopped" = closed ]; then
+        printf 'error\t%s: stopped, the PR was closed\n' "$PIPELINE_NAME"
       else
         printf 'error\t%s: cancelled\n' "$PIPELINE_NAME"
       fi

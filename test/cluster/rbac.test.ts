@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
     getJson, Account, apply, canI, cleanupEnv, installTokenSecret, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
-    PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
+    PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, renderKindStack, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
     TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
@@ -15,6 +15,12 @@ import * as path from "node:path";
 import { deploySuite, ProxyPods } from "./standins";
 import { GitHubStandIn } from "../helpers/githubStandIn";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
+import * as fs from "node:fs";
+import * as YAML from "yaml";
+import { PR_STOPPER_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../../lib/identities";
+
+const PR_STOPPER_SA = { name: PR_STOPPER_SERVICE_ACCOUNT, namespace: PIPELINES_NS };
+const RETEST_SA = { name: RETEST_SERVICE_ACCOUNT, namespace: PIPELINES_NS };
 
 const NS_OF = { pipelines: PIPELINES_NS, target: TARGET_NS, telepresence: TELEPRESENCE_NS } as const;
 const files = readRuleFiles();
@@ -109,8 +115,59 @@ const scenarios = {
             await removeToken();
         }
     },
+    // A closed PR: its running run is listed, read and stopped (CancelledRunFinally) by the listener's TaskRun.
+    async prStop(): Promise<Outcome> {
+        const run = prRun("rbac-stop");
+        try {
+            const r = await runScript("stop-pr-runs.sh", { REASON: "closed", REPO_ID: "11", PR_NUMBER: "7", NAMESPACE: PIPELINES_NS }, PR_STOPPER_SA);
+            const stopped = getJson(["get", "pipelinerun.tekton.dev", run, "-n", PIPELINES_NS]).spec.status === "CancelledRunFinally";
+            return { script: "stop-pr-runs.sh (a closed PR)", ok: r.status === 0 && stopped, output: r.stderr };
+        } finally {
+            kubectl(["delete", "pipelinerun.tekton.dev", "-n", PIPELINES_NS, "-l", "tekton-dag.io/repo-id=11", "--wait=true"]);
+        }
+    },
+    // /retest: the listener's TriggerTemplate read, the rerun created, the older run stopped; GitHub (simulated)
+    // answers for the PR, read without a token.
+    async retest(): Promise<Outcome> {
+        const github = new GitHubStandIn();
+        await github.start();
+        github.pulls.set("org/fe#7", { state: "open", headSha: "0123456789abcdef0123456789abcdef01234567", headRepo: "org/fe" });
+        const dir = await renderKindStack();
+        const template = fs.readdirSync(path.join(dir, PIPELINES_NS)).map((f) => YAML.parse(fs.readFileSync(path.join(dir, PIPELINES_NS, f), "utf8")))
+            .find((o) => o.kind === "TriggerTemplate" && o.metadata.name === "stack-pr-test-template");
+        apply([template]);
+        const run = prRun("rbac-retest-old");
+        try {
+            const r = await runScript("retest-pr.sh", {
+                REPO_FULL_NAME: "org/fe", REPO_ID: "11", PR_NUMBER: "7", DELIVERY: "rbac-retest", TEMPLATE: "stack-pr-test-template",
+                GITHUB_TOKEN_SECRET: "", GITHUB_API_URL: github.url, NAMESPACE: PIPELINES_NS,
+            }, RETEST_SA);
+            const stopped = getJson(["get", "pipelinerun.tekton.dev", run, "-n", PIPELINES_NS]).spec.status === "CancelledRunFinally";
+            return { script: "retest-pr.sh (an open PR with a running run)", ok: r.status === 0 && stopped && github.invalid().length === 0, output: r.stderr };
+        } finally {
+            await github.stop();
+            kubectl(["delete", "pipelinerun.tekton.dev", "-n", PIPELINES_NS, "-l", "tekton-dag.io/repo-id=11", "--wait=true"]);
+            kubectl(["delete", "triggertemplate.triggers.tekton.dev", "stack-pr-test-template", "-n", PIPELINES_NS, "--ignore-not-found"]);
+        }
+    },
 };
 type Scenario = keyof typeof scenarios;
+
+/** A running PipelineRun of PR 7 of repository id 11, created a second before what follows (the scripts stop only older runs). */
+function prRun(name: string): string {
+    const created = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({
+        apiVersion: "tekton.dev/v1", kind: "PipelineRun",
+        metadata: { name, namespace: PIPELINES_NS, labels: { "tekton-dag.io/pr": "7", "tekton-dag.io/repo-id": "11", "tekton-dag.io/delivery": name } },
+        spec: { pipelineRef: { name: "stack-pr-test" } },
+    })));
+    // The scripts keep runs created in the same second as the newer one: wait for the server's clock to move on.
+    for (;;) {
+        const probe = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "clock-probe-", namespace: PIPELINES_NS } })));
+        kubectlOk(["delete", "configmap", probe.metadata.name, "-n", PIPELINES_NS]);
+        if (probe.metadata.creationTimestamp > created.metadata.creationTimestamp) return name;
+        spawnSync("sleep", ["0.1"]);
+    }
+}
 
 /** Which scenario proves each rule needed (file -> one entry per rule, in file order). */
 const NEEDED_BY: Record<string, Scenario[][]> = {
@@ -127,6 +184,8 @@ const NEEDED_BY: Record<string, Scenario[][]> = {
     "mirrord-proxy.yaml": [["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"], ["mirrordDeploy"]],
     "telepresence-client-target.yaml": [["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"]],
     "telepresence-client-manager.yaml": [["telepresenceProxy"], ["telepresenceProxy"], ["telepresenceProxy"]],
+    "pr-stopper-in-home.yaml": [["prStop"]], // pipelineruns list, get, patch
+    "retest-in-home.yaml": [["retest"], ["retest"], ["retest"]], // the template, create the rerun, stop the older run
 };
 
 function accountOf(file: RuleFile): Account {
@@ -234,23 +293,25 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
     // API server's audit log holds every request of tekton-dag-pipeline, so each granted verb must appear
     // there, allowed, from the scenarios and the full run above. The proxies' ServiceAccounts are left out:
     // their requests here come from stand-ins of the mirrord and Telepresence CLIs, not from the CLIs.
-    it("every verb the rule files grant tekton-dag-pipeline was used by a script (audit log): none granted for nothing", () => {
-        const used = authorizedRequests(startMark, `system:serviceaccount:${PIPELINE_SA.namespace}:${PIPELINE_SA.name}`);
-        const unused: string[] = [];
-        for (const file of files.filter((f) => f.subject === PIPELINE_SA.name)) {
-            const ns = NS_OF[file.roleNamespaces];
-            for (const rule of file.rules) {
-                for (const resource of rule.resources) {
-                    for (const verb of rule.verbs) {
-                        const hit = used.some((u) => u.verb === verb && u.resource === resource && rule.apiGroups.includes(u.group) && u.namespace === ns
-                            && (!rule.resourceNames || rule.resourceNames.includes(u.name)));
-                        if (!hit) unused.push(`tekton/rbac/${file.file}: ${verb} ${resource}${rule.apiGroups[0] ? `.${rule.apiGroups[0]}` : ""} in ${ns}`);
+    for (const account of [PIPELINE_SA, PR_STOPPER_SA, RETEST_SA]) {
+        it(`every verb the rule files grant ${account.name} was used by a script (audit log): none granted for nothing`, () => {
+            const used = authorizedRequests(startMark, `system:serviceaccount:${account.namespace}:${account.name}`);
+            const unused: string[] = [];
+            for (const file of files.filter((f) => f.subject === account.name)) {
+                const ns = NS_OF[file.roleNamespaces];
+                for (const rule of file.rules) {
+                    for (const resource of rule.resources) {
+                        for (const verb of rule.verbs) {
+                            const hit = used.some((u) => u.verb === verb && u.resource === resource && rule.apiGroups.includes(u.group) && u.namespace === ns
+                                && (!rule.resourceNames || rule.resourceNames.includes(u.name)));
+                            if (!hit) unused.push(`tekton/rbac/${file.file}: ${verb} ${resource}${rule.apiGroups[0] ? `.${rule.apiGroups[0]}` : ""} in ${ns}`);
+                        }
                     }
                 }
             }
-        }
-        assert.deepEqual(unused, [], "granted but never used by any script");
-    });
+            assert.deepEqual(unused, [], "granted but never used by any script");
+        });
+    }
 
     it("a pod of a PR-code task (tekton-dag-pr-code) gets no API token: the API server mounts none", () => {
         const name = `pr-code-token-check-${Date.now()}`;
@@ -277,7 +338,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         const BASELINE = new Set(["selfsubjectaccessreviews.authorization.k8s.io", "selfsubjectrulesreviews.authorization.k8s.io",
             "selfsubjectreviews.authentication.k8s.io", "clustertrustbundles.certificates.k8s.io"]);
         // tekton-dag-pr-code is named by no rule file: its expected set is empty.
-        const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA, PR_CODE_SA];
+        const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA, PR_CODE_SA, PR_STOPPER_SA, RETEST_SA];
         type Rules = RuleFile["rules"];
         /** The account's permissions in each namespace equal its rule files' plus `extra` (Roles outside them). */
         function checkEffective(account: Account, extra: Array<{ ns: string; rules: Rules }> = []): void {

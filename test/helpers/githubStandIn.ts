@@ -1,13 +1,16 @@
 // GitHub, simulated: an HTTP server on 127.0.0.1 that takes what pr-comment.sh and commit-status.sh send
 // (their curl is real). Each request is held to GitHub's REST API description (./githubApi.ts): a request
 // GitHub would refuse gets GitHub's 422 and is kept with its problems. It keeps what the scripts rely on:
-// the token's user (GET /user), a PR's comments (list with pages, create, update), commit statuses.
+// the token's user (GET /user), a PR's comments (list with pages, create, update), commit statuses, and the
+// pull requests a test declares (GET .../pulls/{n}: their state, head and base; 404 for any other).
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import { requestProblems, successStatus } from "./githubApi";
 
 export interface GitHubRequest { method: string; url: string; authorization: string; body: any; problems: string[] }
 export interface StoredComment { id: number; repo: string; issue: number; body: string; user: { login: string } }
+/** What a test says about a pull request; the answer has the fields of GitHub's pull-request object the scripts read. */
+export interface PullRequest { state: "open" | "closed"; headSha: string; headRepo: string | null; merged?: boolean }
 
 /** The login of the tokens this GitHub knows; a token of a GitHub App installation has none (/user is 403). */
 export const BOT_LOGIN = "tekton-dag-bot";
@@ -15,6 +18,8 @@ export const BOT_LOGIN = "tekton-dag-bot";
 export class GitHubStandIn {
     readonly requests: GitHubRequest[] = [];
     readonly stored: StoredComment[] = [];
+    /** Pull requests by "owner/name#number". */
+    readonly pulls = new Map<string, PullRequest>();
     /** When set, every request (of `method`, if given) gets this answer instead (a refusal GitHub gives: 401, 403, 404, 422). */
     refuseWith?: { status: number; message: string; method?: string };
     /** Tokens of a GitHub App installation: they cannot read /user, and their comments are the app's. */
@@ -43,6 +48,17 @@ export class GitHubStandIn {
                 const login = this.appTokens ? "tekton-dag-app[bot]" : BOT_LOGIN;
                 if (req.method === "GET" && pathPart === "/user") {
                     return this.appTokens ? answer(403, { message: "Resource not accessible by integration" }) : answer(200, { login, type: "User" });
+                }
+                const pull = /^\/repos\/([^/]+\/[^/]+)\/pulls\/(\d+)$/.exec(pathPart);
+                if (pull && req.method === "GET") {
+                    const pr = this.pulls.get(`${pull[1]}#${pull[2]}`);
+                    if (!pr) return answer(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest/pulls/pulls#get-a-pull-request" });
+                    const repo = (fullName: string) => ({ full_name: fullName, name: fullName.split("/")[1], owner: { login: fullName.split("/")[0] } });
+                    return answer(200, {
+                        number: Number(pull[2]), state: pr.state, merged: pr.merged ?? false,
+                        head: { sha: pr.headSha, ref: "topic", repo: pr.headRepo === null ? null : repo(pr.headRepo) },
+                        base: { sha: "0".repeat(40), ref: "main", repo: repo(pull[1]) },
+                    });
                 }
                 const list = /^\/repos\/([^/]+\/[^/]+)\/issues\/(\d+)\/comments$/.exec(pathPart);
                 if (list && req.method === "GET") {

@@ -59,7 +59,12 @@ export function decide(objs: any[], deliveries: Delivery[]): Decision[][] {
 
 /** The PipelineRuns a delivery starts: the resources of every trigger that accepted it. */
 export function runsStarted(decisions: Decision[]): any[] {
-    return decisions.filter((d) => d.accepted).flatMap((d) => d.resources ?? []);
+    return decisions.filter((d) => d.accepted).flatMap((d) => d.resources ?? []).filter((r) => r.kind === "PipelineRun");
+}
+
+/** The TaskRuns of the listener's own tasks (stop-pr-runs, retest-pr) that accepted deliveries would create. */
+export function taskRunsStarted(decisions: Decision[]): any[] {
+    return decisions.filter((d) => d.accepted).flatMap((d) => d.resources ?? []).filter((r) => r.kind === "TaskRun");
 }
 
 /** A PipelineRun's params as a name -> value map. */

@@ -4,7 +4,8 @@
 //
 // Real, as local processes with the pod's env and token: check-intercept-backend, resolve-stack (both
 // steps), deploy-intercepts-telepresence / -mirrord, deploy-intercepts-result, cleanup-intercepts,
-// pr-comment and the commit statuses (status-pending, status-final). Simulated (outcomes chosen here): the git clones (fetch-platform leaves the stack file in the
+// pr-comment and the commit statuses (status-pending, status-final), and the listener's own TaskRuns
+// (stop-pr-runs, retest-pr). Simulated (outcomes chosen here): the git clones (fetch-platform leaves the stack file in the
 // workspace, as a clone of the platform repository would), the build, the PR's hooks and tests (PR code in
 // images that cannot run here), and the validate tasks (pod-to-pod HTTP). Inside the real steps: the
 // `mirrord verify-config` of deploy-intercepts-mirrord (recorded answer), the proxy pods' containers and
@@ -71,6 +72,9 @@ export function realPlan(github: GitHubStandIn, opts: RealPlanOptions = {}): Run
             "pr-comment": { real: true, env: { GITHUB_API_URL: github.url } },
             "status-pending": { real: true, env: { GITHUB_API_URL: github.url } },
             "status-final": { real: true, env: { GITHUB_API_URL: github.url } },
+            // The EventListener's own TaskRuns (no PipelineRun): the real scripts.
+            "stop-pr-runs": { real: true },
+            "retest-pr": { real: true, env: { GITHUB_API_URL: github.url } },
         },
         default: {},
     };

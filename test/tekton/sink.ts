@@ -24,12 +24,21 @@ export function delivery(action: string, edit: (p: any) => void = () => {}): any
     return p;
 }
 
-/** A delivery of PR `number` of `repo` (not a fork: head and base in the same repository), with a head commit of its own. */
-export function prDelivery(action: string, repo: string, number: number): any {
+/** GitHub's numeric id of a repository of these tests: one per name, as GitHub gives one per repository. */
+export function repoId(repo: string): number {
+    return parseInt(createHash("sha1").update(repo).digest("hex").slice(0, 7), 16);
+}
+
+/**
+ * A delivery of PR `number` of `repo` (not a fork: head and base in the same repository), with a head commit of
+ * its own (or `head`, e.g. the commit a push added).
+ */
+export function prDelivery(action: string, repo: string, number: number, head?: string): any {
     return delivery(action, (p) => {
         p.number = number;
         p.pull_request.number = number;
-        p.pull_request.head.sha = createHash("sha1").update(`${repo}#${number}`).digest("hex");
+        p.pull_request.head.sha = head ?? createHash("sha1").update(`${repo}#${number}`).digest("hex");
+        p.repository.id = repoId(repo);
         p.repository.full_name = repo;
         p.repository.name = repo.split("/")[1];
         p.pull_request.base.repo.full_name = repo;

@@ -72,7 +72,8 @@ export interface EndedPod {
 }
 
 export interface RealStep {
-    pod: string; task: string; pipelineRun: string; step: string; exitCode: number; stdout: string; stderr: string;
+    /** pipelineRun is undefined for a TaskRun of its own (the ones the EventListener starts); taskRun is always set. */
+    pod: string; task: string; pipelineRun: string; taskRun: string; step: string; exitCode: number; stdout: string; stderr: string;
     results: Record<string, string>; serviceAccount: string; hadToken: boolean;
     /** The id (jti) of the pod's token: the audit log names it as the credential of the step's requests. */
     tokenId?: string;
@@ -178,7 +179,7 @@ export class StepRunner {
         const plan = this.planOf(pipelineRun)!;
         const stepPlan = plan.tasks[task] ?? plan.default ?? {};
         const steps: Container[] = pod.spec.containers.filter((c: Container) => c.name.startsWith("step-"));
-        const ctx = this.context(pipelineRun);
+        const ctx = pipelineRun ? this.context(pipelineRun) : ownTaskRunContext(pod);
         if (stepPlan.gate) {
             await stepPlan.gate(ctx);
             // Deleted meanwhile (a cancelled TaskRun's pod): its kubelet would have killed the containers.
@@ -219,7 +220,7 @@ export class StepRunner {
             ended[steps[i].name] = { exitCode, message: JSON.stringify(entries), started, finished: new Date().toISOString() };
         }
         // Which TaskRuns of the run exist as this pod ends: the DAG-order check reads it.
-        const existing = JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", this.namespace, "-l", `tekton.dev/pipelineRun=${pipelineRun}`, "-o", "json"]))
+        const existing = !pipelineRun ? [] : JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", this.namespace, "-l", `tekton.dev/pipelineRun=${pipelineRun}`, "-o", "json"]))
             .items.map((t: any) => t.metadata.labels["tekton.dev/pipelineTask"]);
         // The whole containerStatuses list, each step terminated (others as kwok left them).
         const statuses = pod.status.containerStatuses.map((s: any) => {
@@ -372,7 +373,7 @@ export class StepRunner {
                 }
                 const exitCode = status ?? 137;
                 this.realSteps.push({
-                    pod: pod.metadata.name, task, pipelineRun: pod.metadata.labels["tekton.dev/pipelineRun"], step: c.name, exitCode, stdout, stderr,
+                    pod: pod.metadata.name, task, pipelineRun: pod.metadata.labels["tekton.dev/pipelineRun"], taskRun: pod.metadata.labels["tekton.dev/taskRun"], step: c.name, exitCode, stdout, stderr,
                     results, serviceAccount: sa, hadToken, tokenId: jti,
                 });
                 resolve({ exitCode, results });
@@ -395,6 +396,12 @@ export class StepRunner {
         }), { mode: 0o600 });
         return { kubeconfig: file, tokenId: tokenId(token) };
     }
+}
+
+/** A TaskRun of its own has no PipelineRun: a plan that asks for one fails naming the pod. */
+function ownTaskRunContext(pod: any): StepContext {
+    const none = (): never => { throw new Error(`pod ${pod.metadata.name} belongs to no PipelineRun (a TaskRun of its own)`); };
+    return { get pipelineRun() { return none(); }, get runId() { return none(); }, param: none, resultsOf: none };
 }
 
 function derive<T>(v: Derived<T>, ctx: StepContext): T {

@@ -2,10 +2,12 @@
 // as it renders them for the local stack (Pulumi mocks, `scripts/manifests.ts --stack local`), applied as the
 // admin; PipelineRuns made from the program's own TriggerTemplate; and waits on what the API server stores.
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { apply, kubectl, kubectlOk, PIPELINES_NS, REPO, runObjects, sleep, tempDir } from "../cluster/harness";
+import { repoId } from "./sink";
 
 const STATE = process.env.TEKTON_DAG_CLUSTER_DIR ?? path.join(REPO, ".cluster");
 const CONTROLLERS = ["tekton-pipelines-controller", "tekton-triggers-controller", "tekton-interceptors"];
@@ -67,6 +69,8 @@ export function one(objs: any[], kind: string, name: string): any {
  */
 export function createFromTemplate(objs: any[], params: Record<string, string>): any {
     const tt = one(objs, "TriggerTemplate", "stack-pr-test-template");
+    // GitHub's id of the repository, as a delivery would carry it.
+    if (params["repo-full-name"] && !params["repo-id"]) params = { ...params, "repo-id": String(repoId(params["repo-full-name"])) };
     const values: Record<string, string> = {};
     for (const p of tt.spec.params) {
         const v = params[p.name] ?? p.default;
@@ -74,7 +78,8 @@ export function createFromTemplate(objs: any[], params: Record<string, string>):
         values[p.name] = v;
     }
     for (const k of Object.keys(params)) if (!(k in values)) throw new Error(`the TriggerTemplate has no param ${k}`);
-    const text = JSON.stringify(tt.spec.resourcetemplates[0]).replace(/\$\(tt\.params\.([a-z0-9-]+)\)/g, (_, n) => JSON.stringify(values[n]).slice(1, -1));
+    const text = JSON.stringify(tt.spec.resourcetemplates[0]).replace(/\$\(tt\.params\.([a-z0-9-]+)\)/g, (_, n) => JSON.stringify(values[n]).slice(1, -1))
+        .replaceAll("$(uid)", randomUUID());
     const pr = JSON.parse(text);
     pr.metadata.namespace = PIPELINES_NS;
     return JSON.parse(kubectlOk(["create", "-f", "-", "-o", "json"], JSON.stringify(pr)));
@@ -112,6 +117,8 @@ export function podsOf(pipelineRun: string): any[] {
 /** Deletes every PipelineRun (and with them their TaskRuns and pods) an earlier suite left. */
 export function purgePipelineRuns(): void {
     kubectlOk(["delete", "pipelineruns.v1.tekton.dev", "-n", PIPELINES_NS, "--all", "--wait=true", "--timeout=120s"]);
+    // The EventListener's own TaskRuns (stop-pr-runs, retest-pr) belong to no PipelineRun.
+    kubectlOk(["delete", "taskruns.v1.tekton.dev", "-n", PIPELINES_NS, "--all", "--wait=true", "--timeout=120s"]);
 }
 
 /** Waits until the API server stores no object labelled with the run (its pods end gracefully first). */

@@ -8,7 +8,7 @@
 import { strict as assert } from "node:assert";
 import examples from "@octokit/webhooks-examples";
 import { named, objects } from "../helpers/render";
-import { decide, Delivery, runParams, runsStarted, sign } from "../helpers/triggers";
+import { decide, Delivery, runParams, runsStarted, sign, taskRunsStarted } from "../helpers/triggers";
 import { resolveStack } from "../flow/helpers";
 import * as fs from "fs";
 import * as path from "path";
@@ -149,11 +149,93 @@ describe("GitHub deliveries through Tekton Triggers' own interceptors and bindin
             refused.forEach(([what], i) => assert.deepEqual(runs[i], [], what));
         });
 
-        it("is refused by the event-type check when forkApprovalComment is off (the default): one trigger, pull_request only", () => {
-            assert.deepEqual(named(noApproval, "EventListener", "tekton-dag-github").spec.triggers.map((t: any) => t.name), ["github-pull-request"]);
+        it("starts nothing when forkApprovalComment is off (the default): no approval trigger, and the others refuse it", () => {
+            assert.deepEqual(named(noApproval, "EventListener", "tekton-dag-github").spec.triggers.map((t: any) => t.name),
+                ["github-pull-request", "github-pull-request-closed", "github-retest"]);
             const [decisions] = decide(noApproval, [{ event: "issue_comment", body: comment(`/ok-to-test ${SHA}`, { association: "OWNER" }) }]);
             assert.deepEqual(runsStarted(decisions), []);
-            assert.match(decisions[0].reason!, /event type issue_comment is not allowed/);
+            assert.deepEqual(taskRunsStarted(decisions), []);
+            assert.match(decisions.find((d) => d.trigger === "github-pull-request")!.reason!, /event type issue_comment is not allowed/);
+        });
+
+        it("an approval also stops the PR's earlier runs, as superseded by the approved commit", () => {
+            const [decisions] = decide(objs, [{ event: "issue_comment", body: comment(`/ok-to-test ${SHA}`, { association: "OWNER" }) }]);
+            const [stop] = taskRunsStarted(decisions);
+            assert.equal(runParams(stop).reason, "superseded");
+            assert.equal(runParams(stop)["head-sha"], SHA);
+        });
+    });
+
+    describe("a PR's lifecycle: newer runs stop older ones, closing stops them all, /retest reruns", () => {
+        it("every run is started beside a stop-pr-runs TaskRun for the same PR, repository id and delivery, as its own ServiceAccount", () => {
+            const body = pullRequest("synchronize");
+            const [decisions] = decide(objs, [{ event: "pull_request", body }]);
+            const [run] = runsStarted(decisions);
+            const stops = taskRunsStarted(decisions);
+            assert.equal(stops.length, 1);
+            const [stop] = stops;
+            assert.equal(stop.spec.taskRef.name, "stop-pr-runs");
+            assert.equal(stop.spec.serviceAccountName, "tekton-dag-pr-stopper");
+            assert.deepEqual(runParams(stop), {
+                "repo-id": String(body.repository.id), "pr-number": String(body.pull_request.number), reason: "superseded",
+                "head-sha": body.pull_request.head.sha, delivery: run.metadata.labels["tekton-dag.io/delivery"],
+            });
+            for (const label of ["tekton-dag.io/pr", "tekton-dag.io/repo-id", "tekton-dag.io/delivery"]) {
+                assert.equal(stop.metadata.labels[label], run.metadata.labels[label], label);
+            }
+            assert.equal(run.metadata.labels["tekton-dag.io/repo-id"], String(body.repository.id));
+            assert.match(run.metadata.labels["tekton-dag.io/delivery"], /^[0-9a-f-]{36}$/, "Triggers' $(uid) of the delivery");
+            const [again] = decide(objs, [{ event: "pull_request", body }]);
+            assert.notEqual(runsStarted(again)[0].metadata.labels["tekton-dag.io/delivery"], run.metadata.labels["tekton-dag.io/delivery"],
+                "every delivery has its own id, a redelivery too");
+        });
+
+        it("a closed PR, merged or not, from a fork or not, starts no run: only a stop-pr-runs TaskRun with reason closed", () => {
+            const closed = payloads("pull_request").filter((p) => p.action === "closed");
+            assert.ok(closed.length >= 2, "the examples have closed deliveries");
+            const fromFork = clone(closed[0]);
+            fromFork.pull_request.head.repo = { ...fromFork.pull_request.head.repo, full_name: "mallory/Hello-World" };
+            for (const body of [...closed, fromFork]) {
+                const [decisions] = decide(objs, [{ event: "pull_request", body }]);
+                assert.deepEqual(runsStarted(decisions), [], `merged: ${body.pull_request.merged}`);
+                const stops = taskRunsStarted(decisions);
+                assert.equal(stops.length, 1);
+                assert.deepEqual(runParams(stops[0]), { "repo-id": String(body.repository.id), "pr-number": String(body.pull_request.number), reason: "closed" });
+            }
+        });
+
+        it("/retest of an owner, member or collaborator on an open PR starts retest-pr (its head comes from GitHub), never a run directly", () => {
+            for (const association of ["OWNER", "MEMBER", "COLLABORATOR"]) {
+                const body = comment(" /retest\r\n", { association });
+                const [decisions] = decide(objs, [{ event: "issue_comment", body }]);
+                assert.deepEqual(runsStarted(decisions), [], association);
+                const [retest, ...more] = taskRunsStarted(decisions);
+                assert.equal(more.length, 0);
+                assert.equal(retest.spec.taskRef.name, "retest-pr");
+                assert.equal(retest.spec.serviceAccountName, "tekton-dag-retest");
+                const params = runParams(retest);
+                assert.deepEqual({ ...params, delivery: undefined }, {
+                    "repo-full-name": body.repository.full_name, "repo-id": String(body.repository.id), "pr-number": String(body.issue.number),
+                    template: "stack-pr-test-template", delivery: undefined,
+                });
+                assert.equal(params.delivery, retest.metadata.labels["tekton-dag.io/delivery"]);
+            }
+        });
+
+        it("/retest does nothing for anyone else, a closed PR, a plain issue, an edited comment or other text", () => {
+            const refused: Array<[string, any]> = [
+                ["a contributor", comment("/retest", { association: "CONTRIBUTOR" })],
+                ["no association", comment("/retest", { association: "NONE" })],
+                ["a closed PR", comment("/retest", { state: "closed" })],
+                ["a plain issue", comment("/retest", { onPr: false })],
+                ["an edited comment", comment("/retest", { action: "edited" })],
+                ["more text", comment("/retest please")],
+                ["inside other text", comment("flaky?\n/retest")],
+            ];
+            for (const [what, body] of refused) {
+                const [decisions] = decide(objs, [{ event: "issue_comment", body }]);
+                assert.deepEqual([...runsStarted(decisions), ...taskRunsStarted(decisions)], [], what);
+            }
         });
     });
 
