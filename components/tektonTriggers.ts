@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { pipelineRunIdentities } from "../lib/identities";
+import { INTERCEPT_BACKEND_BINDING, interceptBackendOverlay } from "../lib/interceptLabel";
 import { objectMeta } from "../lib/labels";
 
 export interface TektonTriggersArgs {
@@ -41,7 +42,7 @@ const githubInterceptor = (secretName: pulumi.Input<string>, eventType: string) 
     ],
 });
 
-const celInterceptor = (filter: string, overlays?: Array<{ key: string; expression: string }>) => ({
+const celInterceptor = (filter: string, overlays?: pulumi.Input<Array<{ key: string; expression: string }>>) => ({
     ref: { name: "cel", kind: "ClusterInterceptor" },
     params: [{ name: "filter", value: filter }, ...(overlays ? [{ name: "overlays", value: overlays }] : [])],
 });
@@ -108,6 +109,8 @@ export class TektonTriggers extends pulumi.ComponentResource {
         const child = { parent: this, dependsOn: args.dependsOn };
 
         const identities = pipelineRunIdentities(args.pipelineServiceAccount, args.prCodeServiceAccount);
+        // The PR's tekton-dag/intercept:<backend> label, else the stack config's backend (lib/interceptLabel.ts).
+        const backendFrom = (labels: string) => pulumi.output(args.interceptBackend).apply((b) => interceptBackendOverlay(labels, b));
 
         // pr-number also makes fetch-source check that the PR's head is still app-revision.
         const binding = new k8s.apiextensions.CustomResource(`${name}-binding`, {
@@ -119,6 +122,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "app-revision", value: "$(body.pull_request.head.sha)" },
                     { name: "pr-number", value: "$(body.pull_request.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
                 ],
             },
         }, child);
@@ -131,6 +135,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "app-revision", value: `$(extensions.${APPROVED_SHA})` },
                     { name: "pr-number", value: "$(body.issue.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
                 ],
             },
         }, child) : undefined;
@@ -147,7 +152,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "git-url", description: "Platform repo with the stack files", default: args.platformRepoUrl },
                     { name: "git-revision", default: args.platformRepoRevision },
                     { name: "stack-file", default: args.stackFile },
-                    { name: "intercept-backend", description: "telepresence or mirrord", default: args.interceptBackend },
+                    { name: "intercept-backend", description: "telepresence or mirrord: the PR's intercept label, else the stack config's", default: args.interceptBackend },
                 ],
                 resourcetemplates: [{
                     apiVersion: "tekton.dev/v1",
@@ -214,7 +219,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                         name: "github-pull-request",
                         interceptors: [
                             githubInterceptor(args.webhookSecretName, "pull_request"),
-                            celInterceptor(pullRequestFilter(args.trustedForkRepos)),
+                            celInterceptor(pullRequestFilter(args.trustedForkRepos), backendFrom("body.pull_request.labels").apply((o) => [o])),
                         ],
                         bindings: [{ ref: binding.metadata.name }],
                         template: { ref: template.metadata.name },
@@ -223,7 +228,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                         name: "github-ok-to-test",
                         interceptors: [
                             githubInterceptor(args.webhookSecretName, "issue_comment"),
-                            celInterceptor(okToTestFilter(), okToTestOverlays),
+                            celInterceptor(okToTestFilter(), backendFrom("body.issue.labels").apply((o) => [...okToTestOverlays, o])),
                         ],
                         bindings: [{ ref: approvalBinding.metadata.name }],
                         template: { ref: template.metadata.name },
