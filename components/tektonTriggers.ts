@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { pipelineRunIdentities } from "../lib/identities";
+import { INTERCEPT_BACKEND_BINDING, interceptBackendOverlay } from "../lib/interceptLabel";
 import { objectMeta } from "../lib/labels";
 
 export interface TektonTriggersArgs {
@@ -45,7 +46,7 @@ const githubInterceptor = (secretName: pulumi.Input<string>, eventType: string) 
     ],
 });
 
-const celInterceptor = (filter: string, overlays?: Array<{ key: string; expression: string }>) => ({
+const celInterceptor = (filter: string, overlays?: pulumi.Input<Array<{ key: string; expression: string }>>) => ({
     ref: { name: "cel", kind: "ClusterInterceptor" },
     params: [{ name: "filter", value: filter }, ...(overlays ? [{ name: "overlays", value: overlays }] : [])],
 });
@@ -153,6 +154,8 @@ export class TektonTriggers extends pulumi.ComponentResource {
         const child = { parent: this, dependsOn: args.dependsOn };
 
         const identities = pipelineRunIdentities(args.pipelineServiceAccount, args.prCodeServiceAccount);
+        // The PR's tekton-dag/intercept:<backend> label, else the stack config's backend (lib/interceptLabel.ts).
+        const backendFrom = (labels: string) => pulumi.output(args.interceptBackend).apply((b) => interceptBackendOverlay(labels, b));
 
         // pr-number also makes fetch-source check that the PR's head is still app-revision.
         const binding = new k8s.apiextensions.CustomResource(`${name}-binding`, {
@@ -165,6 +168,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "pr-number", value: "$(body.pull_request.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
                     { name: "repo-id", value: "$(body.repository.id)" },
+                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
                 ],
             },
         }, child);
@@ -178,18 +182,33 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "pr-number", value: "$(body.issue.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
                     { name: "repo-id", value: "$(body.repository.id)" },
+                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
                 ],
             },
         }, child) : undefined;
-        // A /retest comment and a closed PR: the PR and its repository (the rerun's commit comes from GitHub).
-        const issueBinding = new k8s.apiextensions.CustomResource(`${name}-comment-binding`, {
+        // A /retest comment: the PR, its repository and the backend its labels choose (the rerun's commit
+        // comes from GitHub).
+        const retestBinding = new k8s.apiextensions.CustomResource(`${name}-retest-binding`, {
             apiVersion: TRIGGERS_API,
             kind: "TriggerBinding",
-            metadata: objectMeta("github-pr-comment-binding", "triggers", ns),
+            metadata: objectMeta("github-retest-binding", "triggers", ns),
             spec: {
                 params: [
                     { name: "pr-number", value: "$(body.issue.number)" },
                     { name: "repo-full-name", value: "$(body.repository.full_name)" },
+                    { name: "repo-id", value: "$(body.repository.id)" },
+                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
+                ],
+            },
+        }, child);
+        // A closed PR: only which PR of which repository.
+        const closedBinding = new k8s.apiextensions.CustomResource(`${name}-closed-binding`, {
+            apiVersion: TRIGGERS_API,
+            kind: "TriggerBinding",
+            metadata: objectMeta("github-pr-closed-binding", "triggers", ns),
+            spec: {
+                params: [
+                    { name: "pr-number", value: "$(body.pull_request.number)" },
                     { name: "repo-id", value: "$(body.repository.id)" },
                 ],
             },
@@ -208,7 +227,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     { name: "git-url", description: "Platform repo with the stack files", default: args.platformRepoUrl },
                     { name: "git-revision", default: args.platformRepoRevision },
                     { name: "stack-file", default: args.stackFile },
-                    { name: "intercept-backend", description: "telepresence or mirrord", default: args.interceptBackend },
+                    { name: "intercept-backend", description: "telepresence or mirrord: the PR's intercept label, else the stack config's", default: args.interceptBackend },
                 ],
                 // The run first: stop-pr-runs finds it by the delivery label and keeps it and anything newer.
                 resourcetemplates: [{
@@ -252,7 +271,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
             kind: "TriggerTemplate",
             metadata: objectMeta("stack-pr-closed-template", "triggers", ns),
             spec: {
-                params: [{ name: "pr-number" }, { name: "repo-full-name" }, { name: "repo-id" }],
+                params: [{ name: "pr-number" }, { name: "repo-id" }],
                 resourcetemplates: [listenerTaskRun("stop-pr-runs", args.prStopperServiceAccount, {
                     "repo-id": "$(tt.params.repo-id)", "pr-number": "$(tt.params.pr-number)", reason: "closed",
                 })],
@@ -263,9 +282,10 @@ export class TektonTriggers extends pulumi.ComponentResource {
             kind: "TriggerTemplate",
             metadata: objectMeta("stack-pr-retest-template", "triggers", ns),
             spec: {
-                params: [{ name: "pr-number" }, { name: "repo-full-name" }, { name: "repo-id" }],
+                params: [{ name: "pr-number" }, { name: "repo-full-name" }, { name: "repo-id" }, { name: "intercept-backend" }],
                 resourcetemplates: [listenerTaskRun("retest-pr", args.retestServiceAccount, {
                     "repo-full-name": "$(tt.params.repo-full-name)", "repo-id": "$(tt.params.repo-id)",
+                    "intercept-backend": "$(tt.params.intercept-backend)",
                     "pr-number": "$(tt.params.pr-number)", delivery: "$(uid)", template: template.metadata.name,
                 })],
             },
@@ -299,7 +319,7 @@ export class TektonTriggers extends pulumi.ComponentResource {
                         name: "github-pull-request",
                         interceptors: [
                             githubInterceptor(args.webhookSecretName, "pull_request"),
-                            celInterceptor(pullRequestFilter(args.trustedForkRepos)),
+                            celInterceptor(pullRequestFilter(args.trustedForkRepos), backendFrom("body.pull_request.labels").apply((o) => [o])),
                         ],
                         bindings: [{ ref: binding.metadata.name }],
                         template: { ref: template.metadata.name },
@@ -307,20 +327,21 @@ export class TektonTriggers extends pulumi.ComponentResource {
                     {
                         name: "github-pull-request-closed",
                         interceptors: [githubInterceptor(args.webhookSecretName, "pull_request"), celInterceptor(CLOSED_FILTER)],
-                        bindings: [{ ref: binding.metadata.name }],
+                        bindings: [{ ref: closedBinding.metadata.name }],
                         template: { ref: closedTemplate.metadata.name },
                     },
                     {
                         name: "github-retest",
-                        interceptors: [githubInterceptor(args.webhookSecretName, "issue_comment"), celInterceptor(retestFilter())],
-                        bindings: [{ ref: issueBinding.metadata.name }],
+                        interceptors: [githubInterceptor(args.webhookSecretName, "issue_comment"),
+                            celInterceptor(retestFilter(), backendFrom("body.issue.labels").apply((o) => [o]))],
+                        bindings: [{ ref: retestBinding.metadata.name }],
                         template: { ref: retestTemplate.metadata.name },
                     },
                     ...(approvalBinding ? [{
                         name: "github-ok-to-test",
                         interceptors: [
                             githubInterceptor(args.webhookSecretName, "issue_comment"),
-                            celInterceptor(okToTestFilter(), okToTestOverlays),
+                            celInterceptor(okToTestFilter(), backendFrom("body.issue.labels").apply((o) => [...okToTestOverlays, o])),
                         ],
                         bindings: [{ ref: approvalBinding.metadata.name }],
                         template: { ref: template.metadata.name },

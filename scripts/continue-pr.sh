@@ -7,7 +7,8 @@
 # adds the results of its resolve-stack and containerize TaskRuns, binds the same shared-workspace volume
 # (the PVC a volumeClaimTemplate made for the earlier run, if it used one) and keeps its pod template.
 # Identities are always the two of docs/conventions.md: tekton-dag-pr-code by default, tekton-dag-pipeline
-# only for the tasks that reach the API server. --set overrides or adds a param (e.g. --set intercept-backend=mirrord).
+# only for the tasks that reach the API server. It uses the backend the earlier run used; --set overrides or adds
+# a param (e.g. --set intercept-backend=mirrord).
 # Needs kubectl and jq, and the right to get PipelineRuns and list TaskRuns; KUBECTL names another kubectl.
 set -euo pipefail
 
@@ -42,7 +43,7 @@ warn() {
 }
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -143,6 +144,19 @@ params="$(jq -c --argjson r "$resolve" --argjson names "$(printf '%s\n' "${RESOL
   --arg built "$built" --arg prev "$run" --arg platform ".tekton-dag/runs/${uid}/platform" '
   . + ($r | with_entries(select(.key as $k | $names | index($k))))
     + {"built-images": $built, "previous-run": $prev, "platform-dir": $platform}' <<<"$params")"
+# The backend the earlier run used, also when it was started without the param (it then ran with its
+# pipeline's default, which stack config may have changed since): its check-intercept-backend TaskRun got the
+# resolved value, and Tekton keeps the pipeline spec it ran with in its status.
+if ! jq -e 'has("intercept-backend")' <<<"$params" >/dev/null; then
+  used="$(jq -r '[.items[] | select(.metadata.labels["tekton.dev/pipelineTask"] == "check-intercept-backend")
+    | .spec.params[]? | select(.name == "intercept-backend") | .value][0] // ""' <<<"$trs_json")"
+  [ -n "$used" ] || used="$(jq -r '[.status.pipelineSpec.params[]? | select(.name == "intercept-backend") | .default][0] // ""' <<<"$pr_json")"
+  if [ -n "$used" ]; then
+    params="$(jq -c --arg v "$used" '.["intercept-backend"] = $v' <<<"$params")"
+  else
+    warn "'${run}' was started without intercept-backend and records none it used; this run takes ${PIPELINE}'s default (--set intercept-backend=... to choose)"
+  fi
+fi
 for kv in "${overrides[@]+"${overrides[@]}"}"; do
   case "$kv" in
     *=*) ;;

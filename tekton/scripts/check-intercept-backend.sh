@@ -20,5 +20,6 @@ esac
 backend="${INTERCEPT_BACKEND-}"
 case "$backend" in
   telepresence | mirrord) log "intercept backend: ${backend}" ;;
-  *) die "intercept-backend must be one of telepresence, mirrord; got \"${backend}\"" ;;
+  # The stack config allows only these, so a webhook run can only have got another value from its PR's label.
+  *) die "intercept-backend must be one of telepresence, mirrord; got \"${backend}\" (a webhook run takes it from the PR's intercept label when there is one: docs/intercept-backends.md)" ;;
 esac

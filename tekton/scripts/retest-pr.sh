@@ -11,7 +11,7 @@
 #   GET {github-api-url}/repos/{owner}/{name}/pulls/{number}
 #
 # Environment: REPO_FULL_NAME, REPO_ID, PR_NUMBER, DELIVERY (the trigger's id: the new run's delivery label),
-# TEMPLATE (the TriggerTemplate), TRUSTED_FORK_REPOS (space-separated owner/name), GITHUB_TOKEN_SECRET (may
+# TEMPLATE (the TriggerTemplate), INTERCEPT_BACKEND (what the PR's intercept label chooses; empty: the template's default), TRUSTED_FORK_REPOS (space-separated owner/name), GITHUB_TOKEN_SECRET (may
 # be empty: the PR is then read without a token, which works for public repositories only), GITHUB_API_URL,
 # NAMESPACE. Needs: get on the TriggerTemplate, create, list and patch on pipelineruns, get on the token Secret.
 set -euo pipefail
@@ -63,9 +63,11 @@ fi
 
 template_json="$(kubectl get triggertemplates.triggers.tekton.dev "$TEMPLATE" -n "$NAMESPACE" -o json)" ||
   die "cannot read TriggerTemplate ${NAMESPACE}/${TEMPLATE}"
-run="$(jq --arg sha "$sha" --arg pr "$PR_NUMBER" --arg repo "$REPO_FULL_NAME" --arg repoid "$REPO_ID" --arg uid "$DELIVERY" '
+run="$(jq --arg sha "$sha" --arg pr "$PR_NUMBER" --arg repo "$REPO_FULL_NAME" --arg repoid "$REPO_ID" --arg uid "$DELIVERY" \
+  --arg backend "${INTERCEPT_BACKEND:-}" '
   (([.spec.params[] | select(has("default")) | {(.name): .default}] | add // {})
-    + {"app-revision": $sha, "pr-number": $pr, "repo-full-name": $repo, "repo-id": $repoid}) as $p
+    + {"app-revision": $sha, "pr-number": $pr, "repo-full-name": $repo, "repo-id": $repoid}
+    + (if $backend != "" then {"intercept-backend": $backend} else {} end)) as $p
   | [.spec.resourcetemplates[] | select(.kind == "PipelineRun")]
   | if length == 1 then .[0] else error("the template has \(length) PipelineRun resource templates, not one") end
   | walk(if type == "string"

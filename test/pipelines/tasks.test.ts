@@ -617,10 +617,10 @@ describe("run-hook.sh", () => {
 });
 
 describe("scripts are shellcheck-clean", () => {
-    it("the build-stage scripts and continue-pr.sh", function () {
+    it("the build-stage scripts, continue-pr.sh and run-report.sh", function () {
         if (spawnSync("shellcheck", ["--version"]).status !== 0) this.skip();
         const files = ["fetch-source.sh", "compile-app.sh", "containerize.sh", "run-hook.sh"].map((f) => path.join(SCRIPTS_DIR, f));
-        files.push(path.resolve(SCRIPTS_DIR, "../../scripts/continue-pr.sh"));
+        files.push(...["continue-pr.sh", "run-report.sh"].map((f) => path.resolve(SCRIPTS_DIR, "../../scripts", f)));
         const r = spawnSync("shellcheck", ["-x", "-P", SCRIPTS_DIR, ...files], { encoding: "utf8" });
         assert.equal(r.status, 0, r.stdout + r.stderr);
         for (const f of files) assert.ok((fs.statSync(f).mode & 0o111) !== 0, `${f} is executable`);

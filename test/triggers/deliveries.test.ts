@@ -7,11 +7,14 @@
  */
 import { strict as assert } from "node:assert";
 import examples from "@octokit/webhooks-examples";
-import { named, objects } from "../helpers/render";
+import { named, objects, paramDefault } from "../helpers/render";
 import { decide, Delivery, runParams, runsStarted, sign, taskRunsStarted } from "../helpers/triggers";
 import { resolveStack } from "../flow/helpers";
 import * as fs from "fs";
 import * as path from "path";
+import { INTERCEPT_BACKENDS } from "../../lib/config";
+import { INTERCEPT_LABEL_PREFIX } from "../../lib/interceptLabel";
+import { runScript, SCRIPTS_DIR } from "../pipelines/helpers";
 
 const payloads = (event: string): any[] => {
     const found = (examples as any[]).find((e) => e.name === event);
@@ -19,6 +22,16 @@ const payloads = (event: string): any[] => {
     return found.examples;
 };
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+
+/** A delivery's labels set to these names, each shaped like the example's own label object. */
+function withLabels(labels: any[], names: string[]): any[] {
+    return names.map((name, i) => ({ ...labels[0], id: 1000 + i, node_id: `label-${i}`, name }));
+}
+
+/** The real check-intercept-backend.sh on a value, as the run's first task gets it (env INTERCEPT_BACKEND). */
+function checkBackend(value: string) {
+    return runScript(path.join(SCRIPTS_DIR, "check-intercept-backend.sh"), { INTERCEPT_BACKEND: value, INTERCEPTS_ENABLED: "true" });
+}
 const SHA = "c0ffee0123456789abcdef0123456789abcdef01";
 
 /** A real pull_request payload of an action, with its head moved to another repository (a fork). */
@@ -217,9 +230,17 @@ describe("GitHub deliveries through Tekton Triggers' own interceptors and bindin
                 assert.deepEqual({ ...params, delivery: undefined }, {
                     "repo-full-name": body.repository.full_name, "repo-id": String(body.repository.id), "pr-number": String(body.issue.number),
                     template: "stack-pr-test-template", delivery: undefined,
+                    "intercept-backend": paramDefault(named(objs, "TriggerTemplate", "stack-pr-test-template"), "intercept-backend"),
                 });
                 assert.equal(params.delivery, retest.metadata.labels["tekton-dag.io/delivery"]);
             }
+        });
+
+        it("/retest hands retest-pr the backend the PR's intercept label chooses", () => {
+            const body = comment("/retest", { association: "MEMBER" });
+            body.issue.labels = [{ name: "tekton-dag/intercept:mirrord" }];
+            const [decisions] = decide(objs, [{ event: "issue_comment", body }]);
+            assert.equal(runParams(taskRunsStarted(decisions)[0])["intercept-backend"], "mirrord");
         });
 
         it("/retest does nothing for anyone else, a closed PR, a plain issue, an edited comment or other text", () => {
@@ -236,6 +257,78 @@ describe("GitHub deliveries through Tekton Triggers' own interceptors and bindin
                 const [decisions] = decide(objs, [{ event: "issue_comment", body }]);
                 assert.deepEqual([...runsStarted(decisions), ...taskRunsStarted(decisions)], [], what);
             }
+        });
+    });
+
+    describe(`the intercept backend from a PR label ${INTERCEPT_LABEL_PREFIX}<backend> (labels set on real payloads)`, () => {
+        /** The intercept-backend param of the one run a delivery starts. */
+        const backendOf = (deliveries: Delivery[], from = objs): string[] =>
+            started(deliveries, from).map((runs) => {
+                assert.equal(runs.length, 1, "one run");
+                return runParams(runs[0])["intercept-backend"];
+            });
+        const labelled = (names: string[], action = "synchronize"): Delivery => {
+            const body = pullRequest(action);
+            body.pull_request.labels = withLabels(body.pull_request.labels, names);
+            return { event: "pull_request", body };
+        };
+        let mirrordDefault: any[];
+        before(async () => {
+            mirrordDefault = await objects({ stack: "kind", overrides: { interceptBackend: "mirrord", forkApprovalComment: "true" } });
+        });
+
+        it("a label naming a backend gives the run that backend, beside other labels, whatever the case or blank space", () => {
+            for (const backend of INTERCEPT_BACKENDS) {
+                const other = INTERCEPT_BACKENDS.find((b) => b !== backend)!;
+                const named = [`${INTERCEPT_LABEL_PREFIX}${backend}`, `${INTERCEPT_LABEL_PREFIX} ${backend.toUpperCase()} `];
+                // The stack config's backend is the other one, so the label visibly wins.
+                const from = other === "mirrord" ? mirrordDefault : objs;
+                assert.deepEqual(backendOf(named.map((n) => labelled(["bug", n])), from), [backend, backend], backend);
+            }
+        });
+
+        it("no intercept label: the stack config's backend (tekton-dag:interceptBackend), on opened and pushed PRs", () => {
+            // The last delivery has no labels field at all (edited: GitHub always sends one).
+            const noField = labelled([]);
+            delete (noField.body as any).pull_request.labels;
+            const deliveries = [labelled([], "opened"), labelled(["bug"]), labelled(["tekton-dag/other:mirrord", "intercept:mirrord"]), noField];
+            assert.deepEqual(backendOf(deliveries), ["telepresence", "telepresence", "telepresence", "telepresence"]);
+            assert.deepEqual(backendOf(deliveries, mirrordDefault), ["mirrord", "mirrord", "mirrord", "mirrord"]);
+        });
+
+        it(`an unknown value starts a run with that value, and check-intercept-backend.sh fails it naming ${INTERCEPT_BACKENDS.join(", ")}`, () => {
+            const [value] = backendOf([labelled([`${INTERCEPT_LABEL_PREFIX}mirord`])]);
+            assert.equal(value, "mirord");
+            const r = checkBackend(value);
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, new RegExp(`must be one of ${INTERCEPT_BACKENDS.join(", ")}; got "mirord"`));
+            assert.match(r.stderr, /label/, "the message says a webhook run's value comes from the PR's label");
+        });
+
+        it("labels naming two backends start a run whose value is no backend and names both labels; check-intercept-backend.sh fails it", () => {
+            const labels = [`${INTERCEPT_LABEL_PREFIX}telepresence`, `${INTERCEPT_LABEL_PREFIX}mirrord`];
+            const [value] = backendOf([labelled(["bug", ...labels])]);
+            assert.ok(!(INTERCEPT_BACKENDS as readonly string[]).includes(value), value);
+            for (const l of labels) assert.ok(value.includes(l), `${value} names ${l}`);
+            const r = checkBackend(value);
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, new RegExp(`must be one of ${INTERCEPT_BACKENDS.join(", ")}; got "conflicting PR labels`));
+            // Two labels with one value (GitHub compares label names case-insensitively) agree.
+            assert.deepEqual(backendOf([labelled([`${INTERCEPT_LABEL_PREFIX}mirrord`, `${INTERCEPT_LABEL_PREFIX}Mirrord`])]), ["mirrord"]);
+        });
+
+        it("an approval comment on a PR takes the backend from the PR's labels (issue.labels), else the stack config's", () => {
+            const approval = (names: string[]): Delivery => {
+                const body = comment(`/ok-to-test ${SHA}`);
+                body.issue.labels = withLabels(body.issue.labels, names);
+                return { event: "issue_comment", body };
+            };
+            const runs = started([approval(["bug", `${INTERCEPT_LABEL_PREFIX}mirrord`]), approval(["bug"])]);
+            assert.deepEqual(runs.map((r) => r.length), [1, 1]);
+            assert.equal(runParams(runs[0][0])["intercept-backend"], "mirrord");
+            assert.equal(runParams(runs[0][0])["app-revision"], SHA, "the approved sha still reaches the run");
+            assert.equal(runParams(runs[1][0])["intercept-backend"], "telepresence");
+            assert.deepEqual(backendOf([approval([`${INTERCEPT_LABEL_PREFIX}telepresence`]), approval([])], mirrordDefault), ["telepresence", "mirrord"]);
         });
     });
 

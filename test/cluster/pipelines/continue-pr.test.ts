@@ -55,7 +55,7 @@ function pipelineRun(name: string, over: RunSpec = {}): any {
     };
 }
 
-interface TaskRunSpec { task: string; results: (uid: string) => Record<string, string>; workspaces?: any[] }
+interface TaskRunSpec { task: string; results: (uid: string) => Record<string, string>; workspaces?: any[]; params?: Record<string, string> }
 
 /** Writes an object's status as Tekton's controller would: through the status subresource. */
 function writeStatus(resource: string, name: string, status: any): void {
@@ -73,7 +73,7 @@ function world(over: RunSpec = {}, taskRuns: TaskRunSpec[] = []): { name: string
         kubectlOk(["create", "-f", "-"], JSON.stringify({
             apiVersion: "tekton.dev/v1", kind: "TaskRun",
             metadata: { name: trName, namespace: PIPELINES_NS, labels: { [TEST_LABEL]: "true", "tekton.dev/pipelineRun": name, "tekton.dev/pipelineTask": tr.task } },
-            spec: { taskRef: { name: tr.task }, workspaces: tr.workspaces ?? [] },
+            spec: { taskRef: { name: tr.task }, workspaces: tr.workspaces ?? [], params: Object.entries(tr.params ?? {}).map(([n, value]) => ({ name: n, value })) },
         }));
         // The TaskRun CRD's schema requires status.podName: Tekton's controller always writes it.
         writeStatus("taskrun", trName, {
@@ -186,6 +186,46 @@ describe("scripts/continue-pr.sh against the real API server (no Tekton controll
         const params = paramsOf(YAML.parse(r.stdout));
         assert.equal(params["intercept-backend"], "telepresence");
         assert.equal(params["request-path"], "/health?x=a=b");
+    });
+
+    describe("the backend: the one the earlier run used, unless --set says otherwise", () => {
+        const withoutBackend = (over: RunSpec = {}) => ({
+            ...over, spec: { ...over.spec, params: pipelineRun("x").spec.params.filter((p: any) => p.name !== "intercept-backend") },
+        });
+        // What Tekton's controller records of a run started without the param: the check task's resolved
+        // params, and the pipeline spec (with its defaults then) in the run's status.
+        const checkTask = (backend: string): TaskRunSpec => ({ task: "check-intercept-backend", results: () => ({}), params: { "intercept-backend": backend } });
+
+        it("copies the run's own intercept-backend param (a webhook run always has one)", () => {
+            const r = continuePr(standard().name, "-n", PIPELINES_NS);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(paramsOf(YAML.parse(r.stdout))["intercept-backend"], "mirrord");
+        });
+
+        it("a run started without the param: the value its check-intercept-backend TaskRun got (the pipeline's default then)", () => {
+            const { name } = world(withoutBackend(), [resolveTask(), containerizeTask(), checkTask("mirrord")]);
+            const r = continuePr(name, "-n", PIPELINES_NS);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(paramsOf(YAML.parse(r.stdout))["intercept-backend"], "mirrord");
+            const set = continuePr(name, "-n", PIPELINES_NS, "--set", "intercept-backend=telepresence");
+            assert.equal(paramsOf(YAML.parse(set.stdout))["intercept-backend"], "telepresence");
+        });
+
+        it("a run started without the param and no check TaskRun left: the default in the pipeline spec its status keeps", () => {
+            const { name } = world(withoutBackend(), [resolveTask(), containerizeTask()]);
+            writeStatus("pipelinerun", name, { pipelineSpec: { params: [{ name: "intercept-backend", type: "string", default: "mirrord" }] } });
+            const r = continuePr(name, "-n", PIPELINES_NS);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(paramsOf(YAML.parse(r.stdout))["intercept-backend"], "mirrord");
+        });
+
+        it("nothing recorded: no param, and a warning that stack-pr-continue's default applies", () => {
+            const { name } = world(withoutBackend(), [resolveTask(), containerizeTask()]);
+            const r = continuePr(name, "-n", PIPELINES_NS);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(paramsOf(YAML.parse(r.stdout))["intercept-backend"], undefined);
+            assert.match(r.stderr, new RegExp(`'${name}' was started without intercept-backend and records none it used; this run takes stack-pr-continue's default`));
+        });
     });
 
     it("keeps awkward values intact through the API server and the YAML", () => {
