@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
-import { blocksFor, blocksOf, GIT_IDENTITY, pageBlocks, PAGES, parseMarker, REPLACED, RUN_MODES, runPage } from "./docCommands";
+import { blocksFor, blocksOf, GIT_IDENTITY, missingOutput, pageBlocks, PAGES, parseMarker, REPLACED, RUN_MODES, runPage } from "./docCommands";
 import { REPO } from "./repoDocs";
 
 describe("doc commands: the marker rules (on fixture pages)", () => {
@@ -39,6 +39,14 @@ describe("doc commands: the marker rules (on fixture pages)", () => {
         assert.deepEqual(blocks.map((b) => [b.line, b.marker?.kind]), [[2, "run"], [6, undefined], [9, undefined], [13, undefined], [22, "replaced"]]);
     });
 
+    it("a text block right after a shell block is its output, whose lines must appear in order (... for anything)", () => {
+        const { blocks } = blocksOf("docs/x.md", ["<!-- doc-test: run here -->", "```sh", "echo a", "```", "", "```text", "a", "```"].join("\n"));
+        assert.equal(blocks[0].output, "a");
+        assert.deepEqual(missingOutput("19:    repo: x/demo-fe\n...\nb ... d", "19:    repo: x/demo-fe\nzz\nb c d"), []);
+        assert.deepEqual(missingOutput("18:    repo: x/demo-fe", "19:    repo: x/demo-fe"), ["18:    repo: x/demo-fe"]);
+        assert.deepEqual(missingOutput("second\nfirst", "first\nsecond"), ["first"], "in order");
+    });
+
     it("a run stops at the first failing command and names its block", () => {
         const { blocks } = blocksOf("docs/x.md", ["<!-- doc-test: run here -->", "```sh", "X=1", "```", "<!-- doc-test: run here -->", "```sh", "test \"$X\" = 2", "echo never", "```"].join("\n"));
         const run = runPage(blocks, {});
@@ -68,6 +76,10 @@ describe(`doc commands: ${PAGES.join(" and ")}`, () => {
             this.timeout(120_000);
             const run = runPage(blocks, GIT_IDENTITY);
             assert.equal(run.status, 0, `${run.failed ?? page} failed:\n${run.output}`);
+            for (const b of blocks.filter((x) => x.output !== undefined)) {
+                const printed = run.stdout.get(`${b.page}:${b.line}`) ?? "";
+                assert.deepEqual(missingOutput(b.output!, printed), [], `${b.page}:${b.line} printed:\n${printed}`);
+            }
         });
     }
 });

@@ -11,7 +11,9 @@
  *   <!-- doc-test: replaced (kind): why -->  not run: needs what the tests do not have, one of REPLACED
  *
  * A shell block without a marker, with an unknown mode or reason, or a marker before no shell block fails
- * test/docs/doc-commands.test.ts, so a new command cannot slip in unchecked.
+ * test/docs/doc-commands.test.ts, so a new command cannot slip in unchecked. A `text` block right after a
+ * `run here` block is what that block prints: its lines must appear in the output, in order (`...` stands
+ * for anything).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -52,6 +54,8 @@ export interface Block {
     lang: string;
     text: string;
     marker?: Marker;
+    /** The text block right after a shell block (only blank lines between): what it prints. */
+    output?: string;
 }
 
 export interface Problem {
@@ -86,6 +90,7 @@ export function blocksOf(page: string, text: string): { blocks: Block[]; problem
     const blocks: Block[] = [];
     const problems: Problem[] = [];
     let pending: { line: number; marker: Marker | string } | undefined;
+    let previousEnd = -2;
     for (let i = 0; i < lines.length; i++) {
         const m = MARKER.exec(lines[i]);
         if (m) {
@@ -119,6 +124,9 @@ export function blocksOf(page: string, text: string): { blocks: Block[]; problem
             problems.push({ page, line: pending.line, message: `a doc-test marker before a ${block.lang || "plain"} block, not a shell block` });
         }
         pending = undefined;
+        const previous = blocks[blocks.length - 1];
+        if (block.lang === "text" && previous?.marker && lines.slice(previousEnd + 1, start).every((l) => l.trim() === "")) previous.output = block.text;
+        previousEnd = i;
         blocks.push(block);
     }
     if (pending) problems.push({ page, line: pending.line, message: "a doc-test marker before no shell block" });
@@ -141,6 +149,25 @@ export interface PageRun {
     output: string;
     /** The block that failed ("docs/kind.md:123"), when one did. */
     failed?: string;
+    /** What each block printed on stdout, by "page:line". */
+    stdout: Map<string, string>;
+}
+
+/**
+ * The lines of `expected` that `actual` lacks: each line must match a line of `actual`, in order, where
+ * `...` stands for anything (a line of only `...` for any number of lines).
+ */
+export function missingOutput(expected: string, actual: string): string[] {
+    const have = actual.split("\n");
+    let at = 0;
+    const missing: string[] = [];
+    for (const want of expected.split("\n").filter((l) => l.trim() !== "" && l.trim() !== "...")) {
+        const re = new RegExp(`^${want.split("...").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+        const found = have.findIndex((l, i) => i >= at && re.test(l));
+        if (found < 0) missing.push(want);
+        else at = found + 1;
+    }
+    return missing;
 }
 
 /**
@@ -153,7 +180,7 @@ export interface PageRun {
 export function runPage(blocks: Block[], env: Record<string, string>, opts: { timeoutMs?: number; ownHome?: boolean } = {}): PageRun {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "tekton-dag-doc-"));
     const timeoutMs = opts.timeoutMs ?? 110_000;
-    const script = ["set -euo pipefail", ...blocks.map((b) => `echo '>>> ${b.page}:${b.line}' >&2\n${b.text}`)].join("\n");
+    const script = ["set -euo pipefail", ...blocks.map((b) => `echo '>>> ${b.page}:${b.line}'; echo '>>> ${b.page}:${b.line}' >&2\n${b.text}`)].join("\n");
     try {
         const r = spawnSync("bash", ["-c", script], {
             cwd: REPO, encoding: "utf8", timeout: timeoutMs,
@@ -161,7 +188,10 @@ export function runPage(blocks: Block[], env: Record<string, string>, opts: { ti
         });
         const output = `${r.stdout}${r.stderr}${r.error ? `\n${r.error.message}` : ""}`;
         const started = [...r.stderr.matchAll(/^>>> (\S+)$/gm)].map((m) => m[1]);
-        return { status: r.status, output, failed: r.status === 0 ? undefined : started[started.length - 1] };
+        const stdout = new Map<string, string>();
+        const parts = r.stdout.split(/^>>> (\S+)\n/m);
+        for (let i = 1; i < parts.length; i += 2) stdout.set(parts[i], parts[i + 1] ?? "");
+        return { status: r.status, output, failed: r.status === 0 ? undefined : started[started.length - 1], stdout };
     } finally {
         fs.rmSync(home, { recursive: true, force: true });
     }
