@@ -5,6 +5,7 @@
  * git has an identity (GIT_IDENTITY); nothing else.
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { blocksFor, blocksOf, GIT_IDENTITY, missingOutput, pageBlocks, PAGES, parseMarker, REPLACED, RUN_MODES, runPage } from "./docCommands";
@@ -67,6 +68,16 @@ describe(`doc commands: ${PAGES.join(" and ")}`, () => {
 
     it("every run mode has its test file", () => {
         for (const file of Object.values(RUN_MODES)) assert.ok(fs.existsSync(path.join(REPO, file)), file);
+    });
+
+    it("shellcheck finds nothing at warning level in any shell block, run or replaced (each page's blocks as one script)", function () {
+        if (spawnSync("shellcheck", ["--version"]).status !== 0) this.skip(); // apt-get install -y shellcheck (the Tekton stage installs it)
+        for (const page of PAGES) {
+            const shell = pageBlocks([page]).blocks.filter((b) => b.marker);
+            const script = ["#!/usr/bin/env bash", ...shell.map((b) => `# ${b.page}:${b.line}\n${b.text}`)].join("\n");
+            const r = spawnSync("shellcheck", ["--severity=warning", "--shell=bash", "-"], { input: script, encoding: "utf8" });
+            assert.equal(r.status, 0, `${page} (line numbers: the script's; its comments name the blocks):\n${r.stdout}${r.stderr}`);
+        }
     });
 
     for (const page of PAGES) {
