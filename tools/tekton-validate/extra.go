@@ -18,7 +18,7 @@ import (
 //     Pipeline, pass only params the Pipeline declares, pass every param without
 //     a default, bind every required workspace, give taskRunSpecs only to tasks
 //     the Pipeline has, and use only $(tt.params.x) that the TriggerTemplate
-//     declares.
+//     declares. A PipelineRun file of its own gets the same checks.
 
 const scriptsMount = "/tekton-dag/scripts"
 
@@ -169,66 +169,84 @@ func triggerChecks(objs []*object, tk tektonObjects, r *report) {
 			if asString(rm["kind"]) != "PipelineRun" || asString(rm["apiVersion"]) != tektonGroupV1 {
 				continue
 			}
-			spec := asMap(rm["spec"])
-			name := asString(get(spec, "pipelineRef", "name"))
-			if name == "" {
-				continue // resolver or embedded pipelineSpec: not followed
-			}
 			ns := asString(get(rm, "metadata", "namespace"))
 			if ns == "" {
 				ns = o.Namespace // the EventListener creates it in its namespace
 			}
-			po := pipelines[ns+"/"+name]
-			if po == nil {
-				r.errorf(o, at+".spec.pipelineRef.name", "PipelineRun names Pipeline %q, which is not installed in namespace %s among the input objects", name, ns)
-				continue
-			}
-			ps := po.pipeline.Spec
-			passed := map[string]bool{}
-			for _, p := range asList(spec["params"]) {
-				n := asString(asMap(p)["name"])
-				passed[n] = true
-				found := false
-				for _, d := range ps.Params {
-					found = found || d.Name == n
-				}
-				if !found {
-					var names []string
-					for _, d := range ps.Params {
-						names = append(names, d.Name)
-					}
-					r.errorf(o, at+".spec.params["+n+"]", "PipelineRun passes param %q, which Pipeline %q does not declare (declared: %s)", n, name, listOrNone(names))
-				}
-			}
+			runAgainstPipeline(r, o, at, asMap(rm["spec"]), ns, pipelines)
+		}
+	}
+	// A PipelineRun file of its own (one started by hand): the same checks, in its own namespace.
+	for _, o := range objs {
+		if isTekton(o, "PipelineRun") {
+			runAgainstPipeline(r, o, "", asMap(o.Map["spec"]), o.Namespace, pipelines)
+		}
+	}
+}
+
+// runAgainstPipeline checks what Tekton's reconciler checks when it starts the run (admission does not look
+// at the Pipeline): the Pipeline exists, every param passed is declared and every one without a default is
+// passed, every required workspace is bound, and taskRunSpecs name tasks of the Pipeline.
+func runAgainstPipeline(r *report, o *object, at string, spec map[string]any, ns string, pipelines map[string]*pipelineObj) {
+	field := func(p string) string {
+		if at == "" {
+			return p
+		}
+		return at + "." + p
+	}
+	name := asString(get(spec, "pipelineRef", "name"))
+	if name == "" {
+		return // resolver or embedded pipelineSpec: not followed
+	}
+	po := pipelines[ns+"/"+name]
+	if po == nil {
+		r.errorf(o, field("spec.pipelineRef.name"), "PipelineRun names Pipeline %q, which is not installed in namespace %s among the input objects", name, ns)
+		return
+	}
+	ps := po.pipeline.Spec
+	passed := map[string]bool{}
+	for _, p := range asList(spec["params"]) {
+		n := asString(asMap(p)["name"])
+		passed[n] = true
+		found := false
+		for _, d := range ps.Params {
+			found = found || d.Name == n
+		}
+		if !found {
+			var names []string
 			for _, d := range ps.Params {
-				if d.Default == nil && !passed[d.Name] {
-					r.errorf(o, at+".spec.params", "PipelineRun does not pass param %q, which Pipeline %q requires (it has no default)", d.Name, name)
-				}
+				names = append(names, d.Name)
 			}
-			// Tekton's reconciler fails a run whose taskRunSpecs name a task the Pipeline lacks
-			// (ValidateTaskRunSpecs); admission does not look.
-			pipelineTasks := map[string]bool{}
-			for _, t := range ps.Tasks {
-				pipelineTasks[t.Name] = true
-			}
-			for _, t := range ps.Finally {
-				pipelineTasks[t.Name] = true
-			}
-			for j, s := range asList(spec["taskRunSpecs"]) {
-				n := asString(asMap(s)["pipelineTaskName"])
-				if !pipelineTasks[n] {
-					r.errorf(o, fieldPath(at+".spec.taskRunSpecs", j)+".pipelineTaskName", "taskRunSpecs names pipeline task %q, which Pipeline %q does not have among its tasks or finally tasks (Tekton fails the run)", n, name)
-				}
-			}
-			bound := map[string]bool{}
-			for _, w := range asList(spec["workspaces"]) {
-				bound[asString(asMap(w)["name"])] = true
-			}
-			for _, w := range ps.Workspaces {
-				if !w.Optional && !bound[w.Name] {
-					r.errorf(o, at+".spec.workspaces", "PipelineRun does not bind workspace %q, which Pipeline %q requires", w.Name, name)
-				}
-			}
+			r.errorf(o, field("spec.params["+n+"]"), "PipelineRun passes param %q, which Pipeline %q does not declare (declared: %s)", n, name, listOrNone(names))
+		}
+	}
+	for _, d := range ps.Params {
+		if d.Default == nil && !passed[d.Name] {
+			r.errorf(o, field("spec.params"), "PipelineRun does not pass param %q, which Pipeline %q requires (it has no default)", d.Name, name)
+		}
+	}
+	// Tekton's reconciler fails a run whose taskRunSpecs name a task the Pipeline lacks
+	// (ValidateTaskRunSpecs); admission does not look.
+	pipelineTasks := map[string]bool{}
+	for _, t := range ps.Tasks {
+		pipelineTasks[t.Name] = true
+	}
+	for _, t := range ps.Finally {
+		pipelineTasks[t.Name] = true
+	}
+	for j, s := range asList(spec["taskRunSpecs"]) {
+		n := asString(asMap(s)["pipelineTaskName"])
+		if !pipelineTasks[n] {
+			r.errorf(o, field(fieldPath("spec.taskRunSpecs", j)+".pipelineTaskName"), "taskRunSpecs names pipeline task %q, which Pipeline %q does not have among its tasks or finally tasks (Tekton fails the run)", n, name)
+		}
+	}
+	bound := map[string]bool{}
+	for _, w := range asList(spec["workspaces"]) {
+		bound[asString(asMap(w)["name"])] = true
+	}
+	for _, w := range ps.Workspaces {
+		if !w.Optional && !bound[w.Name] {
+			r.errorf(o, field("spec.workspaces"), "PipelineRun does not bind workspace %q, which Pipeline %q requires", w.Name, name)
 		}
 	}
 }

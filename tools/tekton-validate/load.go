@@ -29,7 +29,15 @@ type object struct {
 }
 
 // ref is how objects are named in every message: Kind/name.
-func (o *object) ref() string { return o.Kind + "/" + o.Name }
+func (o *object) ref() string {
+	if o.Name == "" {
+		// A run to start with kubectl create has only a generateName: shown as <kind>/<generateName>*.
+		if g := asString(get(o.Map, "metadata", "generateName")); g != "" {
+			return o.Kind + "/" + g + "*"
+		}
+	}
+	return o.Kind + "/" + o.Name
+}
 
 // loadDirs reads every *.yaml / *.yml file below the given directories (or
 // the given files), splits multi-document files and returns the objects in a

@@ -122,7 +122,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scriptChecks(objs, r)
 	triggerChecks(objs, tk, r)
 	r.flush(objs)
-	fmt.Fprintf(stdout, "checked %d tasks, %d pipelines: %d errors", len(tk.tasks), len(tk.pipelines), r.errors)
+	fmt.Fprintf(stdout, "checked %d tasks, %d pipelines", len(tk.tasks), len(tk.pipelines))
+	if tk.runs > 0 {
+		fmt.Fprintf(stdout, ", %d pipelineruns", tk.runs)
+	}
+	fmt.Fprintf(stdout, ": %d errors", r.errors)
 	if r.warnings > 0 {
 		fmt.Fprintf(stdout, ", %d warnings", r.warnings)
 	}

@@ -129,6 +129,7 @@ func fieldErrors(fe *apis.FieldError) (errs, warns []string) {
 type tektonObjects struct {
 	tasks     []*taskObj
 	pipelines []*pipelineObj
+	runs      int // PipelineRuns (files of their own)
 }
 
 type taskObj struct {
@@ -145,7 +146,7 @@ func isTekton(o *object, kind string) bool {
 	return o.Kind == kind && o.APIVersion == tektonGroupV1
 }
 
-// admission decodes every tekton.dev/v1 Task and Pipeline, runs SetDefaults
+// admission decodes every tekton.dev/v1 Task, Pipeline and PipelineRun, runs SetDefaults
 // then Validate, and reports what Tekton's admission webhook would reject.
 // Objects that do not decode are reported and left out of the later checks.
 func admission(ctx context.Context, objs []*object, r *report) tektonObjects {
@@ -175,6 +176,20 @@ func admission(ctx context.Context, objs []*object, r *report) tektonObjects {
 			t.SetDefaults(ctx)
 			r.fieldErrors(o, t.Validate(ctx))
 			out.tasks = append(out.tasks, &taskObj{o, t})
+		case isTekton(o, "PipelineRun"):
+			pr := &v1.PipelineRun{}
+			if err := decodeStrict(o, pr); err != nil {
+				r.errorf(o, ".", "cannot decode (the webhook rejects unknown fields too): %v", err)
+				continue
+			}
+			// kubectl create names a generateName-only run before admission sees it: the API server
+			// appends five characters.
+			if pr.Name == "" && pr.GenerateName != "" {
+				pr.Name = pr.GenerateName + "abcde"
+			}
+			pr.SetDefaults(ctx)
+			r.fieldErrors(o, pr.Validate(ctx))
+			out.runs++
 		case isTekton(o, "Pipeline"):
 			p := &v1.Pipeline{}
 			if err := decodeStrict(o, p); err != nil {
