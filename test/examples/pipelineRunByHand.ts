@@ -63,7 +63,12 @@ export async function pipelineRunByHand(): Promise<string> {
     if (runs.length !== 1) throw new Error(`the demo's pull_request delivery started ${runs.length} runs, expected one`);
     const [run] = runs;
     const namespace = named(objs, "EventListener", "tekton-dag-github").metadata.namespace;
-    const out = { apiVersion: run.apiVersion, kind: run.kind, metadata: { ...run.metadata, namespace }, spec: run.spec };
+    // The delivery's id and GitHub's id of the example's repository are the listener's, not a hand's: without
+    // them no push, /retest or closing of a PR stops the run (stop-pr-runs finds runs by both).
+    const labels = { ...run.metadata.labels };
+    delete labels["tekton-dag.io/delivery"];
+    delete labels["tekton-dag.io/repo-id"];
+    const out = { apiVersion: run.apiVersion, kind: run.kind, metadata: { ...run.metadata, labels, namespace }, spec: run.spec };
     return HEADER + YAML.stringify(out, { lineWidth: 0 });
 }
 
