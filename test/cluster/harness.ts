@@ -59,7 +59,8 @@ export interface Result { status: number | null; signal: NodeJS.Signals | null; 
 /** kubectl as the cluster admin (the test's own view; never given to a task script). */
 export function kubectl(args: string[], input = ""): Result {
     const t0 = Date.now();
-    const res = spawnSync(path.join(cluster().bin, "kubectl"), ["--kubeconfig", ADMIN_KUBECONFIG, ...args], { encoding: "utf8", input });
+    // Lists of many pods run past spawnSync's 1 MiB default, which would read as a failed kubectl.
+    const res = spawnSync(path.join(cluster().bin, "kubectl"), ["--kubeconfig", ADMIN_KUBECONFIG, ...args], { encoding: "utf8", input, maxBuffer: 512 * 1024 * 1024 });
     return { status: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr, ms: Date.now() - t0 };
 }
 

@@ -23,9 +23,13 @@ const runsOfPr = (number: number): any[] => pipelineRuns().filter((p) => p.metad
 const ownTaskRuns = (task: string, number: number): any[] => JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", PIPELINES_NS,
     "-l", `tekton.dev/task=${task},tekton-dag.io/pr=${number}`, "-o", "json"])).items.filter((t: any) => !t.metadata.labels["tekton.dev/pipelineRun"]);
 
+/** The step runner's errors: a wait below gives up at once when the runner failed to end a pod. */
+let runnerErrors: string[] = [];
+
 /** Waits until `find` gives something (what the listener or a controller created); returns it. */
-async function until<T>(what: string, find: () => T | undefined, timeoutMs = 120_000): Promise<T> {
+async function until<T>(what: string, find: () => T | undefined, timeoutMs = 600_000): Promise<T> {
     for (const end = Date.now() + timeoutMs; ; await sleep(250)) {
+        if (runnerErrors.length) throw new Error(`${what}: the step runner failed: ${runnerErrors.join("; ")}`);
         const found = find();
         if (found) return found;
         if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs / 1000}s`);
@@ -69,6 +73,7 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
 
     before(() => {
         cluster();
+        runnerErrors = suite.runner.errors;
         url = startSink();
         suite.runner.defaultPlan = realPlan(suite.github, {
             gates: {
