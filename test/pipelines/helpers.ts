@@ -3,18 +3,21 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as YAML from "yaml";
+import { readPipelines } from "../../lib/continuePipeline";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const TASKS_DIR = path.join(ROOT, "tekton", "tasks");
 export const SCRIPTS_DIR = path.join(ROOT, "tekton", "scripts");
-export const PIPELINES_DIR = path.join(ROOT, "tekton", "pipelines");
 
 export function readYaml(file: string): any {
     return YAML.parse(fs.readFileSync(file, "utf8"));
 }
 
+/** A Pipeline as the program installs it before placing it: stack-pr-test from its YAML, stack-pr-continue derived from it. */
 export function pipeline(name: string): any {
-    return readYaml(path.join(PIPELINES_DIR, `${name}.yaml`));
+    const found = readPipelines().find((p) => p.metadata.name === name);
+    if (!found) throw new Error(`no Pipeline ${name}; the program installs ${readPipelines().map((p) => p.metadata.name).join(", ")}`);
+    return found;
 }
 
 export function taskFiles(): string[] {

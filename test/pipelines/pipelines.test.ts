@@ -419,19 +419,4 @@ describe("pipeline stack-pr-continue: starts at deploy", () => {
         const refs = allPipelineTasks(p).map((t) => t.taskRef.name);
         for (const r of refs) assert.doesNotMatch(r, /^(fetch-source|resolve-stack|compile-|containerize)/);
     });
-
-    it("has the same deploy-to-finally shape as stack-pr-test", () => {
-        const test = pipeline("stack-pr-test");
-        const from = test.spec.tasks.findIndex((t: any) => t.name === "deploy-intercepts-telepresence");
-        const tail = (tasks: any[]) => tasks.map((t) => `${t.name}:${t.taskRef.name}`);
-        // Both open with the same two tasks (the pending commit status and the backend check).
-        const head = 2;
-        assert.deepEqual(tail(p.spec.tasks.slice(0, head)), tail(test.spec.tasks.slice(0, head)));
-        assert.deepEqual(tail(p.spec.tasks.slice(head)), tail(test.spec.tasks.slice(from)));
-        assert.deepEqual(tail(p.spec.finally), tail(test.spec.finally));
-        for (const t of p.spec.tasks) {
-            const same = pipelineTask(test, t.name);
-            assert.deepEqual((t.params ?? []).map((x: any) => x.name).sort(), (same.params ?? []).map((x: any) => x.name).sort(), `${t.name} params`);
-        }
-    });
 });

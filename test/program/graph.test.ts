@@ -4,6 +4,7 @@ import * as path from "path";
 import { fakeDigest, renderStack } from "../../lib/render";
 import { checkTaskRefs, referencedTaskNames } from "../../components/tektonPipelines";
 import { readFolder, TEKTON_DIR } from "../../lib/tektonSources";
+import { readPipelines } from "../../lib/continuePipeline";
 import { named, objects, ofKind, paramDefault, rendered } from "../helpers/render";
 
 const KIND = { stack: "kind" };
@@ -36,7 +37,7 @@ describe("resource graph", () => {
     });
 
     it("refuses a Pipeline whose Task is not installed, naming both", () => {
-        const pipelines = readFolder("pipelines", "Pipeline");
+        const pipelines = readPipelines();
         const tasks = readFolder("tasks", "Task").map((t) => t.metadata.name);
         assert.doesNotThrow(() => checkTaskRefs(pipelines, tasks));
         assert.throws(() => checkTaskRefs(pipelines, tasks.filter((t) => t !== "deploy-intercept-mirrord")),
