@@ -93,3 +93,24 @@ export function readTasks(): KubeObject[] {
     }
     return [...written, ...compile].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
+
+/**
+ * A Pipeline's `compile-image-<tool>` params get the table's image as their default, so the image is written
+ * once; the YAML declares them without one. Throws naming a param that has no row, or that sets a default of
+ * its own (a second copy that could drift).
+ */
+export function withCompileImageDefaults(pipeline: KubeObject): KubeObject {
+    const copy = structuredClone(pipeline);
+    for (const param of copy.spec?.params ?? []) {
+        const m = /^compile-image-(.+)$/.exec(param.name);
+        if (!m) continue;
+        const where = `Pipeline ${copy.metadata.name}: param ${param.name}`;
+        const row = COMPILE_TOOLS.find((t) => t.tool === m[1]);
+        if (!row) throw new Error(`${where} names no tool of lib/compileTasks.ts (tools: ${COMPILE_TOOLS.map((t) => t.tool).join(", ")})`);
+        if (param.default !== undefined) {
+            throw new Error(`${where} sets a default of its own; leave it out, the program sets ${row.image} from lib/compileTasks.ts`);
+        }
+        param.default = row.image;
+    }
+    return copy;
+}

@@ -2,7 +2,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { COMPILE_TOOLS, compileTask } from "../../lib/compileTasks";
+import { COMPILE_TOOLS, compileTask, withCompileImageDefaults } from "../../lib/compileTasks";
+import { readFolder } from "../../lib/tektonSources";
 import { pipeline, runScript, SCRIPTS_DIR, task, tmpDir } from "./helpers";
 
 const TOOLS = COMPILE_TOOLS.map((t) => t.tool);
@@ -19,7 +20,7 @@ describe("compile Tasks from the table of tools", () => {
         assert.deepEqual(allowed[1].split(", "), TOOLS);
     });
 
-    it("has exactly the tools stack-pr-test runs a compile task for, each Task's image the pipeline's default", () => {
+    it("has exactly the tools stack-pr-test runs a compile task for, each Task's image the installed pipeline's default", () => {
         const p = pipeline("stack-pr-test");
         const compileTasks = p.spec.tasks.filter((t: any) => t.name.startsWith("compile-"));
         assert.deepEqual(compileTasks.map((t: any) => t.taskRef.name), TOOLS.map((t) => `compile-${t}`));
@@ -43,5 +44,33 @@ describe("compile Tasks from the table of tools", () => {
             const extra = task(`compile-${tool}`).spec.steps[0].env.slice(6).map((e: any) => e.name);
             assert.deepEqual(extra, tool === "composer" ? ["COMPOSER_ALLOW_SUPERUSER"] : [], tool);
         }
+    });
+
+    describe("compile-image-<tool> defaults of a Pipeline come from the table", () => {
+        const written = () => structuredClone(readFolder("pipelines", "Pipeline").find((p) => p.metadata.name === "stack-pr-test")!);
+
+        it("stack-pr-test's YAML declares them without a default; the program fills in the table's image", () => {
+            const raw = written();
+            const declared = raw.spec.params.filter((p: any) => p.name.startsWith("compile-image-"));
+            assert.deepEqual(declared.map((p: any) => p.name), TOOLS.map((t) => `compile-image-${t}`));
+            for (const p of declared) assert.equal(p.default, undefined, p.name);
+            const filled = withCompileImageDefaults(raw);
+            for (const t of COMPILE_TOOLS) assert.equal(filled.spec.params.find((p: any) => p.name === `compile-image-${t.tool}`).default, t.image);
+            assert.equal(raw.spec.params.find((p: any) => p.name === "compile-image-npm").default, undefined, "the source is not changed");
+        });
+
+        it("refuses a second copy of an image (simulated: a default written in the YAML), naming the param", () => {
+            const raw = written();
+            raw.spec.params.find((p: any) => p.name === "compile-image-pip").default = "python:3.13";
+            assert.throws(() => withCompileImageDefaults(raw),
+                /Pipeline stack-pr-test: param compile-image-pip sets a default of its own; leave it out, the program sets docker.io\/library\/python:3.12.11-slim-bookworm/);
+        });
+
+        it("refuses a compile image of a tool the table does not have (simulated: compile-image-ant)", () => {
+            const raw = written();
+            raw.spec.params.push({ name: "compile-image-ant", type: "string" });
+            assert.throws(() => withCompileImageDefaults(raw),
+                /param compile-image-ant names no tool of lib\/compileTasks.ts \(tools: npm, maven, gradle, pip, composer\)/);
+        });
     });
 });

@@ -6,6 +6,7 @@ import {
     resultRefs, runScript, simulate, task,
 } from "./helpers";
 import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
+import { COMPILE_TOOLS } from "../../lib/compileTasks";
 
 const DEPLOY_TASKS = ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord"];
 const DEPLOYED_PODS = "$(tasks.deploy-intercepts-result.results.deployed-pods)";
@@ -300,7 +301,7 @@ for (const name of PIPELINE_NAMES) {
 
 describe("pipeline stack-pr-test: build stages", () => {
     const p = pipeline("stack-pr-test");
-    const tools = ["npm", "maven", "gradle", "pip", "composer"];
+    const tools = COMPILE_TOOLS.map((t) => t.tool);
 
     it("declares the params of the brief with their defaults", () => {
         const byName = Object.fromEntries(p.spec.params.map((x: any) => [x.name, x]));

@@ -6,8 +6,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { SCRIPTS_DIR, runScript, task, tasks, tmpDir } from "./helpers";
+import { COMPILE_TOOLS } from "../../lib/compileTasks";
 
-const TOOLS = ["npm", "maven", "gradle", "pip", "composer"];
+const TOOLS = COMPILE_TOOLS.map((t) => t.tool);
 const MY_TASKS = ["fetch-source", ...TOOLS.map((t) => `compile-${t}`), "containerize", "run-hook"];
 
 describe("every Task the program installs (tekton/tasks and the compile Tasks)", () => {
