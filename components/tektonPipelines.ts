@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { registerTektonObjects } from "../lib/tektonObjects";
-import { readFolder } from "../lib/tektonSources";
+import { readPipelines } from "../lib/continuePipeline";
 
 export interface TektonPipelinesArgs {
     /** Namespace the Pipelines are created in (the Tasks' namespace). */
@@ -31,7 +31,7 @@ export function checkTaskRefs(pipelines: Array<{ [key: string]: any }>, taskName
     }
 }
 
-/** The stack-pr-test and stack-pr-continue Pipelines, their param defaults following stack config. */
+/** The stack-pr-test Pipeline and stack-pr-continue derived from it, their param defaults following stack config. */
 export class TektonPipelines extends pulumi.ComponentResource {
     public readonly pipelineNames: string[];
     public readonly pipelines: Record<string, k8s.apiextensions.CustomResource>;
@@ -39,7 +39,7 @@ export class TektonPipelines extends pulumi.ComponentResource {
     constructor(name: string, args: TektonPipelinesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tekton-dag:index:TektonPipelines", name, {}, opts);
 
-        const sources = readFolder("pipelines", "Pipeline");
+        const sources = readPipelines();
         checkTaskRefs(sources, args.taskNames);
         this.pipelines = registerTektonObjects(this, sources, args.namespace, "tekton-pipelines", args.paramDefaults,
             args.dependsOn ?? []);

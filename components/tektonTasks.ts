@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
 import { registerTektonObjects } from "../lib/tektonObjects";
-import { readFolder, readScripts, withScriptsConfigMap } from "../lib/tektonSources";
+import { readTasks } from "../lib/compileTasks";
+import { readScripts, withScriptsConfigMap } from "../lib/tektonSources";
 
 export interface TektonTasksArgs {
     /** Namespace the Tasks and the scripts ConfigMap are created in. */
@@ -14,7 +15,7 @@ export interface TektonTasksArgs {
 }
 
 /**
- * Every Task under tekton/tasks and the ConfigMap holding the scripts they run. The ConfigMap's name
+ * Every Task under tekton/tasks, the compile Tasks (lib/compileTasks.ts) and the ConfigMap holding the scripts they run. The ConfigMap's name
  * carries a hash of the scripts, so a changed script yields new Tasks that point at it, and a running
  * TaskRun keeps the scripts it started with.
  */
@@ -36,7 +37,7 @@ export class TektonTasks extends pulumi.ComponentResource {
             data: scripts.files,
         }, { parent: this, dependsOn: args.dependsOn });
 
-        const tasks = readFolder("tasks", "Task").map((t) => withScriptsConfigMap(t, this.scriptsConfigMapName));
+        const tasks = readTasks().map((t) => withScriptsConfigMap(t, this.scriptsConfigMapName));
         this.tasks = registerTektonObjects(this, tasks, args.namespace, "tekton-tasks", args.paramDefaults,
             [...(args.dependsOn ?? []), this.scriptsConfigMap]);
         this.taskNames = Object.keys(this.tasks);

@@ -3,35 +3,26 @@
 #
 #   scripts/continue-pr.sh [-n NAMESPACE] [--set PARAM=VALUE ...] RUN_NAME | kubectl create -f -
 #
-# It reads the run (kubectl get pipelinerun RUN_NAME -o json), copies the params it was started with,
-# adds the results of its resolve-stack and containerize TaskRuns, binds the same shared-workspace volume
-# (the PVC a volumeClaimTemplate made for the earlier run, if it used one) and keeps its pod template.
+# It reads the run (kubectl get pipelinerun RUN_NAME -o json) and the installed stack-pr-continue Pipeline,
+# whose annotations (written by lib/continuePipeline.ts, which derives it from stack-pr-test) name the params
+# to copy from the run, the task results that become params, and the cluster tasks. It copies those params,
+# adds those results of the run's TaskRuns, binds the same shared-workspace volume (the PVC a
+# volumeClaimTemplate made for the earlier run, if it used one) and keeps its pod template.
 # Identities are always the two of docs/conventions.md: tekton-dag-pr-code by default, tekton-dag-pipeline
-# only for the tasks that reach the API server. It uses the backend the earlier run used; --set overrides or adds
-# a param (e.g. --set intercept-backend=mirrord).
-# Needs kubectl and jq, and the right to get PipelineRuns and list TaskRuns; KUBECTL names another kubectl.
+# only for the cluster tasks. It uses the backend the earlier run used; --set overrides or adds a param (e.g.
+# --set intercept-backend=mirrord). Needs kubectl and jq, and the right to get PipelineRuns and Pipelines and
+# list TaskRuns; KUBECTL names another kubectl.
 set -euo pipefail
 
 KUBECTL="${KUBECTL:-kubectl}"
 PIPELINE="stack-pr-continue"
 SOURCE_PIPELINE="stack-pr-test"
-# The params of stack-pr-test that stack-pr-continue takes as they are.
-COPIED_PARAMS=(
-  pr-number repo-full-name github-token-secret status-context status-target-url app-revision intercept-backend mirrord-image mirrord-agent-image
-  mirrord-agent-image-pull-secret telepresence-image image-registry default-namespace target-namespaces lease-wait-seconds
-  request-path pre-test-hook post-test-hook hook-image
-)
+# The annotations of PIPELINE this script reads (lib/continuePipeline.ts).
+PARAMS_ANNOTATION="tekton-dag.io/continuation-params"
+CLUSTER_TASKS_ANNOTATION="tekton-dag.io/cluster-tasks"
 # The ServiceAccount with the pipeline's RBAC and the one without any (lib/identities.ts).
 PIPELINE_SA="tekton-dag-pipeline"
 PR_CODE_SA="tekton-dag-pr-code"
-# Pipeline tasks that get PIPELINE_SA; every other task runs as PR_CODE_SA (lib/identities.ts, a test keeps
-# the two lists equal).
-CLUSTER_TASKS=(
-  deploy-intercepts-telepresence deploy-intercepts-mirrord validate-stack-propagation validate-original-traffic
-  cleanup-intercepts pr-comment status-pending status-final
-)
-# resolve-stack results that become params of the same name.
-RESOLVE_RESULTS=(stack-json changed-app build-apps propagation-chain intercept-header-value app-list entry-app)
 
 die() {
   printf 'continue-pr: error: %s\n' "$*" >&2
@@ -43,7 +34,7 @@ warn() {
 }
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -100,26 +91,34 @@ pr_labels="$(jq -c '.metadata.labels // {} | with_entries(select(.key == "tekton
 [ -n "$uid" ] || die "PipelineRun '${run}' has no metadata.uid"
 run_ns="$(jq -r '.metadata.namespace // ""' <<<"$pr_json")"
 
+# What the continuation takes, from the Pipeline installed beside the run.
+if ! cont_json="$("$KUBECTL" get pipeline "$PIPELINE" ${run_ns:+-n "$run_ns"} -o json 2>"$err")"; then
+  die "could not read Pipeline ${PIPELINE}${run_ns:+ in namespace ${run_ns}} (its annotations name the params to pass): $(cat "$err")"
+fi
+spec="$(jq -c --arg a "$PARAMS_ANNOTATION" '.metadata.annotations[$a] // "" | fromjson? // empty' <<<"$cont_json")"
+cluster_tasks="$(jq -r --arg a "$CLUSTER_TASKS_ANNOTATION" '.metadata.annotations[$a] // ""' <<<"$cont_json")"
+if [ -z "$spec" ] || [ -z "$cluster_tasks" ] || ! jq -e '(.copied | type) == "array" and (.results | type) == "object" and (.earlierRunPaths | type) == "object"' <<<"$spec" >/dev/null; then
+  die "Pipeline ${PIPELINE} has no usable ${PARAMS_ANNOTATION} and ${CLUSTER_TASKS_ANNOTATION} annotations; install it with this version of the program"
+fi
+read -r -a CLUSTER_TASKS <<<"$cluster_tasks"
+
 if ! trs_json="$("$KUBECTL" get taskruns "${ns_args[@]}" -l "tekton.dev/pipelineRun=${run}" -o json 2>"$err")"; then
   die "could not list the TaskRuns of '${run}': $(cat "$err")"
 fi
 
-# Results of the TaskRun of one pipeline task, as an object {name: value}.
-task_results() {
-  jq -c --arg task "$1" '
-    [.items[] | select(.metadata.labels["tekton.dev/pipelineTask"] == $task)]
-    | (.[0].status.results // []) | map({key: .name, value: .value}) | from_entries' <<<"$trs_json"
-}
-
-resolve="$(task_results resolve-stack)"
-containerize="$(task_results containerize)"
-missing="$(jq -r --args '. as $r | [$ARGS.positional[] | select(. as $n | $r | has($n) | not)] | first // ""' "${RESOLVE_RESULTS[@]}" <<<"$resolve")"
+# The results that become params, {param: value}, from the TaskRun of each pipeline task the annotation names.
+results="$(jq -c --argjson want "$(jq -c '.results' <<<"$spec")" '
+  [.items[] | {task: .metadata.labels["tekton.dev/pipelineTask"], results: (.status.results // [])}] as $runs
+  | $want | to_entries | map(.key as $name | .value as $task
+      | {key: $name, value: ([$runs[] | select(.task == $task) | .results[] | select(.name == $name) | .value][0] // null)})
+  | from_entries' <<<"$trs_json")"
+missing="$(jq -r --argjson want "$(jq -c '.results' <<<"$spec")" 'to_entries | map(select(.value == null or .value == "")) | first // empty | "\($want[.key]) result '"'"'\(.key)'"'"'"' <<<"$results")"
 if [ -n "$missing" ]; then
-  die "PipelineRun '${run}' has no resolve-stack result '${missing}' (resolve-stack did not finish); start a new stack-pr-test run instead"
+  task="${missing%% *}"
+  die "PipelineRun '${run}' has no ${missing} yet (${task} did not finish); start a new ${SOURCE_PIPELINE} run instead"
 fi
-built="$(jq -r '.["built-images"] // ""' <<<"$containerize")"
-if [ -z "$built" ] || [ "$built" = "{}" ]; then
-  die "PipelineRun '${run}' has no built-images yet (containerize did not finish); start a new stack-pr-test run instead"
+if [ "$(jq -r '.["built-images"] // ""' <<<"$results")" = "{}" ]; then
+  die "PipelineRun '${run}' has no built-images yet (containerize built nothing); start a new ${SOURCE_PIPELINE} run instead"
 fi
 
 # The workspace binding: the same volume. A volumeClaimTemplate made a PVC owned by the earlier run; the
@@ -137,13 +136,12 @@ fi
 docker_ws="$(jq -c '[.spec.workspaces[]? | select(.name == "docker-config")][0] // empty' <<<"$pr_json")"
 [ -z "$docker_ws" ] || warn "docker-config is not used by ${PIPELINE} (nothing is built); not bound"
 
-# Params: the run's own, then the results, then fixed values, then --set.
-params="$(jq -c --argjson keep "$(printf '%s\n' "${COPIED_PARAMS[@]}" | jq -R . | jq -sc .)" '
-  [.spec.params[]? | select(.name as $n | $keep | index($n))] | map({key: .name, value: .value}) | from_entries' <<<"$pr_json")"
-params="$(jq -c --argjson r "$resolve" --argjson names "$(printf '%s\n' "${RESOLVE_RESULTS[@]}" | jq -R . | jq -sc .)" \
-  --arg built "$built" --arg prev "$run" --arg platform ".tekton-dag/runs/${uid}/platform" '
-  . + ($r | with_entries(select(.key as $k | $names | index($k))))
-    + {"built-images": $built, "previous-run": $prev, "platform-dir": $platform}' <<<"$params")"
+# Params: the run's own, then the results, then the earlier run's paths and the run's name, then --set.
+params="$(jq -c --argjson spec "$spec" --argjson r "$results" --arg prev "$run" --arg uid "$uid" '
+  ([.spec.params[]? | select(.name as $n | $spec.copied | index($n))] | map({key: .name, value: .value}) | from_entries)
+  + $r
+  + ($spec.earlierRunPaths | map_values(split("{uid}") | join($uid)))
+  + {"previous-run": $prev}' <<<"$pr_json")"
 # The backend the earlier run used, also when it was started without the param (it then ran with its
 # pipeline's default, which stack config may have changed since): its check-intercept-backend TaskRun got the
 # resolved value, and Tekton keeps the pipeline spec it ran with in its status.

@@ -28,7 +28,8 @@ log() { printf 'tekton-build: %s\n' "$*" >&2; }
 
 # The module must build the releases the program installs, or the tests would run other controllers.
 version_in_go_mod() { sed -n "s#^[[:space:]]*$1 \(v[0-9.]*\)\$#\1#p" "$mod/go.mod" | head -1; }
-version_in_config() { sed -n "s#^[[:space:]]*$1: version.default(\"\(v[0-9.]*\)\"),\$#\1#p" "$repo/lib/config.ts"; }
+# The key's line ends at its default; its .describe(...) follows on the next line.
+version_in_config() { sed -n "s#^[[:space:]]*$1: version.default(\"\(v[0-9.]*\)\"),\{0,1\}\$#\1#p" "$repo/lib/config.ts"; }
 for pair in github.com/tektoncd/pipeline=tektonPipelinesVersion github.com/tektoncd/triggers=tektonTriggersVersion; do
     go_version=$(version_in_go_mod "${pair%%=*}")
     config_version=$(version_in_config "${pair#*=}")

@@ -8,7 +8,8 @@ const SCRIPTS = path.join(REPO, "tekton", "scripts");
 
 const TASKS = ["check-intercept-backend", "deploy-intercept-mirrord", "deploy-stack-intercepts", "deploy-intercepts-result", "cleanup-stack-intercepts"];
 const MY_SCRIPTS = ["check-intercept-backend.sh", "mirrord-config.sh", "deploy-intercept-mirrord.sh", "deploy-stack-intercepts.sh",
-    "deploy-intercepts-result.sh", "cleanup-stack-intercepts.sh", "sweep-orphans.sh", "lib-intercept.sh", "lib-pr-pod.sh", "lib-lock.sh", "telepresence-proxy.sh"];
+    "deploy-intercepts-result.sh", "cleanup-stack-intercepts.sh", "sweep-orphans.sh", "lib-intercept.sh", "lib-validate.sh", "lib-naming.sh", "lib-deploy.sh", "lib-pods.sh", "lib-cleanup.sh", "lib-pr-pod.sh", "lib-lock.sh",
+    "telepresence-proxy.sh"];
 const load = (name: string) => YAML.parse(fs.readFileSync(path.join(REPO, "tekton", "tasks", `${name}.yaml`), "utf8"));
 
 describe("intercept Tasks", () => {

@@ -2,29 +2,27 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync, SpawnSyncReturns } from "child_process";
-import * as YAML from "yaml";
+import { readTasks } from "../../lib/compileTasks";
+import { readPipelines } from "../../lib/continuePipeline";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
-export const TASKS_DIR = path.join(ROOT, "tekton", "tasks");
 export const SCRIPTS_DIR = path.join(ROOT, "tekton", "scripts");
-export const PIPELINES_DIR = path.join(ROOT, "tekton", "pipelines");
 
-export function readYaml(file: string): any {
-    return YAML.parse(fs.readFileSync(file, "utf8"));
-}
-
+/** A Pipeline as the program installs it before placing it: stack-pr-test from its YAML, stack-pr-continue derived from it. */
 export function pipeline(name: string): any {
-    return readYaml(path.join(PIPELINES_DIR, `${name}.yaml`));
+    const found = readPipelines().find((p) => p.metadata.name === name);
+    if (!found) throw new Error(`no Pipeline ${name}; the program installs ${readPipelines().map((p) => p.metadata.name).join(", ")}`);
+    return found;
 }
 
-export function taskFiles(): string[] {
-    return fs.existsSync(TASKS_DIR) ? fs.readdirSync(TASKS_DIR).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+/** Every Task the program installs, before it is placed: tekton/tasks/ and the compile Tasks (lib/compileTasks.ts). */
+export function tasks(): any[] {
+    return readTasks();
 }
 
-/** The Task of that name from tekton/tasks, or undefined while it is not written. */
+/** The Task of that name, or undefined when there is none. */
 export function task(name: string): any | undefined {
-    const file = path.join(TASKS_DIR, `${name}.yaml`);
-    return fs.existsSync(file) ? readYaml(file) : undefined;
+    return readTasks().find((t) => t.metadata.name === name);
 }
 
 export const PIPELINE_NAMES = ["stack-pr-test", "stack-pr-continue"];

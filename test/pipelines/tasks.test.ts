@@ -5,18 +5,16 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { SCRIPTS_DIR, TASKS_DIR, readYaml, runScript, task, taskFiles, tmpDir } from "./helpers";
+import { SCRIPTS_DIR, runScript, task, tasks, tmpDir } from "./helpers";
+import { COMPILE_TOOLS } from "../../lib/compileTasks";
 
-const TOOLS = ["npm", "maven", "gradle", "pip", "composer"];
+const TOOLS = COMPILE_TOOLS.map((t) => t.tool);
 const MY_TASKS = ["fetch-source", ...TOOLS.map((t) => `compile-${t}`), "containerize", "run-hook"];
 
-describe("every Task in tekton/tasks", () => {
-    for (const file of taskFiles()) {
-        let t: any;
+describe("every Task the program installs (tekton/tasks and the compile Tasks)", () => {
+    for (const t of tasks()) {
+        const file = t.metadata.name;
         describe(file, () => {
-            before(() => {
-                t = readYaml(path.join(TASKS_DIR, file));
-            });
 
             it("puts no $(params.…) or $(tasks.…) inside a step script, command or args", () => {
                 for (const step of [...(t.spec.steps ?? []), ...(t.spec.sidecars ?? [])]) {
@@ -49,7 +47,7 @@ describe("build-stage Tasks: catalog metadata and pinned images", () => {
     for (const name of MY_TASKS) {
         it(name, () => {
             const t = task(name);
-            assert.ok(t, `tekton/tasks/${name}.yaml`);
+            assert.ok(t, `Task ${name}`);
             assert.equal(t.metadata.name, name);
             assert.ok(t.metadata.labels["app.kubernetes.io/version"]);
             for (const a of ["tekton.dev/pipelines.minVersion", "tekton.dev/categories", "tekton.dev/tags", "tekton.dev/displayName", "tekton.dev/platforms"]) {

@@ -7,6 +7,8 @@ import { ConfigError, configSchema } from "../../lib/config";
 import { parseConfig } from "../../lib/loadConfig";
 import { readStackConfig } from "../../lib/stackFiles";
 import { REPO_ROOT } from "../../lib/tektonSources";
+import { projectConfig, PULUMI_YAML, renderPulumiYaml } from "../../lib/pulumiProjectConfig";
+import { z } from "zod";
 
 function problemsOf(raw: Record<string, string>): string[] {
     try {
@@ -149,21 +151,28 @@ describe("stack config", () => {
             ['tekton-dag:pipelinesNamespace must differ from every target namespace; got "staging" in both']);
     });
 
-    it("Pulumi.yaml declares exactly the schema's keys with the same types and defaults", () => {
-        const project = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"));
-        const declared = project.config as Record<string, { type: string; default?: unknown; description?: string }>;
-        const defaults = configSchema.parse({}) as Record<string, unknown>;
-        assert.deepEqual(Object.keys(declared).sort(), Object.keys(configSchema.shape).sort());
-        for (const [key, decl] of Object.entries(declared)) {
-            assert.ok(decl.description, `${key} has a description`);
-            // A key without a default is required by the engine in every stack.
-            assert.ok("default" in decl, `${key} declares a default`);
-            assert.deepEqual(decl.default, defaults[key] ?? "", `default of ${key}`);
-            const value = defaults[key] ?? "";
-            const expected = Array.isArray(value) ? "array" : typeof value === "boolean" ? "boolean"
-                : typeof value === "number" ? "integer" : "string";
-            assert.equal(decl.type, expected, `type of ${key}`);
-        }
+    it("Pulumi.yaml is what lib/config.ts generates (npm run pulumi-yaml rewrites it)", () => {
+        const committed = fs.readFileSync(PULUMI_YAML, "utf8");
+        assert.equal(committed, renderPulumiYaml(committed), "Pulumi.yaml differs from lib/config.ts; run `npm run pulumi-yaml`");
+    });
+
+    it("generates a declaration the engine accepts for every schema key: a type, the schema's default (\"\" when optional) and its description", () => {
+        const declared = YAML.parse(renderPulumiYaml("name: x\n")).config;
+        assert.deepEqual(Object.keys(declared), Object.keys(configSchema.shape));
+        assert.deepEqual(declared.interceptBackend, {
+            type: "string", default: "telepresence",
+            description: "Default intercept backend of both pipelines and the webhook trigger: telepresence or mirrord",
+        });
+        assert.deepEqual(declared.targetNamespaces, { type: "array", description: declared.targetNamespaces.description, items: { type: "string" }, default: ["staging"] });
+        assert.deepEqual([declared.leaseWaitSeconds.type, declared.leaseWaitSeconds.default], ["integer", 600]);
+        assert.deepEqual([declared.production.type, declared.production.default], ["boolean", false]);
+        assert.deepEqual([declared.registryPull.type, declared.registryPull.default], ["string", ""], "optional: \"\" means not set");
+        assert.equal(YAML.parse(renderPulumiYaml("name: x\ndescription: kept\nconfig: {old: {type: string}}\n")).description, "kept");
+    });
+
+    it("refuses to generate a key without a description, naming it", () => {
+        const schema = z.strictObject({ described: z.string().default("").describe("has one"), bare: z.boolean().default(false) });
+        assert.throws(() => projectConfig(schema), /lib\/config.ts: config key bare has no \.describe\(\.\.\.\)/);
     });
 
     it("the kind stack file is valid config", () => {

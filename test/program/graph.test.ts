@@ -3,7 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { fakeDigest, renderStack } from "../../lib/render";
 import { checkTaskRefs, referencedTaskNames } from "../../components/tektonPipelines";
-import { readFolder, TEKTON_DIR } from "../../lib/tektonSources";
+import { TEKTON_DIR } from "../../lib/tektonSources";
+import { readPipelines } from "../../lib/continuePipeline";
+import { COMPILE_TOOLS, readTasks } from "../../lib/compileTasks";
 import { named, objects, ofKind, paramDefault, rendered } from "../helpers/render";
 
 const KIND = { stack: "kind" };
@@ -36,16 +38,17 @@ describe("resource graph", () => {
     });
 
     it("refuses a Pipeline whose Task is not installed, naming both", () => {
-        const pipelines = readFolder("pipelines", "Pipeline");
-        const tasks = readFolder("tasks", "Task").map((t) => t.metadata.name);
+        const pipelines = readPipelines();
+        const tasks = readTasks().map((t) => t.metadata.name);
         assert.doesNotThrow(() => checkTaskRefs(pipelines, tasks));
         assert.throws(() => checkTaskRefs(pipelines, tasks.filter((t) => t !== "deploy-intercept-mirrord")),
             /^Error: Pipeline stack-pr-continue refers to Tasks that are not installed: deploy-intercept-mirrord;/);
     });
 
-    it("installs one Task per file in tekton/tasks, in the pipelines namespace, with the common labels", async () => {
+    it("installs one Task per file in tekton/tasks and one per compile tool, in the pipelines namespace, with the common labels", async () => {
         const objs = await objects(KIND);
-        const files = fs.readdirSync(path.join(TEKTON_DIR, "tasks")).map((f) => f.replace(/\.yaml$/, "")).sort();
+        const files = [...fs.readdirSync(path.join(TEKTON_DIR, "tasks")).map((f) => f.replace(/\.yaml$/, "")),
+            ...COMPILE_TOOLS.map((t) => `compile-${t.tool}`)].sort();
         const tasks = ofKind(objs, "Task");
         assert.deepEqual(tasks.map((t) => t.metadata.name).sort(), files);
         for (const t of tasks) assert.equal(t.metadata.namespace, "tekton-dag");

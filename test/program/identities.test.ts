@@ -55,7 +55,7 @@ function kubectlFunctions(lib: string): Set<string> {
     return found;
 }
 
-/** Whether a shipped script talks to the API server (kubectl, or a lib-intercept.sh or lib-pr-pod.sh function that does). */
+/** Whether a shipped script talks to the API server (kubectl, or a function of a sourced lib-*.sh that does). */
 function scriptUsesApi(file: string, libFunctions: Set<string>): boolean {
     const text = fs.readFileSync(path.join(ROOT, "tekton", "scripts", file), "utf8")
         .split("\n").filter((l) => !/^\s*#/.test(l)).join("\n")
@@ -140,10 +140,10 @@ describe("two identities per run", () => {
 
     it("the cluster tasks are exactly the pipeline tasks whose scripts talk to the API server", async () => {
         const objs = await objects(KIND);
-        // lib-intercept.sh sources lib-pr-pod.sh and lib-lock.sh: their functions call each other; lib-github.sh
-        // reads the token Secret.
-        const libFunctions = kubectlFunctions(["lib-intercept.sh", "lib-pr-pod.sh", "lib-lock.sh", "lib-github.sh"]
-            .map((f) => fs.readFileSync(path.join(ROOT, "tekton", "scripts", f), "utf8")).join("\n"));
+        // The sourced libraries (lib-intercept.sh sources one file per concern; lib-github.sh reads the token
+        // Secret): their functions call each other, so they are read as one.
+        const libs = fs.readdirSync(path.join(ROOT, "tekton", "scripts")).filter((f) => /^lib-.*\.sh$/.test(f)).sort();
+        const libFunctions = kubectlFunctions(libs.map((f) => fs.readFileSync(path.join(ROOT, "tekton", "scripts", f), "utf8")).join("\n"));
         assert.ok(libFunctions.has("acquire_lease") && libFunctions.has("delete_run_objects") && libFunctions.has("deploy_pr_pod"), [...libFunctions].join(" "));
         const tasks = new Map(ofKind(objs, "Task").map((t) => [t.metadata.name, t]));
         const usesApi = new Set<string>();

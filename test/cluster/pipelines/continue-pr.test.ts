@@ -1,6 +1,7 @@
 // scripts/continue-pr.sh against the real API server: the earlier PipelineRun and its TaskRuns are stored
 // objects (their status written through the status subresource, as Tekton's controller writes it), the script
-// reads them with the real kubectl, and the PipelineRun it prints is created on the same server.
+// reads them with the real kubectl, and the PipelineRun it prints is created on the same server. The
+// stack-pr-continue Pipeline it reads its lists from is the one the program renders for the kind stack.
 // Simulated: nothing; no Tekton controller runs, so the objects' statuses are written by the test.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
@@ -8,7 +9,9 @@ import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { pipelineRunIdentities, PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT } from "../../../lib/identities";
+import { ANNOTATION_CLUSTER_TASKS, ANNOTATION_PARAMS } from "../../../lib/continuePipeline";
 import { pipeline } from "../../pipelines/helpers";
+import { named, objects } from "../../helpers/render";
 import { apply, cluster, credentials, kubectl, kubectlOk, PIPELINES_NS, REPO, tempDir, waitCan } from "../harness";
 
 const SCRIPT = path.join(REPO, "scripts", "continue-pr.sh");
@@ -89,7 +92,7 @@ const containerizeTask = (builtImages = BUILT, workspaces?: any[]): TaskRunSpec 
 
 /**
  * The person continuing a run, with no more rights than docs/pipelines.md says the script needs: read
- * PipelineRuns and TaskRuns. Any write the script tried would be Forbidden (it prints; the user creates).
+ * PipelineRuns, TaskRuns and Pipelines. Any write the script tried would be Forbidden (it prints; the user creates).
  */
 const READER = { name: "tekton-dag-test-continue-pr-reader", namespace: PIPELINES_NS };
 let readerKubeconfig = "";
@@ -99,13 +102,22 @@ function installReader(): Promise<void> {
     apply([
         { apiVersion: "v1", kind: "ServiceAccount", metadata: { ...READER, labels } },
         { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { ...READER, labels },
-            rules: [{ apiGroups: ["tekton.dev"], resources: ["pipelineruns", "taskruns"], verbs: ["get", "list"] }] },
+            rules: [{ apiGroups: ["tekton.dev"], resources: ["pipelineruns", "taskruns", "pipelines"], verbs: ["get", "list"] }] },
         { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { ...READER, labels },
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: READER.name },
             subjects: [{ kind: "ServiceAccount", name: READER.name, namespace: READER.namespace }] },
     ]);
     readerKubeconfig = credentials(READER).kubeconfig;
     return waitCan(READER, "list", "taskruns.tekton.dev", PIPELINES_NS, true);
+}
+
+/** The stack-pr-continue Pipeline as the program installs it (kind stack), stored beside the runs. */
+async function installContinuePipeline(): Promise<void> {
+    const rendered = named(await objects({ stack: "kind" }), "Pipeline", "stack-pr-continue");
+    const obj = structuredClone(rendered);
+    obj.metadata.namespace = PIPELINES_NS;
+    obj.metadata.labels = { ...obj.metadata.labels, [TEST_LABEL]: "true" };
+    apply([obj]);
 }
 
 function continuePr(...args: string[]) {
@@ -121,9 +133,12 @@ function paramsOf(doc: any): Record<string, string> {
 }
 
 describe("scripts/continue-pr.sh against the real API server (no Tekton controller: statuses written by the test)", () => {
-    before(() => installReader());
+    before(async () => {
+        await installContinuePipeline();
+        await installReader();
+    });
     after(() => {
-        kubectl(["delete", "pipelineruns.tekton.dev,taskruns.tekton.dev,rolebindings,roles,serviceaccounts", "-n", PIPELINES_NS, "-l", TEST_LABEL, "--wait=false"]);
+        kubectl(["delete", "pipelines.tekton.dev,pipelineruns.tekton.dev,taskruns.tekton.dev,rolebindings,roles,serviceaccounts", "-n", PIPELINES_NS, "-l", TEST_LABEL, "--wait=false"]);
     });
 
     const standard = () => world({}, [resolveTask(), containerizeTask(), { task: "clone-app", results: () => ({ commit: "0123456" }) }]);
@@ -277,15 +292,50 @@ describe("scripts/continue-pr.sh against the real API server (no Tekton controll
         assert.match(r.stderr, new RegExp(`'${name}' set podTemplate.automountServiceAccountToken; this run leaves it to the ServiceAccount`));
     });
 
+    describe("reads what to pass off the installed stack-pr-continue Pipeline", () => {
+        // Each test changes the stored Pipeline; the one the program renders is put back after it.
+        afterEach(() => installContinuePipeline());
+
+        it("copies the params and names the cluster tasks its annotations list (simulated: annotations edited on the stored Pipeline)", () => {
+            const stored = JSON.parse(kubectlOk(["get", "pipeline", "stack-pr-continue", "-n", PIPELINES_NS, "-o", "json"]));
+            const spec = JSON.parse(stored.metadata.annotations[ANNOTATION_PARAMS]);
+            spec.copied = spec.copied.filter((n: string) => n !== "pre-test-hook");
+            const clusterTasks = stored.metadata.annotations[ANNOTATION_CLUSTER_TASKS].split(" ").filter((n: string) => n !== "pr-comment");
+            kubectlOk(["annotate", "--overwrite", "pipeline", "stack-pr-continue", "-n", PIPELINES_NS,
+                `${ANNOTATION_PARAMS}=${JSON.stringify(spec)}`, `${ANNOTATION_CLUSTER_TASKS}=${clusterTasks.join(" ")}`]);
+            const r = continuePr("-n", PIPELINES_NS, standard().name);
+            assert.equal(r.status, 0, r.stderr);
+            const doc = YAML.parse(r.stdout);
+            assert.equal(paramsOf(doc)["pre-test-hook"], undefined, "a param the annotation does not list is not copied");
+            assert.equal(paramsOf(doc)["pr-number"], "42");
+            assert.deepEqual(doc.spec.taskRunSpecs.map((s: any) => s.pipelineTaskName), clusterTasks);
+        });
+
+        it("stops, naming the Pipeline, when it is not installed", () => {
+            kubectlOk(["delete", "pipeline", "stack-pr-continue", "-n", PIPELINES_NS]);
+            const r = continuePr("-n", PIPELINES_NS, standard().name);
+            assert.notEqual(r.status, 0);
+            assert.equal(r.stdout, "");
+            assert.match(r.stderr, new RegExp(`could not read Pipeline stack-pr-continue in namespace ${PIPELINES_NS} \\(its annotations name the params to pass\\): .*not found`));
+        });
+
+        it("stops when the Pipeline carries no continuation annotations (installed by an older program)", () => {
+            kubectlOk(["annotate", "pipeline", "stack-pr-continue", "-n", PIPELINES_NS, `${ANNOTATION_PARAMS}-`]);
+            const r = continuePr("-n", PIPELINES_NS, standard().name);
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, /Pipeline stack-pr-continue has no usable tekton-dag.io\/continuation-params and tekton-dag.io\/cluster-tasks annotations/);
+        });
+    });
+
     describe("clear errors", () => {
         // Each case stores what it needs and returns the script's arguments.
         const cases: [string, () => string[], RegExp][] = [
             ["run not found", () => ["-n", PIPELINES_NS, "nope"], new RegExp(`PipelineRun 'nope' not found in namespace ${PIPELINES_NS}`)],
             ["a namespace the user may not read: the API server's Forbidden, passed on", () => ["-n", "ci", "nope"],
                 /could not read PipelineRun 'nope': .*Forbidden.*cannot get resource "pipelineruns" in API group "tekton.dev" in the namespace "ci"/],
-            ["no built-images yet", () => ["-n", PIPELINES_NS, world({}, [resolveTask()]).name], /has no built-images yet \(containerize did not finish\)/],
-            ["empty built-images", () => ["-n", PIPELINES_NS, world({}, [resolveTask(), containerizeTask("{}")]).name], /has no built-images yet/],
-            ["resolve-stack did not finish", () => ["-n", PIPELINES_NS, world().name], /has no resolve-stack result 'stack-json'/],
+            ["no built-images yet", () => ["-n", PIPELINES_NS, world({}, [resolveTask()]).name], /has no containerize result 'built-images' yet \(containerize did not finish\)/],
+            ["empty built-images", () => ["-n", PIPELINES_NS, world({}, [resolveTask(), containerizeTask("{}")]).name], /has no built-images yet \(containerize built nothing\)/],
+            ["resolve-stack did not finish", () => ["-n", PIPELINES_NS, world().name], /has no resolve-stack result 'stack-json' yet \(resolve-stack did not finish\)/],
             ["still running", () => ["-n", PIPELINES_NS, world({ conditions: [{ type: "Succeeded", status: "Unknown" }] }).name], /is still running/],
             ["another pipeline", () => ["-n", PIPELINES_NS, world({ spec: { pipelineRef: { name: "other" } } }).name], /runs pipeline 'other', not stack-pr-test/],
             ["emptyDir workspace", () => ["-n", PIPELINES_NS, world({ spec: { workspaces: [{ name: "shared-workspace", emptyDir: {} }] } }, [resolveTask(), containerizeTask()]).name], /emptyDir shared-workspace; its data is gone/],
