@@ -36,7 +36,7 @@ require_env PHASE STATUS_CONTEXT PIPELINE_NAME RUN_NAME RUN_ID RUN_NAMESPACE
 GITHUB_API_URL="${GITHUB_API_URL:-https://api.github.com}"
 GITHUB_API_URL="${GITHUB_API_URL%/}"
 TARGET_URL_TEMPLATE="${TARGET_URL_TEMPLATE:-}"
-[[ "$REPO_FULL_NAME" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "repo-full-name '${REPO_FULL_NAME}' must be owner/name"
+github_require_repo
 
 target_url=""
 if [ -n "$TARGET_URL_TEMPLATE" ]; then

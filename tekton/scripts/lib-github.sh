@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GitHub REST calls of the finally tasks (pr-comment, commit-status). Sourcing only defines functions.
+# GitHub REST calls of the finally tasks (pr-comment, commit-status) and of retest-pr. Sourcing only defines functions.
 # Needs die/log from lib-common.sh, kubectl (the token Secret, read as the pipeline's ServiceAccount),
 # curl and jq.
 
@@ -16,6 +16,11 @@ github_skip_unless_configured() {
     log "${who}: param repo-full-name is empty, so there is no repository to talk to; ${not_done}"
     exit 0
   fi
+}
+
+# github_require_repo: dies unless REPO_FULL_NAME is owner/name (it goes into API paths).
+github_require_repo() {
+  [[ "${REPO_FULL_NAME:-}" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "repo-full-name '${REPO_FULL_NAME:-}' must be owner/name"
 }
 
 # github_auth_header SECRET FILE: writes the header "Authorization: Bearer <token>" from key `token` of

@@ -39,8 +39,7 @@ COMMENT_CONTEXT="${COMMENT_CONTEXT:-tekton-dag}"
   die "comment-context '${COMMENT_CONTEXT}' must be one line without '--' or '>' (it goes into an HTML comment)"
 # The hidden first line that marks this stack's comment on a PR (GitHub does not render HTML comments).
 MARKER="<!-- tekton-dag:pr-comment context=${COMMENT_CONTEXT} -->"
-[[ "$REPO_FULL_NAME" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] ||
-  die "repo-full-name '${REPO_FULL_NAME}' must be owner/name"
+github_require_repo
 [[ "$PR_NUMBER" =~ ^[0-9]+$ ]] || die "pr-number '${PR_NUMBER}' must be a whole number"
 [[ "$GITHUB_TOKEN_SECRET" =~ ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$ ]] ||
   die "github-token-secret '${GITHUB_TOKEN_SECRET}' is not a Secret name"

@@ -22,7 +22,7 @@ SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 . "${SCRIPTS_DIR}/lib-github.sh"
 
 require_env REPO_FULL_NAME REPO_ID PR_NUMBER DELIVERY TEMPLATE NAMESPACE
-[[ "$REPO_FULL_NAME" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "repo-full-name '${REPO_FULL_NAME}' must be owner/name"
+github_require_repo
 [[ "$PR_NUMBER" =~ ^[0-9]+$ ]] || die "pr-number '${PR_NUMBER}' must be a pull request number"
 GITHUB_API_URL="${GITHUB_API_URL:-https://api.github.com}"
 GITHUB_API_URL="${GITHUB_API_URL%/}"
