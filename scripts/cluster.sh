@@ -49,9 +49,14 @@ taken_ports=" "
 
 # Sets variable $1 to a port nothing listens on and this run has not handed out yet.
 free_port() {
-    local p tries=0
+    local p tries=0 ephemeral_low=32768 _high
+    # Below the kernel's ephemeral range: a port there can be taken by any outgoing connection (a kubectl
+    # call, a test's fetch) between this check and the component's bind.
+    read -r ephemeral_low _high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    local span=$((ephemeral_low - 20000))
+    [ "$span" -ge 1000 ] || span=12000
     while [ "$tries" -lt 200 ]; do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % span))
         tries=$((tries + 1))
         [[ "$taken_ports" == *" $p "* ]] && continue
         port_in_use "$p" && continue

@@ -54,6 +54,11 @@ describe("webhook deliveries through the real EventListener sink and interceptor
             const want = b.value === INTERCEPT_BACKEND_BINDING
                 ? tt.spec.params.find((p: any) => p.name === "intercept-backend").default
                 : bodyPath(payload, b.value);
+            // GitHub's repository id labels the run (with the PR number it finds the PR's runs), not a param.
+            if (b.name === "repo-id") {
+                assert.equal(pr.metadata.labels["tekton-dag.io/repo-id"], String(want));
+                continue;
+            }
             // The template hands the binding's param on under the same name.
             const tp = tt.spec.resourcetemplates[0].spec.params.find((p: any) => p.value === `$(tt.params.${b.name})`);
             assert.ok(tp, `the TriggerTemplate does not use binding param ${b.name}`);
