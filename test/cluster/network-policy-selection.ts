@@ -21,8 +21,11 @@ export function assertPoliciesSelectExactly(byName: Map<string, any>, sweeper: a
     const webhookRun = getJson(["get", "triggertemplates.v1beta1.triggers.tekton.dev", "-n", "tekton-dag"]).items
         .flatMap((t: any) => t.spec.resourcetemplates).find((r: any) => r.kind === "PipelineRun" && r.spec.pipelineRef?.name === "stack-pr-test");
     assert.ok(webhookRun, "no TriggerTemplate creates a stack-pr-test PipelineRun");
-    // Triggers fills in the template's params; the PR number is the one a label takes.
-    const runLabelsOfWebhook = JSON.parse(JSON.stringify(webhookRun.metadata.labels ?? {}).replace(/\$\(tt\.params\.pr-number\)/g, "42"));
+    // Triggers fills in the template's params and the delivery's id; the PR number, GitHub's repository id and
+    // that id are what the labels take.
+    const runLabelsOfWebhook = JSON.parse(JSON.stringify(webhookRun.metadata.labels ?? {})
+        .replace(/\$\(tt\.params\.pr-number\)/g, "42").replace(/\$\(tt\.params\.repo-id\)/g, "1296269")
+        .replace(/\$\(uid\)/g, "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f"));
     assert.ok(!JSON.stringify(runLabelsOfWebhook).includes("$("), `unresolved template params in ${JSON.stringify(runLabelsOfWebhook)}`);
     const clusterTasks = new Set<string>(webhookRun.spec.taskRunSpecs.map((s: any) => s.pipelineTaskName));
     assert.equal(webhookRun.spec.taskRunTemplate.serviceAccountName, "tekton-dag-pr-code");
