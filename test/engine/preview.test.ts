@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderStack } from "../../lib/render";
+import { renderStack } from "../../scripts/mocks/render";
 import { pulumiRun, RunResult } from "./helpers";
 
 const PINNED = {

@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { kubernetesObjects, renderStack } from "../../lib/render";
+import { kubernetesObjects, renderStack } from "../../scripts/mocks/render";
 import { objectKey, pulumiRun, readManifests, RunResult } from "./helpers";
 
 /** Every difference between two JSON values, as "path: a vs b" lines. */

@@ -1,10 +1,10 @@
-// lib/runner/policyPack.ts: the compiled pack is rebuilt exactly when its sources change, type errors fail
+// scripts/runner/policyPack.ts: the compiled pack is rebuilt exactly when its sources change, type errors fail
 // the build by name, and a failed build leaves nothing half-written for the engine to load.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { compiledPolicyPack } from "../../lib/runner/policyPack";
+import { compiledPolicyPack } from "../../scripts/runner/policyPack";
 
 const POLICY_DIR = path.join(__dirname, "..", "..", "policy");
 
@@ -17,7 +17,7 @@ function packCopy(): string {
     return dir;
 }
 
-describe("the compiled policy pack (lib/runner/policyPack.ts)", function () {
+describe("the compiled policy pack (scripts/runner/policyPack.ts)", function () {
     this.timeout(300000);
     let dir: string;
     before(function () {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
-import { fakeDigest, renderStack } from "../../lib/render";
+import { fakeDigest, renderStack } from "../../scripts/mocks/render";
 import { checkTaskRefs, referencedTaskNames } from "../../components/tektonPipelines";
 import { TEKTON_DIR } from "../../lib/tektonSources";
 import { readPipelines } from "../../lib/continuePipeline";

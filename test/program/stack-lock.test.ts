@@ -1,15 +1,15 @@
-// One run per stack state (lib/runner/stackLock.ts): scripts/pulumi-run.ts and scripts/render.sh refuse to
+// One run per stack state (scripts/runner/stackLock.ts): scripts/pulumi-run.ts and scripts/render.sh refuse to
 // start beside a live run of the same stack, naming it, and touch nothing of its state or output.
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { lockFileFor, lockStack, readHolder } from "../../lib/runner/stackLock";
+import { lockFileFor, lockStack, readHolder } from "../../scripts/runner/stackLock";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
-describe("one run per stack (lib/runner/stackLock.ts)", function () {
+describe("one run per stack (scripts/runner/stackLock.ts)", function () {
     this.timeout(120_000);
     let tmp: string;
     let holder: ChildProcess;

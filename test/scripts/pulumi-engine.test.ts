@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { processAlive } from "../../lib/runner/stackLock";
+import { processAlive } from "../../scripts/runner/stackLock";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
