@@ -11,8 +11,9 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { compiledPolicyPack } from "../../scripts/runner/policyPack";
+import { REPO } from "../support/repo";
 
-const POLICY_DIR = path.join(__dirname, "..", "..", "policy");
+const POLICY_DIR = path.join(REPO, "policy");
 const MODULES = path.join(POLICY_DIR, "node_modules");
 const LEVELS: Record<string, number> = { advisory: 0, mandatory: 1, disabled: 2, remediate: 3 };
 

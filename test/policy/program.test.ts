@@ -7,10 +7,11 @@ import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Finding, PolicyInput, PolicyPackConfig, policies, runPolicies } from "../../policy/policies";
+import { REPO } from "../support/repo";
 
-const RENDER = path.join(__dirname, "..", "..", "scripts", "mocks", "render.ts");
+const RENDER = path.join(REPO, "scripts", "mocks", "render.ts");
 const KIND_POLICY_CONFIG: PolicyPackConfig = JSON.parse(
-    fs.readFileSync(path.join(__dirname, "..", "..", "policy", "config.kind.json"), "utf8"));
+    fs.readFileSync(path.join(REPO, "policy", "config.kind.json"), "utf8"));
 
 interface Rendered { type: string; name: string; inputs: any }
 

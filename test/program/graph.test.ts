@@ -6,7 +6,7 @@ import { checkTaskRefs, referencedTaskNames } from "../../components/tektonPipel
 import { TEKTON_DIR } from "../../lib/tektonSources";
 import { readPipelines } from "../../lib/continuePipeline";
 import { COMPILE_TOOLS, readTasks } from "../../lib/compileTasks";
-import { named, objects, ofKind, paramDefault, rendered } from "../helpers/render";
+import { named, objects, ofKind, paramDefault, rendered } from "../support/render";
 
 const KIND = { stack: "kind" };
 const KIND_MIRRORD = { stack: "kind", overrides: { interceptBackend: "mirrord" } };

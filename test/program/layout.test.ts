@@ -5,8 +5,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
+import { REPO } from "../support/repo";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const LIB = path.join(REPO, "lib");
 
 /** Every module a TypeScript file names: static import/export ... from, import "x", require("x"), import("x"). */

@@ -3,11 +3,10 @@
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { lockFileFor, lockStack, readHolder } from "../../scripts/runner/stackLock";
-
-const REPO = path.resolve(__dirname, "..", "..");
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 describe("one run per stack (scripts/runner/stackLock.ts)", function () {
     this.timeout(120_000);
@@ -19,7 +18,7 @@ describe("one run per stack (scripts/runner/stackLock.ts)", function () {
         fs.mkdirSync(path.dirname(state), { recursive: true });
         fs.writeFileSync(lockFileFor(state), `pid ${holder.pid}\nsince 2026-12-01T10:00:00.000Z\ncommand ${command}\n`);
     };
-    beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "stack-lock-"))));
+    beforeEach(() => (tmp = tmpDir("stack-lock")));
     afterEach(() => {
         holder?.kill("SIGKILL");
         fs.rmSync(tmp, { recursive: true, force: true });
