@@ -1,6 +1,6 @@
-import { tektonDagProgram } from "./lib/stackProgram";
+import { tektonDagProgram } from "./program";
 
-// The program lives in lib/stackProgram.ts, shared with the Automation API runner (scripts/pulumi-run.ts).
+// The program lives in program.ts, shared with the Automation API runner (scripts/pulumi-run.ts).
 // Config errors surface there, before any resource is registered.
 const outputs = tektonDagProgram();
 

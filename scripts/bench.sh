@@ -105,7 +105,7 @@ if $have_engine; then
 
     # Where a warm run's wall time goes, each part alone.
     t=$(now); node -e 0; add "  parts: node start" "$(ms "$t") ms"
-    t=$(now); node -r ts-node/register/transpile-only -e 'require("./lib/stackProgram"); require("@pulumi/pulumi/automation")'
+    t=$(now); node -r ts-node/register/transpile-only -e 'require("./program"); require("@pulumi/pulumi/automation")'
     add "  parts: node + loading the program and Pulumi SDKs (ts-node)" "$(ms "$t") ms"
     t=$(now); bash scripts/pulumi-engine.sh --env-lines >/dev/null; add "  parts: getting the engine (scripts/pulumi-engine.sh)" "$(ms "$t") ms"
     t=$(now); (cd policy && node -r ts-node/register -e 'require("./policies")'); add "  parts: policy pack load from source (ts-node with type-check)" "$(ms "$t") ms"

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError } from "../lib/config";
-import { kubernetesObjects, renderStack } from "../lib/render";
+import { kubernetesObjects, renderStack } from "./mocks/render";
 
 interface Args {
     stack?: string;

@@ -1,7 +1,7 @@
 /**
  * pulumi-run: preview, up or destroy any stack of this project with the real Pulumi engine, no Pulumi
  * installation needed (scripts/pulumi-engine.sh provides one, building it the first time). The program runs
- * inline through the Automation API and is the same function index.ts runs (lib/stackProgram.ts), so a
+ * inline through the Automation API and is the same function index.ts runs (program.ts), so a
  * stack behaves here exactly as under `pulumi up` with an installed Pulumi.
  *
  *   npm run -s pulumi-run -- <preview|up|destroy> --stack NAME [options]
@@ -39,11 +39,11 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
-import { provideEngine } from "../lib/runner/engine";
-import { compiledPolicyPack } from "../lib/runner/policyPack";
-import { lockStack } from "../lib/runner/stackLock";
-import { prepareWorkDir } from "../lib/runner/workDir";
-import { tektonDagProgram } from "../lib/stackProgram";
+import { provideEngine } from "./runner/engine";
+import { compiledPolicyPack } from "./runner/policyPack";
+import { lockStack } from "./runner/stackLock";
+import { prepareWorkDir } from "./runner/workDir";
+import { tektonDagProgram } from "../program";
 import { REPO_ROOT } from "../lib/tektonSources";
 
 const OPERATIONS = ["preview", "up", "destroy"] as const;

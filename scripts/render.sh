@@ -70,7 +70,7 @@ case "$outdir_abs" in
     *) die "tekton-dag:renderYamlToDirectory in $stack_file is '$outdir'; it must be a directory inside the repository (it is emptied before each render)" 2 ;;
 esac
 # One run per stack: the output directory and (through --fresh) .pulumi-state/<stack> are emptied, which
-# would wreck a concurrent run's. The lock format is lib/runner/stackLock.ts's; pulumi-run accepts it as
+# would wreck a concurrent run's. The lock format is scripts/runner/stackLock.ts's; pulumi-run accepts it as
 # ours because this script is its ancestor.
 mkdir -p .pulumi-state
 lock=".pulumi-state/$stack.lock"

@@ -5,7 +5,8 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { cleanTempDirs, REPO, tempDir } from "./harness";
+import { REPO } from "../support/repo";
+import { cleanTmpDirs, tmpDir } from "../support/tmpDir";
 
 function cluster(args: string[], env: Record<string, string>) {
     return spawnSync("bash", [path.join(REPO, "scripts", "cluster.sh"), ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
@@ -15,7 +16,7 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
     this.timeout(180_000);
 
     it("env and status without a kubeconfig name the missing file and how to start", () => {
-        const dir = tempDir("no-cluster-");
+        const dir = tmpDir("no-cluster-");
         const r = cluster(["env"], { TEKTON_DAG_CLUSTER_DIR: dir });
         assert.equal(r.status, 1);
         assert.match(r.stderr, new RegExp(`no kubeconfig at ${dir}/admin.kubeconfig; start the cluster with 'bash scripts/cluster.sh start'`));
@@ -28,7 +29,7 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         const server = net.createServer().listen(0, "127.0.0.1");
         await new Promise((r) => server.once("listening", r));
         const port = (server.address() as net.AddressInfo).port;
-        const dir = tempDir("busy-port-");
+        const dir = tmpDir("busy-port-");
         try {
             const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
                 // spawnSync would block the event loop that holds the port open: run it asynchronously.
@@ -47,7 +48,7 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
     });
 
     it("rejects a port that is not a number", () => {
-        const r = cluster(["start"], { TEKTON_DAG_CLUSTER_DIR: tempDir("bad-port-"), TEKTON_DAG_CLUSTER_PORT: "80x" });
+        const r = cluster(["start"], { TEKTON_DAG_CLUSTER_DIR: tmpDir("bad-port-"), TEKTON_DAG_CLUSTER_PORT: "80x" });
         assert.equal(r.status, 1);
         assert.match(r.stderr, /TEKTON_DAG_CLUSTER_PORT must be a port number 1024-65535; got '80x'/);
     });
@@ -55,8 +56,8 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
     it("a binary that fails to build is named, with the end of its log, and nothing starts", () => {
         // An empty module cache and no proxy: the first go build cannot get its modules.
         const r = cluster(["start"], {
-            TEKTON_DAG_CLUSTER_DIR: tempDir("no-build-"), TEKTON_DAG_CLUSTER_BIN: tempDir("no-bin-"),
-            GOMODCACHE: tempDir("no-mods-"), GOPROXY: "off", GOFLAGS: "-mod=mod",
+            TEKTON_DAG_CLUSTER_DIR: tmpDir("no-build-"), TEKTON_DAG_CLUSTER_BIN: tmpDir("no-bin-"),
+            GOMODCACHE: tmpDir("no-mods-"), GOPROXY: "off", GOFLAGS: "-mod=mod",
         });
         assert.equal(r.status, 1);
         assert.match(r.stderr, /cluster-build: FAILED to build etcd \(tools\/kube-control-plane\/etcd\) after \d+s; last lines of .*build-etcd\.log:\n.*\n?module lookup disabled by GOPROXY=off/);
@@ -64,7 +65,7 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
     });
 
     it("a PID file naming a process that is not the component does not count as running", () => {
-        const dir = tempDir("stale-pid-");
+        const dir = tmpDir("stale-pid-");
         fs.mkdirSync(path.join(dir, "pids"));
         // This test's own node process: alive, but not etcd (as after the kernel reused etcd's PID).
         fs.writeFileSync(path.join(dir, "pids", "etcd"), String(process.pid));
@@ -74,7 +75,7 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
     });
 
     it("start that fails after etcd and the API server are up stops what it launched", () => {
-        const dir = tempDir("half-start-");
+        const dir = tmpDir("half-start-");
         /** Processes whose command line names the throw-away state dir: only what this start launched. */
         const launched = () => fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
             try { return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(dir); } catch { return false; }
@@ -82,7 +83,7 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         // With an empty module cache and no proxy the CRD step fails, after every component was launched
         // (the binaries are built already, so their build needs no modules).
         try {
-            const r = cluster(["start"], { TEKTON_DAG_CLUSTER_DIR: dir, GOMODCACHE: tempDir("no-mods-"), GOPROXY: "off" });
+            const r = cluster(["start"], { TEKTON_DAG_CLUSTER_DIR: dir, GOMODCACHE: tmpDir("no-mods-"), GOPROXY: "off" });
             assert.equal(r.status, 1, r.stderr);
             assert.match(r.stderr, /API server ready on/);
             assert.match(r.stderr, /could not download github.com\/tektoncd\/pipeline@v[\d.]+ from the Go module proxy \(GOPROXY=off\)/);
@@ -94,15 +95,15 @@ describe("cluster: scripts/cluster.sh names its errors", function () {
         }
     });
 
-    it("the harness's temp dirs (token kubeconfigs among them) are removed by cleanTempDirs, which its root after hook runs", () => {
-        const dir = tempDir("cleanup-");
-        const other = tempDir("cleanup-other-");
+    it("the harness's temp dirs (token kubeconfigs among them) are removed by cleanTmpDirs, which its root after hook runs", () => {
+        const dir = tmpDir("cleanup-");
+        const other = tmpDir("cleanup-other-");
         fs.writeFileSync(path.join(dir, "sa.kubeconfig"), "token: not-a-real-one\n");
         // Only this test's dir: the later suites made theirs when their files were loaded.
-        cleanTempDirs([dir]);
+        cleanTmpDirs([dir]);
         assert.equal(fs.existsSync(dir), false);
         assert.equal(fs.existsSync(other), true, "a dir it was not given stays until the run ends");
-        cleanTempDirs([other]);
+        cleanTmpDirs([other]);
     });
 
     it("unknown commands get the usage", () => {

@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { blocksFor, GIT_IDENTITY, PAGES, runPage } from "../docs/docCommands";
-import { REPO } from "../docs/repoDocs";
+import { REPO } from "../support/repo";
 import { ADMIN_KUBECONFIG, cluster, getJson, kubectl, kubectlOk } from "./harness";
 
 type Ref = { ns: string; kind: string; name: string };

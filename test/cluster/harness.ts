@@ -5,12 +5,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { REPO, SCRIPTS } from "../support/repo";
+import { cleanTmpDirs, tmpDir } from "../support/tmpDir";
 
-export const REPO = path.resolve(__dirname, "..", "..");
-export const SCRIPTS = path.join(REPO, "tekton", "scripts");
 const STATE = process.env.TEKTON_DAG_CLUSTER_DIR ?? path.join(REPO, ".cluster");
 export const ADMIN_KUBECONFIG = path.join(STATE, "admin.kubeconfig");
 export const AUDIT_LOG = path.join(STATE, "logs", "audit.log");
@@ -74,29 +73,9 @@ export function getJson(args: string[]): any {
     return JSON.parse(kubectlOk([...args, "-o", "json"]));
 }
 
-const tempDirs: string[] = [];
-
-/** A fresh directory under the system temp dir, removed after the run (cleanTempDirs). */
-export function tempDir(prefix = "cluster-test-"): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    tempDirs.push(dir);
-    return dir;
-}
-
-/**
- * Removes the tempDirs (they hold ServiceAccount token kubeconfigs, the stand-ins' homes, workspaces): all of
- * them after the run, or only those named. A test must name its own: other suites made theirs at load time.
- */
-export function cleanTempDirs(only?: string[]): void {
-    const doomed = only ? tempDirs.filter((d) => only.includes(d)) : tempDirs.slice();
-    for (const dir of doomed) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        tempDirs.splice(tempDirs.indexOf(dir), 1);
-    }
-}
-
-// A root-level hook (this module is loaded with the test files): after the last test of the run.
-if (typeof after === "function") after(() => cleanTempDirs());
+// A root-level hook (this module is loaded with the test files): after the last test of the run, the tmpDirs
+// go (they hold ServiceAccount token kubeconfigs, the stand-ins' homes, workspaces).
+if (typeof after === "function") after(() => cleanTmpDirs());
 
 /** A ServiceAccount token's id (jti): the audit log names it as the credential of each request. */
 export function tokenId(token: string): string {
@@ -106,7 +85,7 @@ export function tokenId(token: string): string {
 export interface Credentials { kubeconfig: string; tokenId: string; account: Account }
 
 /** A kubeconfig holding a fresh token of the ServiceAccount, as the pod of a TaskRun would have. */
-export function credentials(account: Account, dir = tempDir("sa-")): Credentials {
+export function credentials(account: Account, dir = tmpDir("sa")): Credentials {
     const token = kubectlOk(["create", "token", account.name, "-n", account.namespace, "--duration", "2h"]).trim();
     const { server, ca } = cluster();
     const file = path.join(dir, `${account.namespace}-${account.name}-${randomUUID().slice(0, 8)}.kubeconfig`);
@@ -172,10 +151,10 @@ function readCalls(dir: string): Call[] {
 export const STEP_MARKER = /^(pod|configmap)\/\S+ created$|^\S+ "\S+" deleted|lease \S+ taken|is Ready$|steal active/;
 
 /** Runs tekton/scripts/<script> as `account` with the task's environment; resolves when it exits. */
-export function runScript(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
+export function runScriptAs(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
     const creds = credentials(account);
     const t0 = Date.now();
-    const fakeDir = tempDir("recorded-");
+    const fakeDir = tmpDir("recorded-");
     fs.writeFileSync(path.join(fakeDir, "rules.json"), JSON.stringify(opts.recorded ?? []));
     // The stand-ins are node scripts: node's own directory comes with them.
     const standins = opts.recorded ? `${RECORDED_BIN}:${path.dirname(process.execPath)}:` : "";
@@ -240,7 +219,7 @@ export function renderKindStack(overrides: Record<string, string> = {}): Promise
     const sets = Object.entries(overrides).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
     const key = sets.join(" ");
     if (!rendered.has(key)) rendered.set(key, new Promise((resolve, reject) => {
-        const out = tempDir("kind-manifests-");
+        const out = tmpDir("kind-manifests-");
         const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "kind", "--out", out, ...sets],
             { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
         let err = "";
@@ -356,7 +335,7 @@ export interface Run { id: string; name: string; ws: string }
 
 export function newRun(label = "run"): Run {
     const id = randomUUID();
-    return { id, name: `${label}-${id.slice(0, 8)}`, ws: tempDir("ws-") };
+    return { id, name: `${label}-${id.slice(0, 8)}`, ws: tmpDir("ws-") };
 }
 
 /** The environment of deploy-intercept-mirrord / deploy-stack-intercepts for one run (params through env). */

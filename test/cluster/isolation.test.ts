@@ -5,18 +5,17 @@
 import { strict as assert } from "node:assert";
 import { auditMark, auditSince } from "./audit";
 import {
-    APPS, cleanupEnv, deployEnv, getJson, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS,
-    purgeRunObjects, Run, runObjects, runScript, ScriptRun, sleep, STEP_MARKER, sweepEnv,
+    APPS, cleanupEnv, deployEnv, getJson, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, runObjects, runScriptAs, ScriptRun, sleep, STEP_MARKER, sweepEnv,
 } from "./harness";
 import { deploySuite, ProxyPods } from "./standins";
-import { rng } from "../helpers/rng";
+import { rng } from "../support/rng";
 
 let proxies: ProxyPods;
 
 const deploy = (run: Run, apps: string[], extra: Record<string, string> = {}, killAfterStep?: number, backend = "mirrord") =>
-    runScript(backend === "mirrord" ? "deploy-intercept-mirrord.sh" : "deploy-stack-intercepts.sh", deployEnv(run, apps, extra), PIPELINE_SA, { killAfterStep });
-const cleanup = (run: Run, killAfterStep?: number) => runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA, { killAfterStep });
-const sweep = (extra: Record<string, string> = {}) => runScript("sweep-orphans.sh", sweepEnv(extra), PIPELINE_SA);
+    runScriptAs(backend === "mirrord" ? "deploy-intercept-mirrord.sh" : "deploy-stack-intercepts.sh", deployEnv(run, apps, extra), PIPELINE_SA, { killAfterStep });
+const cleanup = (run: Run, killAfterStep?: number) => runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA, { killAfterStep });
+const sweep = (extra: Record<string, string> = {}) => runScriptAs("sweep-orphans.sh", sweepEnv(extra), PIPELINE_SA);
 const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
 const steps = (r: ScriptRun) => r.stderr.split("\n").filter((l) => STEP_MARKER.test(l));
 

@@ -3,7 +3,7 @@
 // the way Tekton v1.15 does it; a PR pod's come from the deploy scripts' own run_labels.
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { SCRIPTS } from "./harness";
+import { SCRIPTS } from "../support/repo";
 
 /**
  * The labels Tekton v1.15 gives the pod of one pipeline task of a PipelineRun (github.com/tektoncd/pipeline

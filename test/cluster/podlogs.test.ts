@@ -5,8 +5,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { ADMIN_KUBECONFIG, cluster, credentials, installRbac, kubectl, kubectlOk, PIPELINE_SA, PR_CODE_SA, TARGET_NS, tempDir } from "./harness";
+import { ADMIN_KUBECONFIG, cluster, credentials, installRbac, kubectl, kubectlOk, PIPELINE_SA, PR_CODE_SA, TARGET_NS } from "./harness";
 import { PodLog } from "./podlogs";
+import { tmpDir } from "../support/tmpDir";
 
 const STATE = path.dirname(ADMIN_KUBECONFIG);
 const POD = "tekton-dag-podlogs-check";
@@ -81,7 +82,7 @@ describe("cluster: pod logs through the API server from kwok's endpoint (no cont
 
     it("pods/log is authorized by RBAC: tekton-dag-pipeline reads it in the target namespace, tekton-dag-pr-code is Forbidden", () => {
         const run = (account: typeof PIPELINE_SA) => spawnSync("kubectl", ["logs", POD, "-n", TARGET_NS], {
-            encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: tempDir("kubectl-home-"), KUBECONFIG: credentials(account).kubeconfig },
+            encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: tmpDir("kubectl-home-"), KUBECONFIG: credentials(account).kubeconfig },
         });
         const ok = run(PIPELINE_SA);
         assert.equal(ok.status, 0, ok.stderr);

@@ -7,9 +7,11 @@ import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ADMIN_KUBECONFIG, REPO, cluster, getJson, kubectl, kubectlOk, tempDir } from "./harness";
+import { ADMIN_KUBECONFIG, cluster, getJson, kubectl, kubectlOk } from "./harness";
 import { objectKey, readManifests } from "../engine/helpers";
 import { assertPoliciesSelectExactly } from "./network-policy-selection";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 const STACK = "local";
 const PART_OF = "app.kubernetes.io/part-of=tekton-dag";
@@ -93,7 +95,7 @@ describe("cluster: pulumi up of the local stack through the real engine (policy 
             this.skip();
         }
         cluster();
-        work = tempDir("pulumi-up-");
+        work = tmpDir("pulumi-up-");
         state = path.join(work, "state");
         // The other suites install the program's RBAC as plain objects (kubectl apply); they would be in the way.
         kubectl(["delete", "serviceaccounts,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io", "-A", "-l", PART_OF, "--wait=true"]);

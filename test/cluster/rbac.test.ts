@@ -6,14 +6,12 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    getJson, Account, apply, canI, cleanupEnv, installTokenSecret, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun,
-    PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, renderKindStack, Run, runObjects, runScript, ScriptRun, sweepEnv, TARGET_NS,
-    TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
+    getJson, Account, apply, canI, cleanupEnv, installTokenSecret, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun, PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, renderKindStack, Run, runObjects, runScriptAs, ScriptRun, sweepEnv, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { deploySuite, ProxyPods } from "./standins";
-import { GitHubStandIn } from "../helpers/githubStandIn";
+import { GitHubStandIn } from "../support/githubStandIn";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
 import * as fs from "node:fs";
 import * as YAML from "yaml";
@@ -44,7 +42,7 @@ interface Outcome { script: string; ok: boolean; output: string }
 const scenarios = {
     async mirrordDeploy(): Promise<Outcome> {
         const run = newRun("mirrord");
-        const r = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe"], { POD_READY_TIMEOUT_SECONDS: "6" }), PIPELINE_SA);
+        const r = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe"], { POD_READY_TIMEOUT_SECONDS: "6" }), PIPELINE_SA);
         const agent = proxies.of(`mirrord-demo-fe-${run.id.slice(0, 8)}`).map((e) => `${e.actor}: ${e.message}`).join("\n");
         return { script: "deploy-intercept-mirrord.sh", ok: r.status === 0, output: `${r.stderr}\n${agent}` };
     },
@@ -52,7 +50,7 @@ const scenarios = {
         kubectl(["annotate", "deployment/demo-db", "-n", TARGET_NS, "--overwrite", "tekton-dag.test/mirrord-agent=never-starts"]);
         try {
             const run = newRun("noagent");
-            const r = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-db"], { POD_READY_TIMEOUT_SECONDS: "3" }), PIPELINE_SA);
+            const r = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-db"], { POD_READY_TIMEOUT_SECONDS: "3" }), PIPELINE_SA);
             return { script: "deploy-intercept-mirrord.sh (diagnostics of an agent that never starts)", ok: r.status === 0, output: r.stderr };
         } finally {
             kubectl(["annotate", "deployment/demo-db", "-n", TARGET_NS, "tekton-dag.test/mirrord-agent-"]);
@@ -60,7 +58,7 @@ const scenarios = {
     },
     async telepresenceProxy(): Promise<Outcome> {
         const run = newRun("tp");
-        const r = await runScript("deploy-stack-intercepts.sh", deployEnv(run, ["demo-api"], { POD_READY_TIMEOUT_SECONDS: "10" }), PIPELINE_SA);
+        const r = await runScriptAs("deploy-stack-intercepts.sh", deployEnv(run, ["demo-api"], { POD_READY_TIMEOUT_SECONDS: "10" }), PIPELINE_SA);
         const v = await proxyVerdict(run, "demo-api");
         return { script: "deploy-stack-intercepts.sh, its proxy pod running telepresence-proxy.sh", ok: r.status === 0 && v.ok, output: `${r.stderr}\n${v.message}` };
     },
@@ -76,7 +74,7 @@ const scenarios = {
             spec: { holderIdentity: holder.id },
         }]);
         const run = newRun("waiter");
-        const r = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-db"], { LEASE_WAIT_SECONDS: "1" }), PIPELINE_SA);
+        const r = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-db"], { LEASE_WAIT_SECONDS: "1" }), PIPELINE_SA);
         return { script: "deploy-intercept-mirrord.sh (an app whose Lease another run holds)", ok: r.status === 0, output: r.stderr };
     },
     async cleanup(): Promise<Outcome> {
@@ -89,11 +87,11 @@ const scenarios = {
                 labels: { "tekton-dag.io/run": run.id, "tekton-dag.io/role": "intercept-lease" } },
             spec: { holderIdentity: run.id },
         }]);
-        const r = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        const r = await runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
         return { script: "cleanup-stack-intercepts.sh", ok: r.status === 0, output: r.stderr };
     },
     async sweep(): Promise<Outcome> {
-        const r = await runScript("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
+        const r = await runScriptAs("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
         return { script: "sweep-orphans.sh", ok: r.status === 0, output: r.stderr };
     },
     // The final commit status of a failed run: reads its PipelineRun (was it cancelled?) and lists its
@@ -104,7 +102,7 @@ const scenarios = {
         const secret = "github-token-rbac";
         const removeToken = await installTokenSecret(secret, "ghp_rbac");
         try {
-            const r = await runScript("commit-status.sh", {
+            const r = await runScriptAs("commit-status.sh", {
                 PHASE: "end", PIPELINE_STATUS: "Failed", REPO_FULL_NAME: "org/fe", SHA: "0123456789abcdef0123456789abcdef01234567",
                 GITHUB_TOKEN_SECRET: secret, GITHUB_API_URL: github.url, STATUS_CONTEXT: "tekton-dag/kind", PIPELINE_NAME: "stack-pr-test",
                 RUN_NAME: "stack-pr-test-rbac", RUN_ID: "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f", RUN_NAMESPACE: PIPELINES_NS,
@@ -119,7 +117,7 @@ const scenarios = {
     async prStop(): Promise<Outcome> {
         const run = prRun("rbac-stop");
         try {
-            const r = await runScript("stop-pr-runs.sh", { REASON: "closed", REPO_ID: "11", PR_NUMBER: "7", NAMESPACE: PIPELINES_NS }, PR_STOPPER_SA);
+            const r = await runScriptAs("stop-pr-runs.sh", { REASON: "closed", REPO_ID: "11", PR_NUMBER: "7", NAMESPACE: PIPELINES_NS }, PR_STOPPER_SA);
             const stopped = getJson(["get", "pipelinerun.tekton.dev", run, "-n", PIPELINES_NS]).spec.status === "CancelledRunFinally";
             return { script: "stop-pr-runs.sh (a closed PR)", ok: r.status === 0 && stopped, output: r.stderr };
         } finally {
@@ -138,7 +136,7 @@ const scenarios = {
         apply([template]);
         const run = prRun("rbac-retest-old");
         try {
-            const r = await runScript("retest-pr.sh", {
+            const r = await runScriptAs("retest-pr.sh", {
                 REPO_FULL_NAME: "org/fe", REPO_ID: "11", PR_NUMBER: "7", DELIVERY: "rbac-retest", TEMPLATE: "stack-pr-test-template",
                 GITHUB_TOKEN_SECRET: "", GITHUB_API_URL: github.url, NAMESPACE: PIPELINES_NS,
             }, RETEST_SA);
@@ -244,7 +242,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
     it("a full mirrord run as tekton-dag-pipeline: deploy, cleanup, nothing left (agent Job created as tekton-dag-mirrord-proxy)", async () => {
         const run = newRun("full");
         const mark = auditMark();
-        const d = await runScript("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe", "demo-api"]), PIPELINE_SA);
+        const d = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe", "demo-api"]), PIPELINE_SA);
         assert.equal(d.status, 0, d.stderr);
         const objs = [...runObjects(run.id).keys()];
         for (const kind of ["Pod/pr-demo-fe", "Pod/pr-demo-api", "ConfigMap/mirrord-demo-fe", "Job/mirrord-agent-"]) {
@@ -254,7 +252,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         assert.equal(lock.spec.holderIdentity, run.id, "the run holds demo-fe's intercept lock");
         const jobCreates = auditSince(mark).filter((e) => e.verb === "create" && e.resource === "jobs" && e.run === run.id);
         assert.deepEqual(jobCreates.map((e) => e.user), Array(2).fill("system:serviceaccount:staging:tekton-dag-mirrord-proxy"), "one agent Job per app");
-        const c = await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        const c = await runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
         assert.equal(c.status, 0, c.stderr);
         assert.deepEqual([...runObjects(run.id).keys()], []);
     });

@@ -11,10 +11,11 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, installApps, installRbac, kubectlOk, purgeRunObjects, tempDir } from "./harness";
+import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, installApps, installRbac, kubectlOk, purgeRunObjects } from "./harness";
+import { tmpDir } from "../support/tmpDir";
 
 const STANDIN_BIN = path.join(__dirname, "standins");
-const STANDIN_HOME = tempDir("standin-home-");
+const STANDIN_HOME = tmpDir("standin-home-");
 
 export interface StandInEvent { pod: string; actor: string; ok: boolean; message: string }
 
@@ -51,7 +52,7 @@ export class ProxyPods {
     // Made on first use, not when a suite is defined (all suites are defined before the first test runs).
     private dirMade?: string;
     private get dir(): string {
-        return (this.dirMade ??= tempDir("proxy-pods-"));
+        return (this.dirMade ??= tmpDir("proxy-pods-"));
     }
 
     start(): void {

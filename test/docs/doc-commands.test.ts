@@ -9,7 +9,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { blocksFor, blocksOf, GIT_IDENTITY, missingOutput, pageBlocks, PAGES, parseMarker, REPLACED, RUN_MODES, runPage } from "./docCommands";
-import { REPO } from "./repoDocs";
+import { REPO } from "../support/repo";
 
 describe("doc commands: the marker rules (on fixture pages)", () => {
     it("takes run and replaced markers, and names what is wrong with any other", () => {

@@ -17,9 +17,9 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { readPage, REPO } from "./repoDocs";
+import { readPage } from "./repoDocs";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 export const PAGES = ["README.md", "docs/kind.md"];
 export const SHELL_LANGUAGES = ["sh", "bash", "shell", "console"];
@@ -178,7 +178,7 @@ export function missingOutput(expected: string, actual: string): string[] {
  * stays out of the machine's.
  */
 export function runPage(blocks: Block[], env: Record<string, string>, opts: { timeoutMs?: number; ownHome?: boolean } = {}): PageRun {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "tekton-dag-doc-"));
+    const home = tmpDir("doc");
     const timeoutMs = opts.timeoutMs ?? 110_000;
     const script = ["set -euo pipefail", ...blocks.map((b) => `echo '>>> ${b.page}:${b.line}'; echo '>>> ${b.page}:${b.line}' >&2\n${b.text}`)].join("\n");
     try {

@@ -6,8 +6,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-
-export const REPO = path.resolve(__dirname, "..", "..");
+import { REPO } from "../support/repo";
 
 /** The pages whose references and config keys are checked, repository-relative. */
 export function docPages(): string[] {

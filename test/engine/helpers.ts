@@ -6,9 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { runProcessGroup } from "../helpers/processGroup";
-
-export const REPO = path.resolve(__dirname, "..", "..");
+import { runProcessGroup } from "../support/processGroup";
+import { REPO } from "../support/repo";
 
 export interface RunResult {
     status: number | null;

@@ -5,9 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { pulumiRun, RunResult } from "./helpers";
+import { tmpDir } from "../support/tmpDir";
 
 describe("a production=true stack with intercepts on, through the real engine and the policy pack", function () {
     this.timeout(20 * 60 * 1000);
@@ -15,7 +15,7 @@ describe("a production=true stack with intercepts on, through the real engine an
     let run: RunResult;
 
     before(async () => {
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "engine-production-"));
+        tmp = tmpDir("engine-production");
         run = await pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"),
             "--set", "production=true", "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
     });

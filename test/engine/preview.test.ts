@@ -5,11 +5,11 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderStack } from "../../lib/render";
+import { renderStack } from "../../scripts/mocks/render";
 import { pulumiRun, RunResult } from "./helpers";
+import { tmpDir } from "../support/tmpDir";
 
 const PINNED = {
     "tekton-dag:buildImages": false,
@@ -22,7 +22,7 @@ const PINNED = {
 describe("previews through the real engine", function () {
     this.timeout(20 * 60 * 1000);
     let tmp: string;
-    before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "engine-preview-"))));
+    before(() => (tmp = tmpDir("engine-preview")));
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     describe("a cluster stack: buildImages=false, pinned images, no Tekton/Telepresence install", () => {

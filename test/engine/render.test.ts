@@ -5,10 +5,10 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { kubernetesObjects, renderStack } from "../../lib/render";
+import { kubernetesObjects, renderStack } from "../../scripts/mocks/render";
 import { objectKey, pulumiRun, readManifests, RunResult } from "./helpers";
+import { tmpDir } from "../support/tmpDir";
 
 /** Every difference between two JSON values, as "path: a vs b" lines. */
 function diff(a: unknown, b: unknown, at = ""): string[] {
@@ -27,7 +27,7 @@ describe("the render stack through the real Pulumi engine (scripts/pulumi-run.ts
     let written: any[];
 
     before(async () => {
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "engine-render-"));
+        tmp = tmpDir("engine-render");
         run = await pulumiRun(["up", "--stack", "render", "--state", path.join(tmp, "state"), "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
         written = fs.existsSync(path.join(tmp, "manifests")) ? readManifests(path.join(tmp, "manifests")) : [];
     });

@@ -13,9 +13,9 @@ import * as net from "net";
 import * as path from "path";
 import * as YAML from "yaml";
 import { resolveStack } from "../flow/helpers";
-import { named, objects, paramDefault } from "../helpers/render";
+import { named, objects, paramDefault } from "../support/render";
+import { REPO, SCRIPTS } from "../support/repo";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const DEMO = path.join(REPO, "examples", "demo");
 const stackText = fs.readFileSync(path.join(DEMO, "stack.yaml"), "utf8");
 const stack = YAML.parse(stackText);
@@ -28,7 +28,7 @@ describe("examples/demo: the kind walkthrough's staging apps and their stack fil
         this.timeout(600_000); // the first run on a machine builds mikefarah yq
         for (const app of stack.apps) {
             const out = await resolveStack({ stackText, stackFile: "stacks/demo.yaml", repoFullName: app.repo });
-            assert.equal(out.code, 0, `${app.name}: ${out.stderr}`);
+            assert.equal(out.status, 0, `${app.name}: ${out.stderr}`);
             assert.equal(out.results["changed-app"], app.name);
             assert.equal(out.results["entry-app"], "demo-fe");
             assert.equal(out.results["intercept-header-value"], "x-dev-session: pr-42");
@@ -65,10 +65,9 @@ describe("examples/demo: the kind walkthrough's staging apps and their stack fil
     });
 
     it("each pod template passes the deploy tasks' own PR-pod checks (lib-pr-pod.sh)", () => {
-        const scripts = path.join(REPO, "tekton", "scripts");
         for (const app of stack.apps) {
             const out = execFileSync("bash", ["-c", `set -euo pipefail
-. "${scripts}/lib-common.sh"; . "${scripts}/lib-intercept.sh"
+. "${SCRIPTS}/lib-common.sh"; . "${SCRIPTS}/lib-intercept.sh"
 d="$(cat)"
 check_pr_pod_security staging "$APP" "$d"
 app_container_name staging "$APP" "$d"`], { input: JSON.stringify(deployment(app.name)), env: { ...process.env, APP: app.name }, encoding: "utf8" });

@@ -13,10 +13,10 @@ import examples from "@octokit/webhooks-examples";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { named, objects } from "../helpers/render";
-import { decide, runsStarted } from "../helpers/triggers";
+import { named, objects } from "../support/render";
+import { decide, runsStarted } from "../support/triggers";
+import { REPO } from "../support/repo";
 
-const REPO = path.resolve(__dirname, "..", "..");
 export const SAMPLE = "examples/pipelinerun-by-hand.yaml";
 /** What docs/kind.md has the reader set with `pulumi config set`, for the owner tekton-dag-demo. */
 export const DEMO_SETTINGS = {

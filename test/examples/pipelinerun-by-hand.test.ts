@@ -8,19 +8,18 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { checkRunIdentity, TYPES } from "../../policy/policies";
-import { goTool } from "../helpers/goTool";
-import { objects, rendered } from "../helpers/render";
+import { goTool } from "../support/goTool";
+import { objects, rendered } from "../support/render";
 import { DEMO_SETTINGS, pipelineRunByHand, SAMPLE } from "./pipelineRunByHand";
-
-const REPO = path.resolve(__dirname, "..", "..");
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 /** tekton-validate over the kind stack's objects and one more file holding `run`. */
 async function validate(run: string): Promise<{ status: number | null; out: string }> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tekton-dag-by-hand-"));
+    const dir = tmpDir("by-hand");
     try {
         const objs = await objects({ stack: "kind", overrides: DEMO_SETTINGS });
         objs.forEach((o, i) => fs.writeFileSync(path.join(dir, `${String(i).padStart(3, "0")}-${o.kind}.yaml`), YAML.stringify(o)));

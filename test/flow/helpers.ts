@@ -5,12 +5,13 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawn, spawnSync } from "child_process";
+import { spawnSync, SpawnSyncReturns } from "child_process";
+import { REPO, SCRIPTS } from "../support/repo";
+import { runScript } from "../support/runScript";
+import { tmpDir } from "../support/tmpDir";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
-export const SCRIPTS = path.join(ROOT, "tekton", "scripts");
-export const TASKS = path.join(ROOT, "tekton", "tasks");
-export const STACKS = path.join(ROOT, "stacks");
+export const TASKS = path.join(REPO, "tekton", "tasks");
+export const STACKS = path.join(REPO, "stacks");
 export const FIXTURES = path.join(__dirname, "fixtures");
 export const FAKES = path.join(__dirname, "fakes");
 
@@ -46,31 +47,8 @@ export function yqDir(): string {
     return cache;
 }
 
-export function tmpDir(prefix: string): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), `tekton-dag-${prefix}-`));
-}
-
-export interface RunResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/** Runs a script asynchronously (so an HTTP server in this process can answer it). */
-export function runScript(script: string, env: Record<string, string>, extraPath: string[] = []): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(path.join(SCRIPTS, script), [], {
-            env: { ...process.env, ...env, PATH: [...extraPath, process.env.PATH ?? ""].join(path.delimiter) },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-}
+/** What a script run gives a test: its exit status and output. */
+export type RunResult = Pick<SpawnSyncReturns<string>, "status" | "stdout" | "stderr">;
 
 export interface ResolveOutcome extends RunResult {
     workspace: string;
@@ -116,12 +94,14 @@ export async function resolveStack(opts: {
         DEFAULT_NAMESPACE: opts.defaultNamespace ?? "staging",
         STACK_JSON_RESULT: path.join(resultsDir, "stack-json"),
     };
-    const outcome: ResolveOutcome = { code: 0, stdout: "", stderr: "", workspace, runId, results: {} };
-    const parse = await runScript("resolve-stack-parse.sh", env, [yqDir()]);
-    Object.assign(outcome, parse);
-    if (parse.code === 0) {
-        const resolve = await runScript("resolve-stack.py", env);
-        outcome.code = resolve.code;
+    const outcome: ResolveOutcome = { status: 0, stdout: "", stderr: "", workspace, runId, results: {} };
+    const parse = runScript(path.join(SCRIPTS, "resolve-stack-parse.sh"), env, [], { pathFirst: [yqDir()] });
+    outcome.status = parse.status;
+    outcome.stdout = parse.stdout;
+    outcome.stderr = parse.stderr;
+    if (parse.status === 0) {
+        const resolve = runScript(path.join(SCRIPTS, "resolve-stack.py"), env);
+        outcome.status = resolve.status;
         outcome.stdout += resolve.stdout;
         outcome.stderr += resolve.stderr;
     }

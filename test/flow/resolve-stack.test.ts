@@ -23,7 +23,7 @@ describe("resolve-stack", function () {
     describe("stacks/stack-one.yaml (three-app chain)", () => {
         it("emits the graph, the @path results and the changed app's build facts", async () => {
             const out = await resolveStack({ stackText: sample("stack-one.yaml"), changedApp: "release-lifecycle-demo", prNumber: "42" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             const run = `.tekton-dag/runs/${out.runId}`;
             assert.deepEqual(Object.keys(out.results).sort(), [...RESULT_NAMES].sort());
             // Each large value is pinned by the sha256 of the file resolve-stack wrote (readAt checks it).
@@ -66,7 +66,7 @@ describe("resolve-stack", function () {
 
         it("emits the entry app's own build facts when the entry app changed", async () => {
             const out = await resolveStack({ stackText: sample("stack-one.yaml"), changedApp: "demo-fe", prNumber: "7" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.results["build-tool"], "npm");
             assert.equal(out.results["intercept-header-value"], "x-dev-session: pr-7");
             assert.deepEqual(out.graph.buildApps, ["demo-fe"]);
@@ -84,7 +84,7 @@ describe("resolve-stack", function () {
         for (const [repo, app] of shipped) {
             it(`stacks/stack-one.yaml: ${repo} -> ${app}`, async () => {
                 const out = await resolveStack({ stackText: sample("stack-one.yaml"), repoFullName: repo, prNumber: "42" });
-                assert.equal(out.code, 0, out.stderr);
+                assert.equal(out.status, 0, out.stderr);
                 assert.equal(out.results["changed-app"], app);
                 assert.equal(out.results["build-apps"], app);
                 assert.deepEqual(out.graph.buildApps, [app]);
@@ -94,13 +94,13 @@ describe("resolve-stack", function () {
         it("finds an app whose repo is an ssh URL of another host, by owner/name", async () => {
             const stack = sample("single-app.yaml").replace("repo: jmjava/tekton-dag-flask", "repo: git@ghe.example.com:Inventory/flask-api.git");
             const out = await resolveStack({ stackText: stack, repoFullName: "inventory/Flask-API" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.results["changed-app"], "inventory-api");
         });
 
         it("accepts a changed-app that lives in the PR's repository", async () => {
             const out = await resolveStack({ stackText: sample("stack-one.yaml"), changedApp: "demo-api", repoFullName: "jmjava/TEKTON-dag-spring-boot-gradle" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.results["changed-app"], "demo-api");
         });
 
@@ -120,7 +120,7 @@ describe("resolve-stack", function () {
         for (const c of rejections) {
             it(`rejects ${c.title}`, async () => {
                 const out = await resolveStack({ stackText: c.stack, changedApp: c.changedApp, repoFullName: c.repo });
-                assert.equal(out.code, 1, `expected a rejection; stdout: ${out.stdout}`);
+                assert.equal(out.status, 1, `expected a rejection; stdout: ${out.stdout}`);
                 assert.match(out.stderr, c.message);
                 assert.deepEqual(out.results, {}, "no results on a rejection");
             });
@@ -130,7 +130,7 @@ describe("resolve-stack", function () {
     describe("stacks/single-app.yaml", () => {
         it("makes the one app entry, chain and build app", async () => {
             const out = await resolveStack({ stackText: sample("single-app.yaml"), changedApp: "inventory-api", prNumber: "5" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.results["entry-app"], "inventory-api");
             assert.equal(readAt(out.workspace, out.results["app-list"]), "inventory-api");
             assert.equal(readAt(out.workspace, out.results["propagation-chain"]), "inventory-api");
@@ -143,7 +143,7 @@ describe("resolve-stack", function () {
         it("falls back to the default-namespace param when the stack names no namespace", async () => {
             const text = sample("single-app.yaml").replace("  namespace: staging\n", "");
             const out = await resolveStack({ stackText: text, changedApp: "inventory-api", defaultNamespace: "shop" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.graph.apps["inventory-api"].namespace, "shop");
         });
     });
@@ -151,14 +151,14 @@ describe("resolve-stack", function () {
     describe("entry app", () => {
         it("rejects two apps without upstream when the stack names no entry", async () => {
             const out = await resolveStack({ stackText: fixture("ambiguous-entry.yaml"), changedApp: "api" });
-            assert.equal(out.code, 1);
+            assert.equal(out.status, 1);
             assert.match(out.stderr, /entry app is ambiguous: web, mobile-bff have no upstream app/);
             assert.match(out.stderr, /entry-app/);
         });
 
         it("uses the stack's entry-app and keeps apps it cannot reach out of the chain", async () => {
             const out = await resolveStack({ stackText: fixture("named-entry.yaml"), changedApp: "api" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.results["entry-app"], "mobile-bff");
             assert.equal(readAt(out.workspace, out.results["app-list"]), "mobile-bff web api");
             assert.equal(readAt(out.workspace, out.results["propagation-chain"]), "mobile-bff api");
@@ -167,7 +167,7 @@ describe("resolve-stack", function () {
 
         it("rejects a changed app the entry app cannot reach", async () => {
             const out = await resolveStack({ stackText: fixture("named-entry.yaml"), changedApp: "web" });
-            assert.equal(out.code, 1);
+            assert.equal(out.status, 1);
             assert.match(out.stderr, /changed-app 'web' cannot be reached from the entry app 'mobile-bff'/);
         });
     });
@@ -195,7 +195,7 @@ describe("resolve-stack", function () {
         for (const c of cases) {
             it(`rejects ${c.title}`, async () => {
                 const out = await resolveStack({ stackText: c.stack, stackFile: c.stackFile, changedApp: c.changedApp ?? "demo-fe", prNumber: c.pr });
-                assert.equal(out.code, 1, `expected a rejection; stdout: ${out.stdout}`);
+                assert.equal(out.status, 1, `expected a rejection; stdout: ${out.stdout}`);
                 assert.match(out.stderr, /^error: /m);
                 assert.match(out.stderr, c.message);
                 assert.equal(out.graph, undefined, "no stack.json on a rejection");
@@ -212,7 +212,7 @@ describe("resolve-stack", function () {
         it("keeps all results far below Tekton's 4096-byte budget and orders the graph", async () => {
             const text = fixture("stack-40-apps.yaml");
             const out = await resolveStack({ stackText: text, changedApp: "service-number-39-with-a-long-descriptive-name", prNumber: "123456" });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             const total = Object.values(out.results).reduce((n, v) => n + Buffer.byteLength(v), 0);
             assert.ok(total < 1024, `results take ${total} bytes`);
             const graphBytes = Buffer.byteLength(JSON.stringify(out.graph));
@@ -241,7 +241,7 @@ describe("resolve-stack", function () {
             it(`resolves a ${shape} of 5,000 apps`, async () => {
                 const out = await resolveStack({ stackText: largeStack(5000, shape), changedApp: app(4999), prNumber: "42" });
                 noTraceback(out);
-                assert.equal(out.code, 0, out.stderr.slice(-2000));
+                assert.equal(out.status, 0, out.stderr.slice(-2000));
                 assert.equal(out.results["entry-app"], app(0));
                 const order = readAt(out.workspace, out.results["app-list"]).split(" ");
                 assert.equal(order.length, 5000);
@@ -256,14 +256,14 @@ describe("resolve-stack", function () {
         it("finds a cycle at the end of a call chain 1,500 apps deep (Python's recursion limit is 1,000)", async () => {
             const out = await resolveStack({ stackText: largeStack(1500, "chain", 1400), changedApp: app(1499) });
             noTraceback(out);
-            assert.equal(out.code, 1);
+            assert.equal(out.status, 1);
             assert.match(out.stderr, /^error: stack 'large': the downstream graph has a cycle through 100 apps: app-1400 -> app-1401 -> .* -> app-1499 -> app-1400 \(81 apps not shown\)\n$/);
         });
 
         it("shortens the message of a cycle through 5,000 apps", async () => {
             const out = await resolveStack({ stackText: largeStack(5000, "chain", 0), changedApp: app(4999) });
             noTraceback(out);
-            assert.equal(out.code, 1);
+            assert.equal(out.status, 1);
             assert.match(out.stderr, /the downstream graph has a cycle through 5000 apps: app-0000 -> app-0001 -> .* -> app-4999 -> app-0000 \(\d+ apps not shown\)/);
             assert.ok(out.stderr.length < 2000, `${out.stderr.length} characters`);
         });
@@ -274,14 +274,14 @@ describe("resolve-stack", function () {
             const text = largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: "${repo}"`);
             const out = await resolveStack({ stackText: text, changedApp: app(2) });
             noTraceback(out);
-            assert.equal(out.code, 1, out.stderr);
+            assert.equal(out.status, 1, out.stderr);
             assert.match(out.stderr, /^error: the results of resolve-stack would take \d+ bytes of the step's 4096-byte termination message; app-repo-url of app 'app-0002' is \d+ bytes/);
         });
 
         it("counts non-ASCII characters as their UTF-8 bytes, as Go writes them, not as \\u escapes", async () => {
             const out = await resolveStack({ stackText: largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: "https://git.example.com/${"é".repeat(900)}.git"`), changedApp: app(2) });
             noTraceback(out);
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.ok(terminationMessageBytes(out.results) <= 4096);
         });
 
@@ -290,7 +290,7 @@ describe("resolve-stack", function () {
             const text = largeStack(3, "chain").replace("repo: example-org/app-0002", `repo: ${longRepo}`);
             const out = await resolveStack({ stackText: text, changedApp: app(2) });
             noTraceback(out);
-            assert.equal(out.code, 1);
+            assert.equal(out.status, 1);
             assert.match(out.stderr, /^error: the results of resolve-stack would take \d+ bytes of the step's 4096-byte termination message; app-repo-url of app 'app-0002' is 4\d{3} bytes/);
         });
     });

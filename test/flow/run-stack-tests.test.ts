@@ -3,7 +3,10 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { FAKES, RunResult, STACKS, resolveStack, runScript, tmpDir, writeFile, yqDir } from "./helpers";
+import { FAKES, RunResult, STACKS, resolveStack, writeFile, yqDir } from "./helpers";
+import { SCRIPTS } from "../support/repo";
+import { runScript } from "../support/runScript";
+import { tmpDir } from "../support/tmpDir";
 
 const collection = (name: string) => JSON.stringify({
     info: { name, schema: "https://schema.getpostman.com/json/collection/v2.1.0/collection.json" },
@@ -26,7 +29,7 @@ interface TestRun {
 /** demo-fe is checked out with a collection; demo-api is checked out with `apiCollection` (or none). */
 async function runTests(opts: { apiCollection?: string; checkOutApi?: boolean }): Promise<TestRun> {
     const resolved = await resolveStack({ stackText: fs.readFileSync(path.join(STACKS, "stack-one.yaml"), "utf8"), changedApp: "demo-api", prNumber: "42" });
-    assert.equal(resolved.code, 0, resolved.stderr);
+    assert.equal(resolved.status, 0, resolved.stderr);
     const { workspace, runId } = resolved;
     const apps = path.join(workspace, ".tekton-dag", "runs", runId, "apps");
     writeFile(path.join(apps, "demo-fe", "tests", "postman", "fe-tests.json"), collection("frontend smoke"));
@@ -49,10 +52,10 @@ async function runTests(opts: { apiCollection?: string; checkOutApi?: boolean })
         RESULT_TEST_SUMMARY: resultFile,
         FAKE_NEWMAN_LOG: newmanLog,
     };
-    const run: TestRun = { workspace, runId, stackJson: resolved.results["stack-json"], plan: await runScript("run-stack-tests-plan.sh", env), result: "", newmanCalls: [] };
-    if (run.plan.code === 0) {
-        run.newman = await runScript("run-stack-tests-newman.sh", env, [FAKES]);
-        run.summary = await runScript("run-stack-tests-summary.sh", env);
+    const run: TestRun = { workspace, runId, stackJson: resolved.results["stack-json"], plan: runScript(path.join(SCRIPTS, "run-stack-tests-plan.sh"), env), result: "", newmanCalls: [] };
+    if (run.plan.status === 0) {
+        run.newman = runScript(path.join(SCRIPTS, "run-stack-tests-newman.sh"), env, [], { pathFirst: [FAKES] });
+        run.summary = runScript(path.join(SCRIPTS, "run-stack-tests-summary.sh"), env);
     }
     if (fs.existsSync(resultFile)) run.result = fs.readFileSync(resultFile, "utf8");
     const summaryFile = path.join(workspace, ".tekton-dag", "runs", runId, "test-summary.json");
@@ -69,9 +72,9 @@ describe("run-stack-tests (plan, newman, summary)", function () {
 
     it("runs the checked-out collections through the entry app with the header and lists every other suite as skipped", async () => {
         const run = await runTests({ apiCollection: collection("api contract") });
-        assert.equal(run.plan.code, 0, run.plan.stderr);
-        assert.equal(run.newman!.code, 0, run.newman!.stderr);
-        assert.equal(run.summary!.code, 0, run.summary!.stdout + run.summary!.stderr);
+        assert.equal(run.plan.status, 0, run.plan.stderr);
+        assert.equal(run.newman!.status, 0, run.newman!.stderr);
+        assert.equal(run.summary!.status, 0, run.summary!.stdout + run.summary!.stderr);
         assert.equal(run.result, `passed: 2 passed, 0 failed, 3 skipped (.tekton-dag/runs/${run.runId}/test-summary.json)`);
 
         const s = run.testSummary;
@@ -111,8 +114,8 @@ describe("run-stack-tests (plan, newman, summary)", function () {
 
     it("fails when a suite fails, with newman's numbers in the summary", async () => {
         const run = await runTests({ apiCollection: collection("failing api contract") });
-        assert.equal(run.newman!.code, 0, "the newman step records failures and leaves the verdict to the summary");
-        assert.equal(run.summary!.code, 1);
+        assert.equal(run.newman!.status, 0, "the newman step records failures and leaves the verdict to the summary");
+        assert.equal(run.summary!.status, 1);
         assert.match(run.summary!.stderr, /error: 1 test suite\(s\) failed/);
         assert.equal(run.result, `failed: 1 passed, 1 failed, 3 skipped (.tekton-dag/runs/${run.runId}/test-summary.json)`);
         const api = suite(run.testSummary, "demo-api", "postman");
@@ -123,11 +126,11 @@ describe("run-stack-tests (plan, newman, summary)", function () {
 
     it("skips a declared collection missing from the checkout and fails one that is not a collection", async () => {
         const missing = await runTests({});
-        assert.equal(missing.summary!.code, 0);
+        assert.equal(missing.summary!.status, 0);
         assert.match(suite(missing.testSummary, "demo-api", "postman").reason, /collection tests\/postman\/api-tests\.json is not in the checkout of demo-api/);
 
         const broken = await runTests({ apiCollection: "{ not json" });
-        assert.equal(broken.summary!.code, 1);
+        assert.equal(broken.summary!.status, 1);
         const api = suite(broken.testSummary, "demo-api", "postman");
         assert.equal(api.status, "failed");
         assert.match(api.reason, /is not a Postman collection/);
@@ -144,11 +147,11 @@ describe("run-stack-tests (plan, newman, summary)", function () {
             STACK_JSON: run.stackJson, ENTRY_APP: "demo-fe", INTERCEPT_HEADER_VALUE: "x-dev-session: pr-42",
             RUN_ID: run.runId, SHARED_WORKSPACE: run.workspace, FAKE_NEWMAN_LOG: path.join(tmpDir("newman"), "calls.log"),
         };
-        assert.equal((await runScript("run-stack-tests-plan.sh", env)).code, 0);
-        const newman = await runScript("run-stack-tests-newman.sh", env, [FAKES]);
+        assert.equal(runScript(path.join(SCRIPTS, "run-stack-tests-plan.sh"), env).status, 0);
+        const newman = runScript(path.join(SCRIPTS, "run-stack-tests-newman.sh"), env, [], { pathFirst: [FAKES] });
         assert.match(newman.stdout, /no Postman collection to run/);
-        const summary = await runScript("run-stack-tests-summary.sh", env);
-        assert.equal(summary.code, 0, summary.stderr);
+        const summary = runScript(path.join(SCRIPTS, "run-stack-tests-summary.sh"), env);
+        assert.equal(summary.status, 0, summary.stderr);
         assert.match(summary.stdout, /no-tests-run: 0 passed, 0 failed, 5 skipped/);
     });
 
@@ -163,8 +166,8 @@ describe("run-stack-tests (plan, newman, summary)", function () {
         writeFile(path.join(tests, "base-url"), "http://demo-fe.staging.svc.cluster.local:80");
         writeFile(path.join(tests, "header-name"), "x-dev-session");
         writeFile(path.join(tests, "header-value"), "pr-42");
-        const summary = await runScript("run-stack-tests-summary.sh", { SHARED_WORKSPACE: workspace, RUN_ID: runId, ENTRY_APP: "demo-fe" });
-        assert.equal(summary.code, 0, summary.stderr);
+        const summary = runScript(path.join(SCRIPTS, "run-stack-tests-summary.sh"), { SHARED_WORKSPACE: workspace, RUN_ID: runId, ENTRY_APP: "demo-fe" });
+        assert.equal(summary.status, 0, summary.stderr);
         const written = fs.readFileSync(path.join(workspace, ".tekton-dag", "runs", runId, "test-summary.json"), "utf8");
         assert.ok(written.length > 140_000, `${written.length} bytes`);
         assert.equal(JSON.parse(written).counts.skipped, 600);

@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as YAML from "yaml";
-import { SCRIPTS, TASKS } from "./helpers";
+import { TASKS } from "./helpers";
+import { SCRIPTS } from "../support/repo";
 
 const FLOW_TASKS: Record<string, { results: string[]; scripts: string[]; workspaces?: string[] }> = {
     "resolve-stack": {

@@ -2,9 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-
-const REPO = path.resolve(__dirname, "..", "..");
-const SCRIPTS = path.join(REPO, "tekton", "scripts");
+import { REPO, SCRIPTS } from "../support/repo";
 
 const TASKS = ["check-intercept-backend", "deploy-intercept-mirrord", "deploy-stack-intercepts", "deploy-intercepts-result", "cleanup-stack-intercepts"];
 const MY_SCRIPTS = ["check-intercept-backend.sh", "mirrord-config.sh", "deploy-intercept-mirrord.sh", "deploy-stack-intercepts.sh",

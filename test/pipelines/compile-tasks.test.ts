@@ -4,7 +4,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { COMPILE_TOOLS, compileTask, withCompileImageDefaults } from "../../lib/compileTasks";
 import { readFolder } from "../../lib/tektonSources";
-import { pipeline, runScript, SCRIPTS_DIR, task, tmpDir } from "./helpers";
+import { pipeline, task } from "./helpers";
+import { SCRIPTS } from "../support/repo";
+import { runScript } from "../support/runScript";
+import { tmpDir } from "../support/tmpDir";
 
 const TOOLS = COMPILE_TOOLS.map((t) => t.tool);
 
@@ -12,7 +15,7 @@ describe("compile Tasks from the table of tools", () => {
     it("has exactly the tools compile-app.sh supports (its own list, read from its error for an unknown tool)", () => {
         const ws = tmpDir("compile-tools");
         fs.mkdirSync(path.join(ws, ".tekton-dag/runs/r1/apps/a"), { recursive: true });
-        const r = runScript(path.join(SCRIPTS_DIR, "compile-app.sh"),
+        const r = runScript(path.join(SCRIPTS, "compile-app.sh"),
             { BUILD_TOOL: "no-such-tool", APP: "a", RUN_ID: "r1", SHARED_WORKSPACE: ws }, [], { shell: "sh" });
         assert.notEqual(r.status, 0);
         const allowed = /build tool 'no-such-tool' is not supported \(allowed: ([a-z, ]+)\)/.exec(r.stderr);

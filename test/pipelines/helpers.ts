@@ -1,12 +1,6 @@
 // Shared by the tests under test/pipelines: reading the Tekton sources and walking pipeline graphs.
-import * as fs from "fs";
-import * as path from "path";
-import { spawnSync, SpawnSyncReturns } from "child_process";
 import { readTasks } from "../../lib/compileTasks";
 import { readPipelines } from "../../lib/continuePipeline";
-
-export const ROOT = path.resolve(__dirname, "..", "..");
-export const SCRIPTS_DIR = path.join(ROOT, "tekton", "scripts");
 
 /** A Pipeline as the program installs it before placing it: stack-pr-test from its YAML, stack-pr-continue derived from it. */
 export function pipeline(name: string): any {
@@ -124,16 +118,4 @@ export function simulate(
         if (outcome[t.name] === "failed") stopped = true;
     }
     return outcome;
-}
-
-export function runScript(file: string, env: Record<string, string | undefined>, args: string[] = [], opts: { shell?: string; cwd?: string; input?: string } = {}): SpawnSyncReturns<string> {
-    const cleanEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) cleanEnv[k] = v;
-    const cmd = opts.shell ? opts.shell : file;
-    const argv = opts.shell ? [file, ...args] : args;
-    return spawnSync(cmd, argv, { env: cleanEnv, encoding: "utf8", cwd: opts.cwd, input: opts.input });
-}
-
-export function tmpDir(prefix: string): string {
-    return fs.mkdtempSync(path.join(require("os").tmpdir(), `tekton-dag-${prefix}-`));
 }

@@ -2,18 +2,19 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import {
-    PIPELINE_NAMES, SCRIPTS_DIR, allPipelineTasks, ancestors, paramValue, pipeline, pipelineTask,
-    resultRefs, runScript, simulate, task,
+    PIPELINE_NAMES, allPipelineTasks, ancestors, paramValue, pipeline, pipelineTask, resultRefs, simulate, task,
 } from "./helpers";
 import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
 import { COMPILE_TOOLS } from "../../lib/compileTasks";
+import { SCRIPTS } from "../support/repo";
+import { runScript } from "../support/runScript";
 
 const DEPLOY_TASKS = ["deploy-intercepts-telepresence", "deploy-intercepts-mirrord"];
 const DEPLOYED_PODS = "$(tasks.deploy-intercepts-result.results.deployed-pods)";
 
 /** check-intercept-backend as it would run: the real script. */
 function checkBackend(backend: string, enabled = "true"): boolean {
-    const script = path.join(SCRIPTS_DIR, "check-intercept-backend.sh");
+    const script = path.join(SCRIPTS, "check-intercept-backend.sh");
     return runScript(script, { INTERCEPT_BACKEND: backend, INTERCEPTS_ENABLED: enabled }).status === 0;
 }
 

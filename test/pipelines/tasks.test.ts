@@ -5,8 +5,11 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { SCRIPTS_DIR, runScript, task, tasks, tmpDir } from "./helpers";
+import { task, tasks } from "./helpers";
 import { COMPILE_TOOLS } from "../../lib/compileTasks";
+import { SCRIPTS } from "../support/repo";
+import { runScript } from "../support/runScript";
+import { tmpDir } from "../support/tmpDir";
 
 const TOOLS = COMPILE_TOOLS.map((t) => t.tool);
 const MY_TASKS = ["fetch-source", ...TOOLS.map((t) => `compile-${t}`), "containerize", "run-hook"];
@@ -32,7 +35,7 @@ describe("every Task the program installs (tekton/tasks and the compile Tasks)",
                     for (const part of step.command ?? []) {
                         const m = /^\/tekton-dag\/scripts\/(.+)$/.exec(part);
                         if (!m) continue;
-                        assert.ok(fs.existsSync(path.join(SCRIPTS_DIR, m[1])), `${file}: ${part} exists in tekton/scripts`);
+                        assert.ok(fs.existsSync(path.join(SCRIPTS, m[1])), `${file}: ${part} exists in tekton/scripts`);
                         assert.ok((step.volumeMounts ?? []).some((v: any) => v.name === "tekton-dag-scripts" && v.mountPath === "/tekton-dag/scripts" && v.readOnly === true), `${file} step ${step.name} mounts the scripts`);
                         const vol = (t.spec.volumes ?? []).find((v: any) => v.name === "tekton-dag-scripts");
                         assert.ok(vol?.configMap, `${file} declares the tekton-dag-scripts volume`);
@@ -75,7 +78,7 @@ function git(cwd: string, ...args: string[]): string {
 }
 
 describe("fetch-source.sh (real git against a local repository)", () => {
-    const script = path.join(SCRIPTS_DIR, "fetch-source.sh");
+    const script = path.join(SCRIPTS, "fetch-source.sh");
     let src: string;
     let first: string;
     let second: string;
@@ -216,7 +219,7 @@ describe("fetch-source.sh (real git against a local repository)", () => {
 });
 
 describe("compile-app.sh (tools replaced by recording stand-ins)", () => {
-    const script = path.join(SCRIPTS_DIR, "compile-app.sh");
+    const script = path.join(SCRIPTS, "compile-app.sh");
 
     /** A workspace with a checkout of app demo and a bin dir of stand-ins that log their argv. */
     function setup(files: string[], tools: string[]) {
@@ -326,7 +329,7 @@ describe("compile-app.sh (tools replaced by recording stand-ins)", () => {
 });
 
 describe("containerize.sh (Kaniko and crane replaced by recording stand-ins)", () => {
-    const script = path.join(SCRIPTS_DIR, "containerize.sh");
+    const script = path.join(SCRIPTS, "containerize.sh");
     const COMMIT = "0123456789abcdef0123456789abcdef01234567";
     const RUN_ID = "5f0c1d2e-aaaa-bbbb-cccc-000000000000";
     const DIGEST = "sha256:" + "ab".repeat(32);
@@ -545,7 +548,7 @@ describe("containerize Task: the registry credential never reaches the step that
 });
 
 describe("run-hook.sh", () => {
-    const script = path.join(SCRIPTS_DIR, "run-hook.sh");
+    const script = path.join(SCRIPTS, "run-hook.sh");
 
     function setup(hook?: string, mode = 0o755) {
         const ws = tmpDir("hook");
@@ -617,9 +620,9 @@ describe("run-hook.sh", () => {
 describe("scripts are shellcheck-clean", () => {
     it("the build-stage scripts, continue-pr.sh and run-report.sh", function () {
         if (spawnSync("shellcheck", ["--version"]).status !== 0) this.skip();
-        const files = ["fetch-source.sh", "compile-app.sh", "containerize.sh", "run-hook.sh"].map((f) => path.join(SCRIPTS_DIR, f));
-        files.push(...["continue-pr.sh", "run-report.sh"].map((f) => path.resolve(SCRIPTS_DIR, "../../scripts", f)));
-        const r = spawnSync("shellcheck", ["-x", "-P", SCRIPTS_DIR, ...files], { encoding: "utf8" });
+        const files = ["fetch-source.sh", "compile-app.sh", "containerize.sh", "run-hook.sh"].map((f) => path.join(SCRIPTS, f));
+        files.push(...["continue-pr.sh", "run-report.sh"].map((f) => path.resolve(SCRIPTS, "../../scripts", f)));
+        const r = spawnSync("shellcheck", ["-x", "-P", SCRIPTS, ...files], { encoding: "utf8" });
         assert.equal(r.status, 0, r.stdout + r.stderr);
         for (const f of files) assert.ok((fs.statSync(f).mode & 0o111) !== 0, `${f} is executable`);
     });

@@ -7,10 +7,9 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-
-const REPO = path.resolve(__dirname, "..", "..");
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 interface Fixture { name: string; files: string[]; allowed: boolean; failedChecks: Record<string, string>; deployment: any }
 interface FixturesDocument { module: string; level: string; policyVersion: string; baselineChecks: string[]; volumeSources: string[]; fixtures: Fixture[] }
@@ -145,7 +144,7 @@ describe("the PR pod's check against k8s.io/pod-security-admission's own baselin
             deployment.spec.template.spec.volumes = [{ name: "kept-config", configMap: { name: "app-config" } }, { name: `vol-${t.toLowerCase()}`, [t]: {} }];
             return { name: t, deployment };
         });
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pr-pod-volumes-"));
+        const dir = tmpDir("pr-pod-volumes");
         try {
             fs.writeFileSync(path.join(dir, "volumes.json"), JSON.stringify({ fixtures: cases }));
             const v = verdictsOf(path.join(dir, "volumes.json"));
@@ -165,7 +164,7 @@ describe("the PR pod's check against k8s.io/pod-security-admission's own baselin
 
     it("refuses shareProcessNamespace, which baseline allows, naming it", () => {
         const base = doc.fixtures.find((f) => f.name === `baseline/${doc.policyVersion}/pass/base`)!;
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pr-pod-pidns-"));
+        const dir = tmpDir("pr-pod-pidns");
         try {
             const shared = structuredClone(base.deployment);
             shared.spec.template.spec.shareProcessNamespace = true;

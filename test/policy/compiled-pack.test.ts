@@ -1,23 +1,24 @@
-// lib/runner/policyPack.ts: the compiled pack is rebuilt exactly when its sources change, type errors fail
+// scripts/runner/policyPack.ts: the compiled pack is rebuilt exactly when its sources change, type errors fail
 // the build by name, and a failed build leaves nothing half-written for the engine to load.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { compiledPolicyPack } from "../../lib/runner/policyPack";
+import { compiledPolicyPack } from "../../scripts/runner/policyPack";
+import { tmpDir } from "../support/tmpDir";
+import { REPO } from "../support/repo";
 
-const POLICY_DIR = path.join(__dirname, "..", "..", "policy");
+const POLICY_DIR = path.join(REPO, "policy");
 
 /** A copy of the pack's sources in a temp dir, sharing the real pack's node_modules. */
 function packCopy(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-copy-"));
+    const dir = tmpDir("policy-copy");
     for (const f of ["index.ts", "tsconfig.json", "package.json", "package-lock.json", "PulumiPolicy.yaml"]) fs.copyFileSync(path.join(POLICY_DIR, f), path.join(dir, f));
     fs.cpSync(path.join(POLICY_DIR, "policies"), path.join(dir, "policies"), { recursive: true });
     fs.symlinkSync(path.join(POLICY_DIR, "node_modules"), path.join(dir, "node_modules"));
     return dir;
 }
 
-describe("the compiled policy pack (lib/runner/policyPack.ts)", function () {
+describe("the compiled policy pack (scripts/runner/policyPack.ts)", function () {
     this.timeout(300000);
     let dir: string;
     before(function () {

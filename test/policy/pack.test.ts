@@ -3,16 +3,17 @@
  * starts a Node.js pack (@pulumi/pulumi's run-policy-pack, ts-node with type checking), then asked over
  * gRPC for its policies, configured with policy/config.kind.json and asked to analyze a resource. Both forms
  * the engine may load answer the same: the TypeScript sources (`pulumi --policy-pack policy`) and the
- * compiled policy/bin that scripts/pulumi-run.ts hands the engine (lib/runner/policyPack.ts).
+ * compiled policy/bin that scripts/pulumi-run.ts hands the engine (scripts/runner/policyPack.ts).
  * Constructing a PolicyPack in the test process itself would start the server here and exit the process.
  */
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { compiledPolicyPack } from "../../lib/runner/policyPack";
+import { compiledPolicyPack } from "../../scripts/runner/policyPack";
+import { REPO } from "../support/repo";
 
-const POLICY_DIR = path.join(__dirname, "..", "..", "policy");
+const POLICY_DIR = path.join(REPO, "policy");
 const MODULES = path.join(POLICY_DIR, "node_modules");
 const LEVELS: Record<string, number> = { advisory: 0, mandatory: 1, disabled: 2, remediate: 3 };
 

@@ -1,5 +1,5 @@
 /**
- * All policies over the program's own objects (lib/render.ts runs the program under Pulumi mocks): the kind
+ * All policies over the program's own objects (scripts/mocks/render.ts runs the program under Pulumi mocks): the kind
  * stack passes every mandatory policy, and a production-like config is rejected by the Production policy
  * and by nothing else.
  */
@@ -7,15 +7,16 @@ import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Finding, PolicyInput, PolicyPackConfig, policies, runPolicies } from "../../policy/policies";
+import { REPO } from "../support/repo";
 
-const RENDER = path.join(__dirname, "..", "..", "lib", "render.ts");
+const RENDER = path.join(REPO, "scripts", "mocks", "render.ts");
 const KIND_POLICY_CONFIG: PolicyPackConfig = JSON.parse(
-    fs.readFileSync(path.join(__dirname, "..", "..", "policy", "config.kind.json"), "utf8"));
+    fs.readFileSync(path.join(REPO, "policy", "config.kind.json"), "utf8"));
 
 interface Rendered { type: string; name: string; inputs: any }
 
 async function render(overrides: Record<string, string> = {}): Promise<PolicyInput[]> {
-    // Loaded lazily: lib/render.ts may not exist yet (the suite is pending until it does).
+    // Loaded lazily: scripts/mocks/render.ts may not exist yet (the suite is pending until it does).
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { renderStack } = require(RENDER) as {
         renderStack(o: { stack?: string; overrides?: Record<string, string> }): Promise<Rendered[]>;

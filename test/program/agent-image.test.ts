@@ -3,8 +3,8 @@
 // the deploy script, on the real API server: test/cluster/intercepts/mirrord-agent-image.test.ts).
 import { strict as assert } from "node:assert";
 import { parseConfig } from "../../lib/loadConfig";
-import { named, objects, paramDefault } from "../helpers/render";
-import { problemsOf } from "../helpers/config";
+import { named, objects, paramDefault } from "../support/render";
+import { problemsOf } from "../support/config";
 
 const MIRROR = "registry.corp.example/mirrors/metalbear-co/mirrord:3.250.0";
 const HOLDERS: Array<[string, string]> = [["Task", "deploy-intercept-mirrord"], ["Pipeline", "stack-pr-test"], ["Pipeline", "stack-pr-continue"]];

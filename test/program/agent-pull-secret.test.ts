@@ -8,17 +8,18 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import type { ValidateFunction } from "ajv";
-import { requireSharedSchema } from "../helpers/sharedSchemas";
+import { requireSharedSchema } from "../support/sharedSchemas";
 import { parseConfig } from "../../lib/loadConfig";
-import { named, objects, paramDefault } from "../helpers/render";
-import { problemsOf } from "../helpers/config";
+import { named, objects, paramDefault } from "../support/render";
+import { problemsOf } from "../support/config";
+import { SCRIPTS } from "../support/repo";
 
 const PARAM = "mirrord-agent-image-pull-secret";
 const RUN_ID = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
 
 /** mirrord-config.sh (it calls no kubectl) with the environment the deploy task gives it. */
 function mirrordConfig(env: Record<string, string>) {
-    const res = spawnSync("bash", [path.join(__dirname, "..", "..", "tekton", "scripts", "mirrord-config.sh")], {
+    const res = spawnSync("bash", [path.join(SCRIPTS, "mirrord-config.sh")], {
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", APP: "demo-fe", NAMESPACE: "staging", RUN_ID, INTERCEPT_HEADER: "x-dev-session: pr-42", ...env },
         encoding: "utf8",
     });

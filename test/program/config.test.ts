@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, configSchema } from "../../lib/config";
@@ -9,6 +8,7 @@ import { readStackConfig } from "../../lib/stackFiles";
 import { REPO_ROOT } from "../../lib/tektonSources";
 import { projectConfig, PULUMI_YAML, renderPulumiYaml } from "../../lib/pulumiProjectConfig";
 import { z } from "zod";
+import { tmpDir } from "../support/tmpDir";
 
 function problemsOf(raw: Record<string, string>): string[] {
     try {
@@ -191,7 +191,7 @@ describe("stack config", () => {
     });
 
     it("a missing or malformed stack file fails naming the file", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stackfile-"));
+        const dir = tmpDir("stackfile");
         fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  tekton-dag:interceptBackend: [unclosed\n");
         assert.throws(() => readStackConfig("nope", dir), /no stack file Pulumi\.nope\.yaml; stacks here: dev/);
         assert.throws(() => readStackConfig("dev", dir), /Pulumi\.dev\.yaml is not valid YAML/);

@@ -8,11 +8,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { decide, runParams, runsStarted } from "../helpers/triggers";
+import { decide, runParams, runsStarted } from "../support/triggers";
 import { checkRunIdentity, PolicyInput, TYPES } from "../../policy/policies";
-import { named, objects, rendered } from "../helpers/render";
+import { named, objects, rendered } from "../support/render";
+import { REPO, SCRIPTS } from "../support/repo";
 
-const DOCS = path.join(__dirname, "..", "..", "docs");
+const DOCS = path.join(REPO, "docs");
 const KIND = { stack: "kind" };
 const NS = "tekton-dag";
 
@@ -101,7 +102,7 @@ describe("docs against the rendered kind stack", () => {
         const token = /kubectl create secret generic github-token -n (\S+) --from-file=([a-z]+)=\/dev\/stdin/.exec(sh);
         assert.ok(token, "docs create the token Secret");
         // pr-comment.sh and commit-status.sh read the token through lib-github.sh.
-        const prComment = fs.readFileSync(path.join(__dirname, "..", "..", "tekton", "scripts", "lib-github.sh"), "utf8");
+        const prComment = fs.readFileSync(path.join(SCRIPTS, "lib-github.sh"), "utf8");
         assert.ok(prComment.includes(`{.data.${token[2]}}`), `lib-github.sh reads key ${token[2]}`);
         assert.match(sh, /kubectl create secret generic registry-push -n tekton-dag \\\n\s*--type=kubernetes.io\/dockerconfigjson --from-file=\.dockerconfigjson=\/dev\/stdin/,
             "a docker-registry Secret holds .dockerconfigjson, the key the TriggerTemplate mounts");

@@ -7,11 +7,11 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
-const REPO = path.resolve(__dirname, "..", "..");
-// Every test file of this (cluster-less) stage that reads ../shared/schemas (test/helpers/sharedSchemas.ts),
+// Every test file of this (cluster-less) stage that reads ../shared/schemas (test/support/sharedSchemas.ts),
 // and a grep that selects its tests that do. test/cluster/intercepts/mirrord-config.test.ts and
 // mirrord-low-port.test.ts read it the same way but run in the cluster stage, which this child mocha lacks.
 const SCHEMA_TESTS = [
@@ -35,7 +35,7 @@ const num = (out: string, what: string) => Number((out.match(new RegExp(`(\\d+) 
 describe("a fresh clone without ../shared", function () {
     this.timeout(300000);
     let empty: string;
-    before(() => (empty = fs.mkdtempSync(path.join(os.tmpdir(), "no-shared-"))));
+    before(() => (empty = tmpDir("no-shared")));
     after(() => fs.rmSync(empty, { recursive: true, force: true }));
 
     it("skips every test that reads an upstream schema, naming the missing file, and fails none", () => {

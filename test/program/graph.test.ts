@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
-import { fakeDigest, renderStack } from "../../lib/render";
+import { fakeDigest, renderStack } from "../../scripts/mocks/render";
 import { checkTaskRefs, referencedTaskNames } from "../../components/tektonPipelines";
 import { TEKTON_DIR } from "../../lib/tektonSources";
 import { readPipelines } from "../../lib/continuePipeline";
 import { COMPILE_TOOLS, readTasks } from "../../lib/compileTasks";
-import { named, objects, ofKind, paramDefault, rendered } from "../helpers/render";
+import { named, objects, ofKind, paramDefault, rendered } from "../support/render";
 
 const KIND = { stack: "kind" };
 const KIND_MIRRORD = { stack: "kind", overrides: { interceptBackend: "mirrord" } };

@@ -11,9 +11,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { CLUSTER_PIPELINE_TASKS, PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT } from "../../lib/identities";
 import { okToTestFilter, pullRequestFilter } from "../../components/tektonTriggers";
-import { named, objects, ofKind } from "../helpers/render";
+import { named, objects, ofKind } from "../support/render";
+import { SCRIPTS } from "../support/repo";
 
-const ROOT = path.join(__dirname, "..", "..");
 const KIND = { stack: "kind" };
 const CLUSTER_TASKS = Object.keys(CLUSTER_PIPELINE_TASKS);
 
@@ -57,7 +57,7 @@ function kubectlFunctions(lib: string): Set<string> {
 
 /** Whether a shipped script talks to the API server (kubectl, or a function of a sourced lib-*.sh that does). */
 function scriptUsesApi(file: string, libFunctions: Set<string>): boolean {
-    const text = fs.readFileSync(path.join(ROOT, "tekton", "scripts", file), "utf8")
+    const text = fs.readFileSync(path.join(SCRIPTS, file), "utf8")
         .split("\n").filter((l) => !/^\s*#/.test(l)).join("\n")
         .replace(/\b(die|warn|log)\s+"[^"]*"/g, ""); // kubectl named inside a message is not a call
     return /\bkubectl\b/.test(text) || [...libFunctions].some((f) => new RegExp(`\\b${f}\\b`).test(text));
@@ -142,8 +142,8 @@ describe("two identities per run", () => {
         const objs = await objects(KIND);
         // The sourced libraries (lib-intercept.sh sources one file per concern; lib-github.sh reads the token
         // Secret): their functions call each other, so they are read as one.
-        const libs = fs.readdirSync(path.join(ROOT, "tekton", "scripts")).filter((f) => /^lib-.*\.sh$/.test(f)).sort();
-        const libFunctions = kubectlFunctions(libs.map((f) => fs.readFileSync(path.join(ROOT, "tekton", "scripts", f), "utf8")).join("\n"));
+        const libs = fs.readdirSync(SCRIPTS).filter((f) => /^lib-.*\.sh$/.test(f)).sort();
+        const libFunctions = kubectlFunctions(libs.map((f) => fs.readFileSync(path.join(SCRIPTS, f), "utf8")).join("\n"));
         assert.ok(libFunctions.has("acquire_lease") && libFunctions.has("delete_run_objects") && libFunctions.has("deploy_pr_pod"), [...libFunctions].join(" "));
         const tasks = new Map(ofKind(objs, "Task").map((t) => [t.metadata.name, t]));
         const usesApi = new Set<string>();

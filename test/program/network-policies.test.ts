@@ -9,8 +9,8 @@ import { strict as assert } from "node:assert";
 import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
 import { parseConfig } from "../../lib/loadConfig";
 import { APP_REACHING_PR_CODE_TASKS } from "../../lib/prCodeNetwork";
-import { problemsOf } from "../helpers/config";
-import { objects, ofKind, rendered } from "../helpers/render";
+import { problemsOf } from "../support/config";
+import { objects, ofKind, rendered } from "../support/render";
 
 const BUILD_EGRESS = '["140.82.112.0/20:443", "172.18.0.0/16:5000", "10.96.0.10/32:53/udp", "2001:db8::/32:443-444"]';
 const CLUSTER_TASKS = Object.keys(CLUSTER_PIPELINE_TASKS);

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { renderStack } from "../../lib/render";
+import { renderStack } from "../../scripts/mocks/render";
 
 /** The inputs of the program's explicit kubernetes provider, rendered with KUBECONFIG set to `kubeconfig`. */
 async function providerInputs(overrides: Record<string, string>, kubeconfig: string): Promise<any> {

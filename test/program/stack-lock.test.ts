@@ -1,15 +1,14 @@
-// One run per stack state (lib/runner/stackLock.ts): scripts/pulumi-run.ts and scripts/render.sh refuse to
+// One run per stack state (scripts/runner/stackLock.ts): scripts/pulumi-run.ts and scripts/render.sh refuse to
 // start beside a live run of the same stack, naming it, and touch nothing of its state or output.
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { lockFileFor, lockStack, readHolder } from "../../lib/runner/stackLock";
+import { lockFileFor, lockStack, readHolder } from "../../scripts/runner/stackLock";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
-const REPO = path.resolve(__dirname, "..", "..");
-
-describe("one run per stack (lib/runner/stackLock.ts)", function () {
+describe("one run per stack (scripts/runner/stackLock.ts)", function () {
     this.timeout(120_000);
     let tmp: string;
     let holder: ChildProcess;
@@ -19,7 +18,7 @@ describe("one run per stack (lib/runner/stackLock.ts)", function () {
         fs.mkdirSync(path.dirname(state), { recursive: true });
         fs.writeFileSync(lockFileFor(state), `pid ${holder.pid}\nsince 2026-12-01T10:00:00.000Z\ncommand ${command}\n`);
     };
-    beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "stack-lock-"))));
+    beforeEach(() => (tmp = tmpDir("stack-lock")));
     afterEach(() => {
         holder?.kill("SIGKILL");
         fs.rmSync(tmp, { recursive: true, force: true });

@@ -5,8 +5,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import Ajv2020, { ValidateFunction } from "ajv/dist/2020";
 import * as YAML from "yaml";
-import { requireSharedSchema } from "../helpers/sharedSchemas";
-import { named, objects, paramDefault, rendered } from "../helpers/render";
+import { requireSharedSchema } from "../support/sharedSchemas";
+import { named, objects, paramDefault, rendered } from "../support/render";
 
 /**
  * The chart's build merges Kubernetes' OpenAPI definitions into the schema under `definitions`; the file

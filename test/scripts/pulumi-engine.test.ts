@@ -5,12 +5,10 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { processAlive } from "../../lib/runner/stackLock";
-
-const REPO = path.resolve(__dirname, "..", "..");
-
+import { processAlive } from "../../scripts/runner/stackLock";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 const until = async (what: string, ok: () => boolean, ms = 20_000) => {
     for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 100))) {
@@ -22,7 +20,7 @@ describe("scripts/pulumi-engine.sh builds", function () {
     this.timeout(60_000);
     let tmp: string;
     beforeEach(() => {
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-engine-"));
+        tmp = tmpDir("pulumi-engine");
         fs.mkdirSync(path.join(tmp, "fakebin"));
         // `go build` that records its pid and runs until killed (exec: the pid is the sleeping process).
         fs.writeFileSync(path.join(tmp, "fakebin", "go"), `#!/bin/bash\necho $$ >"${tmp}/go.pid"\nexec sleep 300\n`, { mode: 0o755 });

@@ -6,10 +6,9 @@
 import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-
-const REPO = path.resolve(__dirname, "..", "..");
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 /** A copy of the files the script reads, with go.mod edited by `editGoMod`. */
 function copyRepo(tmp: string, editGoMod: (text: string) => string = (t) => t): string {
@@ -25,7 +24,7 @@ function copyRepo(tmp: string, editGoMod: (text: string) => string = (t) => t): 
 describe("scripts/tekton-build.sh (Tekton's controllers for the local control plane)", function () {
     this.timeout(60_000);
     let tmp: string;
-    beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tekton-build-")); });
+    beforeEach(() => { tmp = tmpDir("tekton-build"); });
     afterEach(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
 
     const run = (repo: string, args: string[], env: Record<string, string> = {}) =>

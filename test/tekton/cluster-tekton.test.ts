@@ -4,8 +4,10 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ADMIN_KUBECONFIG, cluster, REPO, tempDir } from "../cluster/harness";
+import { ADMIN_KUBECONFIG, cluster } from "../cluster/harness";
 import { controllersRunning } from "./tekton";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 const STATE = path.dirname(ADMIN_KUBECONFIG);
 
@@ -26,7 +28,7 @@ describe("scripts/cluster.sh tekton-start refuses to start twice (real controlle
 
     it("from another checkout while 8080 is taken: names the process holding the port, starts nothing", () => {
         // Another checkout's state dir, pointing at the same API server (its own pids/: nothing of its own runs).
-        const other = tempDir("other-checkout-");
+        const other = tmpDir("other-checkout-");
         fs.copyFileSync(ADMIN_KUBECONFIG, path.join(other, "admin.kubeconfig"));
         const r = clusterSh(["tekton-start"], { TEKTON_DAG_CLUSTER_DIR: other });
         assert.equal(r.status, 1, r.stderr);

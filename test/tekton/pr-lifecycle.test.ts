@@ -7,9 +7,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditMark, auditSince } from "../cluster/audit";
-import { ADMIN_KUBECONFIG, cluster, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, REPO, TARGET_NS } from "../cluster/harness";
+import { ADMIN_KUBECONFIG, cluster, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, TARGET_NS } from "../cluster/harness";
 import { APP_REPOS, realPlan, realStepSuite, TOKEN } from "./real-steps";
 import { createFromTemplate, lockRecords, noObjectsOf, succeeded, taskRunsOf, waitDone } from "./tekton";
+import { REPO } from "../support/repo";
 
 const APP = "demo-api";
 const PR = 4242;

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { apply, installApps, PIPELINES_NS, purgeRunObjects, Rule } from "../cluster/harness";
 import { ProxyPods } from "../cluster/standins";
 import { yqDir } from "../flow/helpers";
-import { GitHubStandIn } from "../helpers/githubStandIn";
+import { GitHubStandIn } from "../support/githubStandIn";
 import { Gate, RunPlan, StepContext, StepRunner } from "./step-runner";
 import { controllersRunning, installProgram, purgePipelineRuns } from "./tekton";
 

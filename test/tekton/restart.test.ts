@@ -6,10 +6,11 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ADMIN_KUBECONFIG, cluster, PIPELINE_SA, REPO, runObjects, runScript, sleep, sweepEnv } from "../cluster/harness";
+import { ADMIN_KUBECONFIG, cluster, PIPELINE_SA, runObjects, runScriptAs, sleep, sweepEnv } from "../cluster/harness";
 import { APP_REPOS, realPlan, realStepSuite } from "./real-steps";
 import { post, prDelivery, runFor, startSink } from "./sink";
 import { controllersRunning, succeeded, waitDone } from "./tekton";
+import { REPO } from "../support/repo";
 
 const PIDS = path.join(path.dirname(ADMIN_KUBECONFIG), "pids");
 
@@ -75,7 +76,7 @@ describe("the controllers, interceptors and sink SIGKILLed mid-run and started a
     });
 
     it("after the orphan sweeper, no object of any run is left", async () => {
-        const r = await runScript("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
+        const r = await runScriptAs("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual([...runObjects().keys()], []);
     });

@@ -4,8 +4,9 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { apply, kubectlOk, PIPELINES_NS, REPO, sleep } from "../cluster/harness";
-import { sign } from "../helpers/triggers";
+import { apply, kubectlOk, PIPELINES_NS, sleep } from "../cluster/harness";
+import { sign } from "../support/triggers";
+import { REPO } from "../support/repo";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const EXAMPLES: Array<{ name: string; examples: any[] }> = require("@octokit/webhooks-examples/api.github.com/index.json");

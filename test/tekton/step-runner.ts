@@ -19,7 +19,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { cluster, kubectl, kubectlOk, REPO, Rule, tempDir, tokenId } from "../cluster/harness";
+import { cluster, kubectl, kubectlOk, Rule, tokenId } from "../cluster/harness";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 /** What a plan can know of the run a pod belongs to. */
 export interface StepContext {
@@ -112,7 +114,7 @@ export class StepRunner {
     /** Pods whose steps are being ended (a gated one may take long): stop() waits for them. */
     private inFlight = new Set<Promise<void>>();
     private stopped = false;
-    private work = tempDir("step-runner-");
+    private work = tmpDir("step-runner-");
     errors: string[] = [];
 
     constructor(private readonly namespace: string) {}
@@ -338,17 +340,17 @@ export class StepRunner {
         }
         Object.assign(env, overrides);
         const [cmd, ...args] = entrypointCommand(c).map(rewrite);
-        const home = tempDir("step-home-");
+        const home = tmpDir("step-home-");
         const sa = pod.spec.serviceAccountName;
         const hadToken = pod.spec.automountServiceAccountToken !== false && saMountsToken(sa, this.namespace);
         let jti: string | undefined;
         if (hadToken) ({ kubeconfig: env.KUBECONFIG, tokenId: jti } = this.podKubeconfig(pod, home));
-        const resultsDir = dirs.get(resultsVolume(c)) ?? tempDir("results-");
+        const resultsDir = dirs.get(resultsVolume(c)) ?? tmpDir("results-");
         const pathDirs = [...(plan.path ?? []), cluster().bin, "/usr/local/bin", "/usr/bin", "/bin"];
         if (plan.recorded) {
             // The stand-ins are node scripts: node's own directory comes with them.
             pathDirs.unshift(RECORDED_BIN, path.dirname(process.execPath));
-            env.FAKE_DIR = tempDir("recorded-");
+            env.FAKE_DIR = tmpDir("recorded-");
             fs.writeFileSync(path.join(env.FAKE_DIR, "rules.json"), JSON.stringify(plan.recorded));
         }
         return new Promise((resolve) => {

@@ -6,8 +6,10 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { apply, kubectl, kubectlOk, PIPELINES_NS, REPO, runObjects, sleep, tempDir } from "../cluster/harness";
+import { apply, kubectl, kubectlOk, PIPELINES_NS, runObjects, sleep } from "../cluster/harness";
 import { repoId } from "./sink";
+import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 
 const STATE = process.env.TEKTON_DAG_CLUSTER_DIR ?? path.join(REPO, ".cluster");
 const CONTROLLERS = ["tekton-pipelines-controller", "tekton-triggers-controller", "tekton-interceptors"];
@@ -30,7 +32,7 @@ export function renderLocalStack(overrides: Record<string, string> = {}): Promis
     const sets = Object.entries(overrides).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
     const key = sets.join(" ");
     if (!renders.has(key)) renders.set(key, new Promise((resolve, reject) => {
-        const out = tempDir("local-manifests-");
+        const out = tmpDir("local-manifests-");
         const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "local", "--out", out, ...sets],
             { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
         let err = "";

@@ -5,7 +5,7 @@
 // as GitHub signs them); the steps of the runs it starts (ended by the step runner with chosen outcomes).
 import { strict as assert } from "node:assert";
 import { cluster, PIPELINES_NS } from "../cluster/harness";
-import { sign } from "../helpers/triggers";
+import { sign } from "../support/triggers";
 import { INTERCEPT_BACKEND_BINDING } from "../../lib/interceptLabel";
 import { delivery, pipelineRuns, post as postTo, runFor, startSink, WEBHOOK_SECRET } from "./sink";
 import { StepRunner } from "./step-runner";

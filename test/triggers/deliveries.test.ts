@@ -1,20 +1,21 @@
 /**
  * Which GitHub deliveries start a run, decided by Tekton Triggers v0.37.0's own sink chain, github and cel
- * interceptors and binding resolution (test/helpers/triggers.ts) on real payloads from
+ * interceptors and binding resolution (test/support/triggers.ts) on real payloads from
  * @octokit/webhooks-examples, against the EventListener, TriggerBindings and TriggerTemplate the program
  * renders. Simulated: the listener's HTTP front door and the creation of the PipelineRuns.
  * A payload changed for a case (a fork's head, a closed state, an approval comment) says what it changed.
  */
 import { strict as assert } from "node:assert";
 import examples from "@octokit/webhooks-examples";
-import { named, objects, paramDefault } from "../helpers/render";
-import { decide, Delivery, runParams, runsStarted, sign, taskRunsStarted } from "../helpers/triggers";
+import { named, objects, paramDefault } from "../support/render";
+import { decide, Delivery, runParams, runsStarted, sign, taskRunsStarted } from "../support/triggers";
 import { resolveStack } from "../flow/helpers";
 import * as fs from "fs";
 import * as path from "path";
 import { INTERCEPT_BACKENDS } from "../../lib/config";
 import { INTERCEPT_LABEL_PREFIX } from "../../lib/interceptLabel";
-import { runScript, SCRIPTS_DIR } from "../pipelines/helpers";
+import { REPO, SCRIPTS } from "../support/repo";
+import { runScript } from "../support/runScript";
 
 const payloads = (event: string): any[] => {
     const found = (examples as any[]).find((e) => e.name === event);
@@ -30,7 +31,7 @@ function withLabels(labels: any[], names: string[]): any[] {
 
 /** The real check-intercept-backend.sh on a value, as the run's first task gets it (env INTERCEPT_BACKEND). */
 function checkBackend(value: string) {
-    return runScript(path.join(SCRIPTS_DIR, "check-intercept-backend.sh"), { INTERCEPT_BACKEND: value, INTERCEPTS_ENABLED: "true" });
+    return runScript(path.join(SCRIPTS, "check-intercept-backend.sh"), { INTERCEPT_BACKEND: value, INTERCEPTS_ENABLED: "true" });
 }
 const SHA = "c0ffee0123456789abcdef0123456789abcdef01";
 
@@ -333,7 +334,7 @@ describe("GitHub deliveries through Tekton Triggers' own interceptors and bindin
     });
 
     it("the shipped stack's webhook run resolves its app: the run's params, given to resolve-stack, select the app whose repo is the PR's", async () => {
-        const stackText = fs.readFileSync(path.join(__dirname, "..", "..", "stacks", "stack-one.yaml"), "utf8");
+        const stackText = fs.readFileSync(path.join(REPO, "stacks", "stack-one.yaml"), "utf8");
         // The repositories of stacks/stack-one.yaml as GitHub would name them in a delivery.
         const repos: Array<[string, string]> = [
             ["jmjava/tekton-dag-vue-fe", "demo-fe"],
@@ -352,7 +353,7 @@ describe("GitHub deliveries through Tekton Triggers' own interceptors and bindin
             assert.equal(runs[i].length, 1);
             const params = runParams(runs[i][0]);
             const out = await resolveStack({ stackText, changedApp: params["changed-app"], repoFullName: params["repo-full-name"], prNumber: params["pr-number"] });
-            assert.equal(out.code, 0, out.stderr);
+            assert.equal(out.status, 0, out.stderr);
             assert.equal(out.results["changed-app"], app);
         }
     });

@@ -1,10 +1,10 @@
 // commit-status.sh (phase start) on the real API server, run as tekton-dag-pipeline: the token Secret read
 // under the Role the program renders for githubTokenSecret. Simulated: GitHub, an HTTP server on 127.0.0.1
-// held to GitHub's REST API description (test/helpers/githubStandIn.ts); the script's curl is real. The
+// held to GitHub's REST API description (test/support/githubStandIn.ts); the script's curl is real. The
 // end phase, which reads its PipelineRun and TaskRuns, runs inside real runs in test/tekton.
 import { strict as assert } from "node:assert";
-import { GitHubStandIn } from "../../helpers/githubStandIn";
-import { installRbac, installTokenSecret, PIPELINE_SA, PIPELINES_NS, runScript, ScriptRun } from "../harness";
+import { GitHubStandIn } from "../../support/githubStandIn";
+import { installRbac, installTokenSecret, PIPELINE_SA, PIPELINES_NS, runScriptAs, ScriptRun } from "../harness";
 
 const TOKEN_SECRET = "github-token-status";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -14,7 +14,7 @@ describe("cluster: commit-status.sh as tekton-dag-pipeline (GitHub simulated by 
     const github = new GitHubStandIn();
     let removeToken: () => Promise<void>;
 
-    const status = (env: Record<string, string> = {}): Promise<ScriptRun> => runScript("commit-status.sh", {
+    const status = (env: Record<string, string> = {}): Promise<ScriptRun> => runScriptAs("commit-status.sh", {
         PHASE: "start", REPO_FULL_NAME: "org/fe", SHA, GITHUB_TOKEN_SECRET: TOKEN_SECRET, GITHUB_API_URL: github.url,
         STATUS_CONTEXT: "tekton-dag/staging", TARGET_URL_TEMPLATE: "https://dashboard.example/#/namespaces/{namespace}/pipelineruns/{name}",
         PIPELINE_NAME: "stack-pr-test", RUN_NAME: "stack-pr-test-abc12", RUN_ID: "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f", RUN_NAMESPACE: PIPELINES_NS,

@@ -1,10 +1,11 @@
 // pr-comment.sh keeps one comment per PR and context, on the real API server as tekton-dag-pipeline (the
 // token Secret read under the Role the program renders). Simulated: GitHub, an HTTP server on 127.0.0.1
 // that keeps users and comments and holds each request to GitHub's REST description
-// (test/helpers/githubStandIn.ts); the script's curl is real.
+// (test/support/githubStandIn.ts); the script's curl is real.
 import { strict as assert } from "node:assert";
-import { BOT_LOGIN, GitHubStandIn } from "../../helpers/githubStandIn";
-import { installRbac, installTokenSecret, PIPELINE_SA, runScript, ScriptRun, tempDir } from "../harness";
+import { BOT_LOGIN, GitHubStandIn } from "../../support/githubStandIn";
+import { installRbac, installTokenSecret, PIPELINE_SA, runScriptAs, ScriptRun } from "../harness";
+import { tmpDir } from "../../support/tmpDir";
 
 const TOKEN_SECRET = "github-token-update";
 const REPO = "org/fe";
@@ -15,9 +16,9 @@ describe("cluster: pr-comment.sh updates its one comment per PR in place, as tek
     const github = new GitHubStandIn();
     let removeToken: () => Promise<void>;
 
-    const comment = (pr: number, env: Record<string, string> = {}): Promise<ScriptRun> => runScript("pr-comment.sh", {
+    const comment = (pr: number, env: Record<string, string> = {}): Promise<ScriptRun> => runScriptAs("pr-comment.sh", {
         RUN_ID: "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f", RUN_NAME: "stack-pr-test-abc12", REPO_FULL_NAME: REPO, PR_NUMBER: String(pr),
-        GITHUB_TOKEN_SECRET: TOKEN_SECRET, PIPELINE_STATUS: "Failed", GITHUB_API_URL: github.url, SHARED_WORKSPACE: tempDir("ws-"),
+        GITHUB_TOKEN_SECRET: TOKEN_SECRET, PIPELINE_STATUS: "Failed", GITHUB_API_URL: github.url, SHARED_WORKSPACE: tmpDir("ws-"),
         COMMENT_CONTEXT: "tekton-dag/staging", SHA: "0123456789abcdef0123456789abcdef01234567", ...env,
     }, PIPELINE_SA);
     const ok = (r: ScriptRun) => assert.equal(r.status, 0, r.stderr);

@@ -8,9 +8,10 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { auditMark, auditSince, AuditEntry } from "../audit";
 import {
-    apply, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, rbacObjects, runScript, ScriptRun, tempDir, waitCan,
+    apply, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, rbacObjects, runScriptAs, ScriptRun, waitCan,
 } from "../harness";
 import { writeFile } from "./workspace";
+import { tmpDir } from "../../support/tmpDir";
 
 const RUN_ID = "0f8e6c1a-3b2d-4c5e-9f70-1a2b3c4d5e6f";
 const TOKEN_SECRET = "github-token";
@@ -37,7 +38,7 @@ function secret(name: string, token: string): any {
 }
 
 async function comment(env: Record<string, string>, opts: { status?: number; withSummary?: boolean; summary?: any } = {}) {
-    const workspace = tempDir("comment-ws-");
+    const workspace = tmpDir("comment-ws-");
     const runDir = path.join(workspace, ".tekton-dag", "runs", RUN_ID);
     fs.mkdirSync(runDir, { recursive: true });
     if (opts.withSummary !== false) {
@@ -59,7 +60,7 @@ async function comment(env: Record<string, string>, opts: { status?: number; wit
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const mark = auditMark();
-    const out: ScriptRun = await runScript("pr-comment.sh", {
+    const out: ScriptRun = await runScriptAs("pr-comment.sh", {
         RUN_ID, RUN_NAME: "stack-pr-test-run-abc12", REPO_FULL_NAME: "org/fe", PR_NUMBER: "42",
         GITHUB_TOKEN_SECRET: TOKEN_SECRET, PIPELINE_STATUS: "Failed", GITHUB_API_URL: api,
         PROPAGATION_STATUS: "Succeeded", ORIGINAL_TRAFFIC_STATUS: "Failed", TESTS_STATUS: "Failed",

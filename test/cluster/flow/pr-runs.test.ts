@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { PR_STOPPER_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../../../lib/identities";
-import { GitHubStandIn } from "../../helpers/githubStandIn";
-import { apply, getJson, installRbac, installTokenSecret, kubectl, kubectlOk, PIPELINES_NS, renderKindStack, runScript, ScriptRun, waitCan } from "../harness";
+import { GitHubStandIn } from "../../support/githubStandIn";
+import { apply, getJson, installRbac, installTokenSecret, kubectl, kubectlOk, PIPELINES_NS, renderKindStack, runScriptAs, ScriptRun, waitCan } from "../harness";
 
 const STOPPER = { name: PR_STOPPER_SERVICE_ACCOUNT, namespace: PIPELINES_NS };
 const RETESTER = { name: RETEST_SERVICE_ACCOUNT, namespace: PIPELINES_NS };
@@ -60,7 +60,7 @@ const runOf = (name: string): any => getJson(["get", "pipelinerun.tekton.dev", n
 const purgeRuns = () => kubectl(["delete", "pipelinerun.tekton.dev", "-n", PIPELINES_NS, "-l", RUN_LABEL, "--wait=true"]);
 
 const stop = (env: Record<string, string>): Promise<ScriptRun> =>
-    runScript("stop-pr-runs.sh", { NAMESPACE: PIPELINES_NS, REPO_ID: "11", PR_NUMBER: "7", ...env }, STOPPER);
+    runScriptAs("stop-pr-runs.sh", { NAMESPACE: PIPELINES_NS, REPO_ID: "11", PR_NUMBER: "7", ...env }, STOPPER);
 
 describe("cluster: stop-pr-runs.sh as tekton-dag-pr-stopper (PipelineRuns not reconciled: no controller in this tier)", function () {
     this.timeout(180_000);
@@ -133,7 +133,7 @@ describe("cluster: retest-pr.sh as tekton-dag-retest (GitHub simulated by an HTT
     let template: any;
     const REPO = "octo-org/demo-fe";
 
-    const retest = (env: Record<string, string> = {}): Promise<ScriptRun> => runScript("retest-pr.sh", {
+    const retest = (env: Record<string, string> = {}): Promise<ScriptRun> => runScriptAs("retest-pr.sh", {
         NAMESPACE: PIPELINES_NS, REPO_FULL_NAME: REPO, REPO_ID: "11", PR_NUMBER: "7", DELIVERY: "d-retest",
         TEMPLATE: "stack-pr-test-template", TRUSTED_FORK_REPOS: "alice/demo-fe", GITHUB_TOKEN_SECRET: TOKEN_SECRET, GITHUB_API_URL: github.url, ...env,
     }, RETESTER);

@@ -12,12 +12,12 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { auditMark, auditSince } from "../audit";
 import {
-    deployEnv, installApps, installRbac, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, runScript, ScriptRun,
-    sleep, TARGET_NS, tempDir,
+    deployEnv, installApps, installRbac, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, runScriptAs, ScriptRun, sleep, TARGET_NS,
 } from "../harness";
 import { PodLog } from "../podlogs";
 import { ProxyPods } from "../standins";
 import { pinValue } from "./workspace";
+import { tmpDir } from "../../support/tmpDir";
 
 const NS = TARGET_NS;
 const RUN = newRun("validate");
@@ -60,7 +60,7 @@ interface Harness {
  * both pods' logs afresh with their start-up line.
  */
 async function harness(routing: Routing): Promise<Harness> {
-    const workspace = tempDir("validate-ws-");
+    const workspace = tmpDir("validate-ws-");
     const runDir = path.join(workspace, ".tekton-dag", "runs", RUN_ID);
     // As in a run: stack.json pinned by the digest resolve-stack reports, deployed-pods inline (the result
     // deploy-intercepts-result hands on).
@@ -91,8 +91,8 @@ async function harness(routing: Routing): Promise<Harness> {
     return {
         workspace, baseUrl, requests,
         async run(mode, env = {}) {
-            const results = tempDir("validate-results-");
-            const out = await runScript("validate-routing.sh", {
+            const results = tmpDir("validate-results-");
+            const out = await runScriptAs("validate-routing.sh", {
                 MODE: mode,
                 STACK_JSON: stackRef,
                 DEPLOYED_PODS: JSON.stringify({ "demo-fe": PR_POD }),
@@ -133,7 +133,7 @@ describe("cluster: validate-routing.sh as tekton-dag-pipeline (validate-stack-pr
         proxies = new ProxyPods();
         proxies.start();
         // The PR pod as the deploy task creates it (mirrord CLI simulated).
-        const d = await runScript("deploy-intercept-mirrord.sh", deployEnv(RUN, ["demo-fe"]), PIPELINE_SA);
+        const d = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(RUN, ["demo-fe"]), PIPELINE_SA);
         assert.equal(d.status, 0, d.stderr);
         assert.deepEqual(JSON.parse(fs.readFileSync(path.join(RUN.ws, "result"), "utf8")), { "demo-fe": PR_POD });
         // demo-fe has one replica; a pod of an earlier rollout may still be on its way out.
@@ -173,7 +173,7 @@ describe("cluster: validate-routing.sh as tekton-dag-pipeline (validate-stack-pr
         it("is refused when replaced by a symlink to the same content elsewhere", async () => {
             h = await harness("header");
             const file = path.join(h.workspace, ".tekton-dag", "runs", RUN_ID, "stack.json");
-            const elsewhere = path.join(tempDir("elsewhere-"), "stack.json");
+            const elsewhere = path.join(tmpDir("elsewhere-"), "stack.json");
             fs.copyFileSync(file, elsewhere);
             fs.rmSync(file);
             fs.symlinkSync(elsewhere, file);

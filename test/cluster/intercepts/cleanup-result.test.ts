@@ -9,18 +9,18 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    apply, getJson, kubectl, kubectlOk, newRun, PIPELINE_SA, PR_CODE_SA, runScript, ScriptRun, sleep, TARGET_NS,
-    tempDir, waitCan,
+    apply, getJson, kubectl, kubectlOk, newRun, PIPELINE_SA, PR_CODE_SA, runScriptAs, ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
     jobPods, Made, ok, OTHER_NS, remaining, runLeftovers, waitJobPod, twoNamespaceSuite,
 } from "./lifecycle-fixtures";
+import { tmpDir } from "../../support/tmpDir";
 
 let pipelineRole: any;
 
 const cleanup = (runId: string, namespaces = `${TARGET_NS} ${OTHER_NS}`) =>
-    runScript("cleanup-stack-intercepts.sh", { RUN_ID: runId, TARGET_NAMESPACES: namespaces, DEFAULT_NAMESPACE: TARGET_NS }, PIPELINE_SA);
+    runScriptAs("cleanup-stack-intercepts.sh", { RUN_ID: runId, TARGET_NAMESPACES: namespaces, DEFAULT_NAMESPACE: TARGET_NS }, PIPELINE_SA);
 const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e) => e.tokenId === r.tokenId);
 
 /** A finalizer nothing but the test removes. */
@@ -156,7 +156,7 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
                     const env: Record<string, string> = { TARGET_NAMESPACES: TARGET_NS, DEFAULT_NAMESPACE: TARGET_NS };
                     if (runId !== undefined) env.RUN_ID = runId;
                     const mark = auditMark();
-                    const r = await runScript("cleanup-stack-intercepts.sh", env, PIPELINE_SA);
+                    const r = await runScriptAs("cleanup-stack-intercepts.sh", env, PIPELINE_SA);
                     assert.notEqual(r.status, 0);
                     assert.match(r.stderr, /run-id/);
                     assert.deepEqual(tokenEntries(r, mark), [], "no deletion");
@@ -174,13 +174,13 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
                 fs.mkdirSync(path.join(run.ws, ".tekton-dag", "runs", owner), { recursive: true });
                 fs.writeFileSync(path.join(run.ws, ".tekton-dag", "runs", owner, "deployed-pods.json"), content);
             }
-            const result = path.join(tempDir("result-"), "result");
+            const result = path.join(tmpDir("result-"), "result");
             return { result, env: { SHARED_WORKSPACE: run.ws, RUN_ID: run.id, RESULT_PATH: result } };
         }
 
         it("publishes this run's deployed-pods", async () => {
             const { result, env } = setup("this");
-            const r = await runScript("deploy-intercepts-result.sh", env, PR_CODE_SA);
+            const r = await runScriptAs("deploy-intercepts-result.sh", env, PR_CODE_SA);
             ok(r);
             assert.equal(fs.readFileSync(result, "utf8"), '{"demo-fe":"pr-demo-fe-0f8e6c1a"}');
         });
@@ -188,7 +188,7 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
         it("fails when neither deploy task wrote it, even if an older run's file is in the workspace", async () => {
             for (const { result, env } of [setup(), setup("other")]) {
                 fs.writeFileSync(path.join(env.SHARED_WORKSPACE, "deployed-pods.json"), '{"old":"pod"}');
-                const r = await runScript("deploy-intercepts-result.sh", env, PR_CODE_SA);
+                const r = await runScriptAs("deploy-intercepts-result.sh", env, PR_CODE_SA);
                 assert.notEqual(r.status, 0);
                 assert.match(r.stderr, /neither deploy-intercepts-telepresence nor deploy-intercepts-mirrord wrote deployed-pods/);
                 assert.ok(!fs.existsSync(result));
@@ -197,14 +197,14 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
 
         it("fails on a file that is not an app -> pod map", async () => {
             const { env } = setup("this", "[1,2]");
-            const r = await runScript("deploy-intercepts-result.sh", env, PR_CODE_SA);
+            const r = await runScriptAs("deploy-intercepts-result.sh", env, PR_CODE_SA);
             assert.notEqual(r.status, 0);
             assert.match(r.stderr, /JSON object mapping app -> PR pod name/);
         });
     });
 
     describe("check-intercept-backend.sh as tekton-dag-pr-code", () => {
-        const check = (env: Record<string, string>) => runScript("check-intercept-backend.sh", env, PR_CODE_SA);
+        const check = (env: Record<string, string>) => runScriptAs("check-intercept-backend.sh", env, PR_CODE_SA);
         for (const good of ["telepresence", "mirrord"]) {
             it(`accepts ${good}, alone and with intercepts-enabled "true"`, async () => {
                 ok(await check({ INTERCEPT_BACKEND: good }));

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    apply, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, Rule, Run, RunOptions, runScript, ScriptRun, TARGET_NS, installRbac,
+    apply, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, Rule, Run, RunOptions, runScriptAs, ScriptRun, TARGET_NS, installRbac,
 } from "../harness";
 import { ProxyPods } from "../standins";
 import {
@@ -31,7 +31,7 @@ const apiDeployment = () => simpleDeployment(API.name, 8080);
 let proxies: ProxyPods;
 
 const deploy = (run: Run, env: Record<string, string> = {}, apps = APPS, opts: RunOptions = { recorded: VERIFY }) =>
-    runScript(SCRIPT, envOf(run, apps, env), PIPELINE_SA, opts);
+    runScriptAs(SCRIPT, envOf(run, apps, env), PIPELINE_SA, opts);
 const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed:\n${r.stderr}`);
 const proxyOf = (run: Run, app: string) => one(run, "pods", app, "mirrord-proxy");
 

@@ -7,16 +7,17 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    cleanupEnv, deployEnv, getJson, newRun, PIPELINE_SA, Rule, Run, runScript, ScriptRun,
-    SCRIPTS, sleep, stackJson, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA, tempDir,
+    cleanupEnv, deployEnv, getJson, newRun, PIPELINE_SA, Rule, Run, runScriptAs, ScriptRun, sleep, stackJson, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA,
 } from "../harness";
 import { deploySuite } from "../standins";
 import { auditMark } from "../audit";
 import { assertCreatedNothing, ok, runRel } from "./lifecycle-fixtures";
+import { SCRIPTS } from "../../support/repo";
+import { tmpDir } from "../../support/tmpDir";
 
 const SCRIPT = "deploy-stack-intercepts.sh";
 const APPS = ["demo-fe", "demo-api"];
-const deploy = (run: Run, extra: Record<string, string> = {}) => runScript(SCRIPT, deployEnv(run, APPS, extra), PIPELINE_SA);
+const deploy = (run: Run, extra: Record<string, string> = {}) => runScriptAs(SCRIPT, deployEnv(run, APPS, extra), PIPELINE_SA);
 const role = (o: any) => o.metadata.labels?.["tekton-dag.io/role"];
 const envOf = (pod: any) => Object.fromEntries(pod.spec.containers[0].env.map((e: any) => [e.name, e.value]));
 
@@ -106,7 +107,7 @@ describe("cluster: deploy-stack-intercepts.sh as tekton-dag-pipeline (Telepresen
     });
 
     it("the finally cleanup ends each intercept (the proxy program gets TERM and leaves) and nothing of the run remains", async () => {
-        ok(await runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA));
+        ok(await runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA));
         assert.deepEqual(getJson(["get", "pods,configmaps,leases.coordination.k8s.io", "-n", TARGET_NS, "-l", `tekton-dag.io/run=${run.id}`]).items, []);
         for (const app of APPS) {
             const lease = getJson(["get", "lease", `tekton-dag-intercept-${app}`, "-n", TARGET_NS]);
@@ -163,7 +164,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     /** Runs the proxy program until it reports the intercept active, then sends TERM (the pod's deletion). */
     async function untilActiveThenTerm(dir: string, recorded: Rule[] = []) {
         let readyWhenActive = false;
-        const r = await runScript("telepresence-proxy.sh", proxyEnv(dir), TELEPRESENCE_SA, {
+        const r = await runScriptAs("telepresence-proxy.sh", proxyEnv(dir), TELEPRESENCE_SA, {
             recorded, timeoutMs: 30_000,
             terminateWhen: (line) => {
                 if (!/intercept active/.test(line)) return false;
@@ -175,7 +176,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     }
 
     it("connects, intercepts with --http-header and --address, becomes ready, and leaves on TERM", async () => {
-        const dir = tempDir("tp-proxy-");
+        const dir = tmpDir("tp-proxy-");
         const { r, readyWhenActive } = await untilActiveThenTerm(dir);
         assert.equal(r.status, 0, r.stderr);
         assert.ok(readyWhenActive, "readiness file written once the intercept is active");
@@ -190,7 +191,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     });
 
     it("retries the intercept once when the traffic agent did not arrive in time, then becomes ready", async () => {
-        const dir = tempDir("tp-proxy-");
+        const dir = tmpDir("tp-proxy-");
         const { r, readyWhenActive } = await untilActiveThenTerm(dir, [{ cmd: "telepresence", match: "^intercept ", stderr: ARRIVAL_TIMEOUT, exit: 1, times: 1 }]);
         assert.equal(r.status, 0, r.stderr);
         assert.ok(readyWhenActive, `ready after the retry; stderr:\n${r.stderr}`);
@@ -201,18 +202,18 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
         assert.equal(fs.readFileSync(path.join(dir, "config", "telepresence", "config.yml"), "utf8"), "timeouts:\n  intercept: 210s\n");
     });
 
-    const fails = (dir: string, rule: { stderr: string; times?: number }) => runScript("telepresence-proxy.sh", proxyEnv(dir), TELEPRESENCE_SA,
+    const fails = (dir: string, rule: { stderr: string; times?: number }) => runScriptAs("telepresence-proxy.sh", proxyEnv(dir), TELEPRESENCE_SA,
         { recorded: [{ cmd: "telepresence", match: "^intercept ", exit: 1, ...rule }], timeoutMs: 30_000 });
 
     it("also retries once when the client's own intercept timeout ran out first", async () => {
-        const r = await fails(tempDir("tp-proxy-"), { stderr: CLIENT_INTERCEPT_TIMEOUT });
+        const r = await fails(tmpDir("tp-proxy-"), { stderr: CLIENT_INTERCEPT_TIMEOUT });
         assert.notEqual(r.status, 0);
         assert.equal(intercepts(r).length, 2, "one retry, no more");
         assert.match(r.stderr, /did not arrive within timeouts\.agentArrival \(180s\), twice \(one retry\)/);
     });
 
     it("fails with a message naming the config key when the agent misses its arrival twice", async () => {
-        const dir = tempDir("tp-proxy-");
+        const dir = tmpDir("tp-proxy-");
         const r = await fails(dir, { stderr: ARRIVAL_TIMEOUT });
         assert.notEqual(r.status, 0);
         assert.equal(intercepts(r).length, 2, "one retry, no more");
@@ -225,7 +226,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     it("does not retry any other intercept error", async () => {
         for (const error of ["telepresence intercept: error: no such workload\n",
             "telepresence intercept: error: request timed out while waiting for the traffic-manager\n"]) {
-            const r = await fails(tempDir("tp-proxy-"), { stderr: error, times: 1 });
+            const r = await fails(tmpDir("tp-proxy-"), { stderr: error, times: 1 });
             assert.notEqual(r.status, 0, error);
             assert.equal(intercepts(r).length, 1, error);
             assert.ok(r.stderr.includes(`error: telepresence intercept demo-fe failed: ${error.trim()}`), r.stderr);
@@ -233,7 +234,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     });
 
     it("fails (so the deploy task reports it) when the intercept is refused, and disconnects", async () => {
-        const dir = tempDir("tp-proxy-");
+        const dir = tmpDir("tp-proxy-");
         const r = await fails(dir, { stderr: "telepresence intercept: error: no such workload\n" });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /no such workload/);

@@ -9,7 +9,7 @@ import { Run, runObjects, ScriptRun } from "../harness";
 import { deploySuite } from "../standins";
 import { ok } from "./lifecycle-fixtures";
 import { assertHoldersCompatible, Backend, cleanup, deployAs, liveRun, lockRecords, lockStates, runGone, sweep } from "./lock-fixtures";
-import { rng } from "../../helpers/rng";
+import { rng } from "../../support/rng";
 
 const APPS = ["demo-fe", "demo-api"];
 

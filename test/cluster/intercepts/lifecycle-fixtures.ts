@@ -9,8 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditSince } from "../audit";
 import {
-    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects,
-    ScriptRun, sleep, TARGET_NS, waitCan,
+    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);

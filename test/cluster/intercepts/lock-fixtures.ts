@@ -5,10 +5,10 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import {
-    AUDIT_LOG, cleanupEnv, deployEnv, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RunOptions, runScript, ScriptRun, sleep, sweepEnv,
-    TARGET_NS, tempDir,
+    AUDIT_LOG, cleanupEnv, deployEnv, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RunOptions, runScriptAs, ScriptRun, sleep, sweepEnv, TARGET_NS,
 } from "../harness";
 import { ok } from "./lifecycle-fixtures";
+import { tmpDir } from "../../support/tmpDir";
 
 export type Backend = "telepresence" | "mirrord";
 const SCRIPT: Record<Backend, string> = { telepresence: "deploy-stack-intercepts.sh", mirrord: "deploy-intercept-mirrord.sh" };
@@ -25,7 +25,7 @@ export function liveRun(label: string): Run {
     })));
     const status = { conditions: [{ type: "Succeeded", status: "Unknown", reason: "Running", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }] };
     kubectlOk(["patch", "pipelinerun", name, "-n", PIPELINES_NS, "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status })]);
-    return { id: pr.metadata.uid, name, ws: tempDir("ws-") };
+    return { id: pr.metadata.uid, name, ws: tmpDir("ws-") };
 }
 
 /** The run's PipelineRun deleted, as after a cancelled run was removed: the sweeper then removes what it left. */
@@ -36,11 +36,11 @@ export function runGone(run: Run): void {
 /** The deploy of `backend` for the run on the apps, with header `x-dev-session: <header>`. */
 export function deployAs(run: Run, backend: Backend, header: string, apps: string[], opts: RunOptions = {}, extra: Record<string, string> = {}): Promise<ScriptRun> {
     const env = deployEnv(run, apps, { INTERCEPT_HEADER_VALUE: `x-dev-session: ${header}`, LEASE_WAIT_SECONDS: "300", ...extra });
-    return runScript(SCRIPT[backend], env, PIPELINE_SA, { timeoutMs: 420_000, ...opts });
+    return runScriptAs(SCRIPT[backend], env, PIPELINE_SA, { timeoutMs: 420_000, ...opts });
 }
 
-export const cleanup = (run: Run, opts: RunOptions = {}) => runScript("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA, opts);
-export const sweep = () => runScript("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
+export const cleanup = (run: Run, opts: RunOptions = {}) => runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA, opts);
+export const sweep = () => runScriptAs("sweep-orphans.sh", sweepEnv(), PIPELINE_SA);
 
 export async function cleanedUp(run: Run): Promise<void> {
     ok(await cleanup(run));

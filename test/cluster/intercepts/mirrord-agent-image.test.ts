@@ -4,7 +4,7 @@
 // from that config runs the image. Simulated: the mirrord CLI in the proxy pods (test/cluster/standins.ts).
 // The config keys and the program's wiring: test/program/agent-image.test.ts, agent-pull-secret.test.ts.
 import { strict as assert } from "node:assert";
-import { installRbac, newRun, PIPELINE_SA, purgeRunObjects, runScript, ScriptRun } from "../harness";
+import { installRbac, newRun, PIPELINE_SA, purgeRunObjects, runScriptAs, ScriptRun } from "../harness";
 import { ProxyPods } from "../standins";
 import { AppSpec, assertNothingCreated, envOf, mark, one, putDeployments, remove, simpleDeployment } from "./pr-pod-fixtures";
 
@@ -21,7 +21,7 @@ describe("cluster: the mirrord agent image and its pull secret through deploy-in
         putDeployments(APPS.map((a) => simpleDeployment(a.name, a.containerPort)));
         proxies = new ProxyPods();
         proxies.start();
-        res = await runScript("deploy-intercept-mirrord.sh", envOf(run, APPS, { MIRRORD_AGENT_IMAGE: MIRROR, MIRRORD_AGENT_IMAGE_PULL_SECRET: "corp-registry" }), PIPELINE_SA);
+        res = await runScriptAs("deploy-intercept-mirrord.sh", envOf(run, APPS, { MIRRORD_AGENT_IMAGE: MIRROR, MIRRORD_AGENT_IMAGE_PULL_SECRET: "corp-registry" }), PIPELINE_SA);
     });
     after(async () => {
         await proxies?.stop();
@@ -53,7 +53,7 @@ describe("cluster: the mirrord agent image and its pull secret through deploy-in
         it(`refuses ${what} before anything is created, naming the param`, async () => {
             const bad = newRun("ai-bad");
             const since = mark();
-            const r = await runScript("deploy-intercept-mirrord.sh", envOf(bad, APPS, env), PIPELINE_SA);
+            const r = await runScriptAs("deploy-intercept-mirrord.sh", envOf(bad, APPS, env), PIPELINE_SA);
             assertNothingCreated(r, bad, since);
             assert.match(r.stderr, message);
         });

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import Ajv2020 from "ajv/dist/2020";
-import { requireSharedSchema } from "../../helpers/sharedSchemas";
-import { PIPELINE_SA, runScript } from "../harness";
+import { requireSharedSchema } from "../../support/sharedSchemas";
+import { PIPELINE_SA, runScriptAs } from "../harness";
 
 // mirrord-config.sh calls no kubectl: it runs here as the deploy task's ServiceAccount like the other task
 // scripts, without stand-ins (it only prints the config the deploy task stores in a ConfigMap).
@@ -57,7 +57,7 @@ function mirrordHeaderRegex(filter: string): RegExp {
 }
 
 async function config(env: Record<string, string>) {
-    const res = await runScript("mirrord-config.sh", { APP: "demo-fe", NAMESPACE: "staging", RUN_ID, ...env }, PIPELINE_SA);
+    const res = await runScriptAs("mirrord-config.sh", { APP: "demo-fe", NAMESPACE: "staging", RUN_ID, ...env }, PIPELINE_SA);
     const json: any = res.status === 0 ? JSON.parse(res.stdout) : undefined;
     return { ...res, json };
 }

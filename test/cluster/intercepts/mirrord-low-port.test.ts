@@ -7,8 +7,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import Ajv2020 from "ajv/dist/2020";
 import type { ValidateFunction } from "ajv";
-import { requireSharedSchema } from "../../helpers/sharedSchemas";
-import { installRbac, newRun, PIPELINE_SA, purgeRunObjects, runScript, ScriptRun } from "../harness";
+import { requireSharedSchema } from "../../support/sharedSchemas";
+import { installRbac, newRun, PIPELINE_SA, purgeRunObjects, runScriptAs, ScriptRun } from "../harness";
 import { ProxyPods } from "../standins";
 import { envOf, one, putDeployments, remove, simpleDeployment } from "./pr-pod-fixtures";
 
@@ -35,7 +35,7 @@ describe("cluster: mirrord and an app on port 80 (mirrord CLI simulated)", funct
         putDeployments([simpleDeployment(APP, 80)]);
         proxies = new ProxyPods();
         proxies.start();
-        res = await runScript("deploy-intercept-mirrord.sh", envOf(run, [{ name: APP, containerPort: 80 }]), PIPELINE_SA);
+        res = await runScriptAs("deploy-intercept-mirrord.sh", envOf(run, [{ name: APP, containerPort: 80 }]), PIPELINE_SA);
         if (res.status !== 0) return;
         proxy = one(run, "pods", APP, "mirrord-proxy");
         prPod = one(run, "pods", APP, "pr-pod");
@@ -81,7 +81,7 @@ describe("cluster: mirrord and an app on port 80 (mirrord CLI simulated)", funct
     });
 
     it("keeps ports from 1024 up as they are", async () => {
-        const r = await runScript("mirrord-config.sh", { APP, NAMESPACE: "staging", RUN_ID: run.id, INTERCEPT_HEADER: "x-dev-session: pr-42", PORT: "1024" }, PIPELINE_SA);
+        const r = await runScriptAs("mirrord-config.sh", { APP, NAMESPACE: "staging", RUN_ID: run.id, INTERCEPT_HEADER: "x-dev-session: pr-42", PORT: "1024" }, PIPELINE_SA);
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(JSON.parse(r.stdout).feature.network.incoming.listen_ports, [[1024, 1024]]);
     });

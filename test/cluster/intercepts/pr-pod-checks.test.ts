@@ -9,7 +9,7 @@
 // stored. Simulated: the proxy pods' containers (test/cluster/standins.ts) and, in the last test, the
 // kubelet's report of an image that cannot be pulled.
 import { strict as assert } from "node:assert";
-import { apply, installApps, installRbac, newRun, PIPELINE_SA, purgeRunObjects, Run, runScript, ScriptRun, TARGET_NS } from "../harness";
+import { apply, installApps, installRbac, newRun, PIPELINE_SA, purgeRunObjects, Run, runScriptAs, ScriptRun, TARGET_NS } from "../harness";
 import { ProxyPods } from "../standins";
 import { assertNothingCreated, envOf, mark, NO_NODE, one, putDeployments, remove, reportStatus, simpleDeployment } from "./pr-pod-fixtures";
 
@@ -142,7 +142,7 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
                     const app = `pc-${c}-${suffix}`;
                     const run = newRun("pc");
                     const since = mark();
-                    const r = await runScript(script, envOf(run, [{ name: app, containerPort: 3000 }]), PIPELINE_SA);
+                    const r = await runScriptAs(script, envOf(run, [{ name: app, containerPort: 3000 }]), PIPELINE_SA);
                     out[c] = { app, dep: deps.find((d) => d.metadata.name === app), r, run, since, fe: r.status === 0 ? one(run, "pods", app, "pr-pod") : undefined };
                 }));
             });
@@ -244,7 +244,7 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
                 s.initContainers = [{ name: "setup", image: "registry.local/setup:1" }];
             })], false);
             const run = newRun("pc");
-            const deploying = runScript("deploy-intercept-mirrord.sh", envOf(run, [{ name: APP, containerPort: 3000 }], { POD_READY_TIMEOUT_SECONDS: "300", POLL_INTERVAL_SECONDS: "1" }), PIPELINE_SA);
+            const deploying = runScriptAs("deploy-intercept-mirrord.sh", envOf(run, [{ name: APP, containerPort: 3000 }], { POD_READY_TIMEOUT_SECONDS: "300", POLL_INTERVAL_SECONDS: "1" }), PIPELINE_SA);
             const pod = await reportStatus(run, APP, "pr-pod", {
                 phase: "Pending",
                 initContainerStatuses: [{ name: "setup", image: "registry.local/setup:1", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff" } } }],

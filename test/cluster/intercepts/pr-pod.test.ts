@@ -3,7 +3,7 @@
 // is a real Deployment; the scripts run as tekton-dag-pipeline; the assertions read the pod the API server
 // stored. Simulated: the proxy pods' containers (mirrord and Telepresence CLIs, test/cluster/standins.ts).
 import { strict as assert } from "node:assert";
-import { apply, installApps, installRbac, newRun, PIPELINE_SA, purgeRunObjects, Run, runScript, ScriptRun, TARGET_NS } from "../harness";
+import { apply, installApps, installRbac, newRun, PIPELINE_SA, purgeRunObjects, Run, runScriptAs, ScriptRun, TARGET_NS } from "../harness";
 import { ProxyPods } from "../standins";
 import {
     assertNothingCreated, builtImage, envOf, getPods, mark, one, putDeployments, remove, storedDeployment, withoutPodDefaults,
@@ -115,7 +115,7 @@ interface Deployed { r: ScriptRun; run: Run; env: Record<string, string>; fe?: a
 async function deploy(script: string): Promise<Deployed> {
     const run = newRun("pp");
     const env = envOf(run, APPS);
-    const r = await runScript(script, env, PIPELINE_SA);
+    const r = await runScriptAs(script, env, PIPELINE_SA);
     const fe = r.status === 0 ? one(run, "pods", APP, "pr-pod") : undefined;
     return { r, run, env, fe };
 }

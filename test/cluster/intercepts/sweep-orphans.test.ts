@@ -6,15 +6,16 @@ import { strict as assert } from "node:assert";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { kubectlOk, PIPELINE_SA, PIPELINES_NS, runScript, ScriptRun, sleep, sweepEnv, TARGET_NS, tempDir } from "../harness";
+import { kubectlOk, PIPELINE_SA, PIPELINES_NS, runScriptAs, ScriptRun, sleep, sweepEnv, TARGET_NS } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
     ageOf, goneRuns, Made, manyPipelineRuns, newRunWithObject, ok, OTHER_NS, pipelineRun, remaining, runConfigMap, runConfigMaps, runLease, runPod,
     twoNamespaceSuite,
 } from "./lifecycle-fixtures";
+import { tmpDir } from "../../support/tmpDir";
 
 const sweep = (extra: Record<string, string> = {}) =>
-    runScript("sweep-orphans.sh", sweepEnv({ TARGET_NAMESPACES: `${TARGET_NS} ${OTHER_NS}`, ...extra }), PIPELINE_SA);
+    runScriptAs("sweep-orphans.sh", sweepEnv({ TARGET_NAMESPACES: `${TARGET_NS} ${OTHER_NS}`, ...extra }), PIPELINE_SA);
 const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e) => e.tokenId === r.tokenId);
 
 describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob's identity (Tekton controller simulated)", function () {
@@ -165,7 +166,7 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
 
 /** A directory no file can be created in, even by root (where a chmod 0555 directory is still writable). */
 function unwritableDir(): string {
-    const dir = tempDir("ro-tmp-");
+    const dir = tmpDir("ro-tmp-");
     fs.chmodSync(dir, 0o555);
     for (const candidate of [dir, "/proc", "/sys"]) {
         try {

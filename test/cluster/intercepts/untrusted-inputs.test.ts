@@ -9,12 +9,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    deployEnv, getJson, newRun, PIPELINE_SA, PR_IMAGE_REGISTRY, purgeRunObjects, Run, runScript,
-    ScriptRun, stackJson, TARGET_NS, tempDir,
+    deployEnv, getJson, newRun, PIPELINE_SA, PR_IMAGE_REGISTRY, purgeRunObjects, Run, runScriptAs, ScriptRun, stackJson, TARGET_NS,
 } from "../harness";
 import { deploySuite } from "../standins";
 import { auditMark } from "../audit";
 import { assertCreatedNothing, ok, pin, runRel } from "./lifecycle-fixtures";
+import { tmpDir } from "../../support/tmpDir";
 
 const APPS = ["demo-fe", "demo-api"];
 const STACK = JSON.parse(stackJson());
@@ -44,10 +44,10 @@ describe("cluster: deploy inputs PR code could have written (proxy containers si
                 let victim: string;
                 before(async () => {
                     s = pinnedSetup();
-                    victim = path.join(tempDir("victim-"), "victim.txt");
+                    victim = path.join(tmpDir("victim-"), "victim.txt");
                     fs.writeFileSync(victim, "untouched");
                     for (const name of ["deployed-pods.json", "deployed-pods.json.tmp"]) fs.symlinkSync(victim, path.join(s.run.ws, runRel(s.run), name));
-                    res = await runScript(script, s.env, PIPELINE_SA);
+                    res = await runScriptAs(script, s.env, PIPELINE_SA);
                 });
                 after(() => purgeRunObjects());
 
@@ -69,7 +69,7 @@ describe("cluster: deploy inputs PR code could have written (proxy containers si
             /** Runs the deploy and asserts it was refused with the message, having created nothing. */
             async function refused(s: Setup, message: RegExp, extra: Record<string, string> = {}): Promise<void> {
                 const mark = auditMark();
-                const r = await runScript(script, { ...s.env, ...extra }, PIPELINE_SA);
+                const r = await runScriptAs(script, { ...s.env, ...extra }, PIPELINE_SA);
                 assert.notEqual(r.status, 0, "the deploy was not refused");
                 assert.match(r.stderr, message);
                 assertCreatedNothing(s.run, r, mark);

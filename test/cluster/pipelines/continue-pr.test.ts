@@ -11,8 +11,10 @@ import * as YAML from "yaml";
 import { pipelineRunIdentities, PIPELINE_SERVICE_ACCOUNT, PR_CODE_SERVICE_ACCOUNT } from "../../../lib/identities";
 import { ANNOTATION_CLUSTER_TASKS, ANNOTATION_PARAMS } from "../../../lib/continuePipeline";
 import { pipeline } from "../../pipelines/helpers";
-import { named, objects } from "../../helpers/render";
-import { apply, cluster, credentials, kubectl, kubectlOk, PIPELINES_NS, REPO, tempDir, waitCan } from "../harness";
+import { named, objects } from "../../support/render";
+import { apply, cluster, credentials, kubectl, kubectlOk, PIPELINES_NS, waitCan } from "../harness";
+import { REPO } from "../../support/repo";
+import { tmpDir } from "../../support/tmpDir";
 
 const SCRIPT = path.join(REPO, "scripts", "continue-pr.sh");
 /** Every object this file creates carries it, so after() removes exactly those. */
@@ -123,7 +125,7 @@ async function installContinuePipeline(): Promise<void> {
 function continuePr(...args: string[]) {
     const r = spawnSync("bash", [SCRIPT, ...args], {
         encoding: "utf8",
-        env: { HOME: tempDir("continue-home-"), PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: readerKubeconfig },
+        env: { HOME: tmpDir("continue-home-"), PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: readerKubeconfig },
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

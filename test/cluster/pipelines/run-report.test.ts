@@ -10,7 +10,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { headingSlugs } from "../../docs/references";
 import { PIPELINE_NAMES, pipeline } from "../../pipelines/helpers";
-import { apply, cluster, credentials, kubectl, kubectlOk, PIPELINES_NS, REPO, tempDir, waitCan } from "../harness";
+import { apply, cluster, credentials, kubectl, kubectlOk, PIPELINES_NS, waitCan } from "../harness";
+import { REPO } from "../../support/repo";
+import { tmpDir } from "../../support/tmpDir";
 
 const SCRIPT = path.join(REPO, "scripts", "run-report.sh");
 const PAGE = path.join(REPO, "docs", "failed-runs.md");
@@ -92,7 +94,7 @@ let readerKubeconfig = "";
 function report(...args: string[]) {
     const r = spawnSync("bash", [SCRIPT, ...args], {
         encoding: "utf8",
-        env: { HOME: tempDir("run-report-home-"), PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: readerKubeconfig },
+        env: { HOME: tmpDir("run-report-home-"), PATH: `${cluster().bin}:/usr/bin:/bin`, KUBECONFIG: readerKubeconfig },
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { REPO_ROOT } from "../tektonSources";
+import { REPO_ROOT } from "../../lib/tektonSources";
 
 /** The Pulumi engine scripts/pulumi-engine.sh provides: the CLI and the environment its plugins need. */
 export interface Engine {

@@ -6,9 +6,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { REPO } from "./repo";
 
 export function sharedSchemaPath(file: string): string {
-    const shared = process.env.TEKTON_DAG_SHARED_DIR || path.resolve(__dirname, "..", "..", "..", "shared");
+    const shared = process.env.TEKTON_DAG_SHARED_DIR || path.resolve(REPO, "..", "shared");
     return path.join(shared, "schemas", file);
 }
 

@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
+import { REPO } from "./repo";
 
-const REPO = path.join(__dirname, "..", "..");
 const built = new Map<string, string>();
 
 /**

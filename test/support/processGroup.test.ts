@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { runProcessGroup } from "./processGroup";
-import { processAlive } from "../../lib/runner/stackLock";
+import { processAlive } from "../../scripts/runner/stackLock";
 
 
 describe("runProcessGroup (the engine tests' runner)", function () {

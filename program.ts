@@ -1,7 +1,11 @@
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./config";
-import { parseConfig } from "./loadConfig";
-import { deploy } from "./program";
+import { TektonDagStack } from "./components/tektonDagStack";
+import { ConfigError, StackConfig } from "./lib/config";
+import { parseConfig } from "./lib/loadConfig";
+
+// The program sits beside index.ts, above components/ and lib/: every import runs down (program → components
+// → lib), so lib/ stays the floor the components, scripts and tests build on (test/program/layout.test.ts).
 
 /** The stack outputs, the same whichever way the program was started. */
 export interface StackOutputs {
@@ -38,4 +42,20 @@ export function tektonDagProgram(allConfig: Record<string, string> = pulumi.runt
         pipelines: stack.pipelineNames,
         eventListener: stack.eventListenerName,
     };
+}
+
+/**
+ * Registers every resource for a parsed config: the Kubernetes provider and the stack component. Also called
+ * on its own by scripts/mocks/render.ts, which parses the config itself and runs this under Pulumi mocks.
+ */
+export function deploy(config: StackConfig): TektonDagStack {
+    const render = config.renderYamlToDirectory !== "";
+    const provider = new k8s.Provider("k8s", {
+        context: config.kubeContext || undefined,
+        renderYamlToDirectory: render ? config.renderYamlToDirectory : undefined,
+        // Left undefined, the SDK fills kubeconfig in from $KUBECONFIG, which the provider refuses beside
+        // renderYamlToDirectory; "" counts as not set there, so a render stack works whatever the shell has.
+        kubeconfig: render ? "" : undefined,
+    });
+    return new TektonDagStack("tekton-dag", config, { providers: { kubernetes: provider } });
 }

@@ -1,4 +1,4 @@
-import { kubernetesObjects, renderStack, RenderedResource, RenderOptions } from "../../lib/render";
+import { kubernetesObjects, renderStack, RenderedResource, RenderOptions } from "../../scripts/mocks/render";
 
 /** Renders once per distinct options within a test run; rendering is deterministic. */
 const cache = new Map<string, Promise<RenderedResource[]>>();

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { PROJECT } from "../config";
-import { REPO_ROOT } from "../tektonSources";
+import { PROJECT } from "../../lib/config";
+import { REPO_ROOT } from "../../lib/tektonSources";
 
 /** Config keys whose value is a path; a relative one means relative to the project directory. */
 const PATH_KEYS = [`${PROJECT}:renderYamlToDirectory`];

@@ -1,9 +1,9 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { parseConfig } from "./loadConfig";
-import { PROJECT } from "./config";
-import { deploy } from "./program";
-import { readStackConfig } from "./stackFiles";
+import { parseConfig } from "../../lib/loadConfig";
+import { PROJECT } from "../../lib/config";
+import { deploy } from "../../program";
+import { readStackConfig } from "../../lib/stackFiles";
 
 export interface RenderedResource {
     /** Pulumi type token, e.g. `kubernetes:tekton.dev/v1:Task`. */
