@@ -199,7 +199,8 @@ EOF
 
 # Who created and who deleted each object a run labels: the tests' cross-run deletion check reads it (a
 # ServiceAccount token's id appears as the credential-id of each request). And every request of the
-# pipeline ServiceAccount, without bodies: the tests check what a task script read (e.g. which pods' logs).
+# pipeline ServiceAccount and of the listener's TaskRuns' (stop-pr-runs, retest-pr), without bodies: the tests
+# check what a task script read (e.g. which pods' logs) and that every granted verb was used.
 write_audit_policy() {
     cat >"$state/audit-policy.yaml" <<'EOF'
 apiVersion: audit.k8s.io/v1
@@ -220,7 +221,8 @@ rules:
       - {group: coordination.k8s.io, resources: [leases]}
     namespaces: [staging]
   - level: Metadata
-    users: ["system:serviceaccount:tekton-dag:tekton-dag-pipeline"]
+    users: ["system:serviceaccount:tekton-dag:tekton-dag-pipeline", "system:serviceaccount:tekton-dag:tekton-dag-pr-stopper",
+            "system:serviceaccount:tekton-dag:tekton-dag-retest"]
   - level: None
 EOF
 }
