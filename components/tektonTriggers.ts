@@ -157,62 +157,34 @@ export class TektonTriggers extends pulumi.ComponentResource {
         // The PR's tekton-dag/intercept:<backend> label, else the stack config's backend (lib/interceptLabel.ts).
         const backendFrom = (labels: string) => pulumi.output(args.interceptBackend).apply((b) => interceptBackendOverlay(labels, b));
 
+        // A TriggerBinding: each param read from the delivery (or from an interceptor's extension).
+        const triggerBinding = (resource: string, bindingName: string, params: Record<string, string>) =>
+            new k8s.apiextensions.CustomResource(`${name}-${resource}`, {
+                apiVersion: TRIGGERS_API,
+                kind: "TriggerBinding",
+                metadata: objectMeta(bindingName, "triggers", ns),
+                spec: { params: Object.entries(params).map(([param, value]) => ({ name: param, value })) },
+            }, child);
+        const repository = { "repo-full-name": "$(body.repository.full_name)", "repo-id": "$(body.repository.id)" };
+
         // pr-number also makes fetch-source check that the PR's head is still app-revision.
-        const binding = new k8s.apiextensions.CustomResource(`${name}-binding`, {
-            apiVersion: TRIGGERS_API,
-            kind: "TriggerBinding",
-            metadata: objectMeta("github-pr-binding", "triggers", ns),
-            spec: {
-                params: [
-                    { name: "app-revision", value: "$(body.pull_request.head.sha)" },
-                    { name: "pr-number", value: "$(body.pull_request.number)" },
-                    { name: "repo-full-name", value: "$(body.repository.full_name)" },
-                    { name: "repo-id", value: "$(body.repository.id)" },
-                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
-                ],
-            },
-        }, child);
-        const approvalBinding = args.forkApprovalComment ? new k8s.apiextensions.CustomResource(`${name}-ok-to-test-binding`, {
-            apiVersion: TRIGGERS_API,
-            kind: "TriggerBinding",
-            metadata: objectMeta("github-ok-to-test-binding", "triggers", ns),
-            spec: {
-                params: [
-                    { name: "app-revision", value: `$(extensions.${APPROVED_SHA})` },
-                    { name: "pr-number", value: "$(body.issue.number)" },
-                    { name: "repo-full-name", value: "$(body.repository.full_name)" },
-                    { name: "repo-id", value: "$(body.repository.id)" },
-                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
-                ],
-            },
-        }, child) : undefined;
+        const binding = triggerBinding("binding", "github-pr-binding", {
+            "app-revision": "$(body.pull_request.head.sha)", "pr-number": "$(body.pull_request.number)", ...repository,
+            "intercept-backend": INTERCEPT_BACKEND_BINDING,
+        });
+        const approvalBinding = args.forkApprovalComment ? triggerBinding("ok-to-test-binding", "github-ok-to-test-binding", {
+            "app-revision": `$(extensions.${APPROVED_SHA})`, "pr-number": "$(body.issue.number)", ...repository,
+            "intercept-backend": INTERCEPT_BACKEND_BINDING,
+        }) : undefined;
         // A /retest comment: the PR, its repository and the backend its labels choose (the rerun's commit
         // comes from GitHub).
-        const retestBinding = new k8s.apiextensions.CustomResource(`${name}-retest-binding`, {
-            apiVersion: TRIGGERS_API,
-            kind: "TriggerBinding",
-            metadata: objectMeta("github-retest-binding", "triggers", ns),
-            spec: {
-                params: [
-                    { name: "pr-number", value: "$(body.issue.number)" },
-                    { name: "repo-full-name", value: "$(body.repository.full_name)" },
-                    { name: "repo-id", value: "$(body.repository.id)" },
-                    { name: "intercept-backend", value: INTERCEPT_BACKEND_BINDING },
-                ],
-            },
-        }, child);
+        const retestBinding = triggerBinding("retest-binding", "github-retest-binding", {
+            "pr-number": "$(body.issue.number)", ...repository, "intercept-backend": INTERCEPT_BACKEND_BINDING,
+        });
         // A closed PR: only which PR of which repository.
-        const closedBinding = new k8s.apiextensions.CustomResource(`${name}-closed-binding`, {
-            apiVersion: TRIGGERS_API,
-            kind: "TriggerBinding",
-            metadata: objectMeta("github-pr-closed-binding", "triggers", ns),
-            spec: {
-                params: [
-                    { name: "pr-number", value: "$(body.pull_request.number)" },
-                    { name: "repo-id", value: "$(body.repository.id)" },
-                ],
-            },
-        }, child);
+        const closedBinding = triggerBinding("closed-binding", "github-pr-closed-binding", {
+            "pr-number": "$(body.pull_request.number)", "repo-id": "$(body.repository.id)",
+        });
 
         const template = new k8s.apiextensions.CustomResource(`${name}-template`, {
             apiVersion: TRIGGERS_API,
