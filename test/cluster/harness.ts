@@ -298,6 +298,22 @@ export async function waitCan(account: Account, verb: string, resource: string, 
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Returns once the API server's clock (creationTimestamp: whole seconds) has moved past `after`'s, as probe
+ * objects it stamps show: stop-pr-runs.sh keeps runs created in the same second as the newer one, so the
+ * tests wait on the server's own timestamps, not on a sleep.
+ */
+export async function serverClockPast(after: { metadata: { creationTimestamp: string } }): Promise<void> {
+    for (;;) {
+        const probe = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({
+            apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "clock-probe-", namespace: PIPELINES_NS },
+        })));
+        kubectlOk(["delete", "configmap", probe.metadata.name, "-n", PIPELINES_NS]);
+        if (probe.metadata.creationTimestamp > after.metadata.creationTimestamp) return;
+        await sleep(100);
+    }
+}
+
 // ---- the apps and the traffic manager the scripts expect -------------------------------------------------
 
 /** The staging apps (what the stack's Deployments would be) and a stand-in traffic-manager Service. */

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { readRuleFiles, RuleFile } from "../../lib/rbacRules";
 import {
-    getJson, Account, apply, canI, cleanupEnv, installTokenSecret, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun, PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, renderKindStack, Run, runObjects, runScriptAs, ScriptRun, sweepEnv, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
+    getJson, Account, apply, canI, cleanupEnv, installTokenSecret, kubectlOk, cluster, credentials, deployEnv, kubectl, MIRRORD_SA, newRun, PIPELINE_SA, PIPELINES_NS, PR_CODE_SA, purgeRunObjects, rbacObjects, renderKindStack, Run, runObjects, runScriptAs, ScriptRun, serverClockPast, sweepEnv, TARGET_NS, TELEPRESENCE_NS, TELEPRESENCE_SA, sleep, waitCan,
 } from "./harness";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
@@ -115,7 +115,7 @@ const scenarios = {
     },
     // A closed PR: its running run is listed, read and stopped (CancelledRunFinally) by the listener's TaskRun.
     async prStop(): Promise<Outcome> {
-        const run = prRun("rbac-stop");
+        const run = await prRun("rbac-stop");
         try {
             const r = await runScriptAs("stop-pr-runs.sh", { REASON: "closed", REPO_ID: "11", PR_NUMBER: "7", NAMESPACE: PIPELINES_NS }, PR_STOPPER_SA);
             const stopped = getJson(["get", "pipelinerun.tekton.dev", run, "-n", PIPELINES_NS]).spec.status === "CancelledRunFinally";
@@ -134,7 +134,7 @@ const scenarios = {
         const template = fs.readdirSync(path.join(dir, PIPELINES_NS)).map((f) => YAML.parse(fs.readFileSync(path.join(dir, PIPELINES_NS, f), "utf8")))
             .find((o) => o.kind === "TriggerTemplate" && o.metadata.name === "stack-pr-test-template");
         apply([template]);
-        const run = prRun("rbac-retest-old");
+        const run = await prRun("rbac-retest-old");
         try {
             const r = await runScriptAs("retest-pr.sh", {
                 REPO_FULL_NAME: "org/fe", REPO_ID: "11", PR_NUMBER: "7", DELIVERY: "rbac-retest", TEMPLATE: "stack-pr-test-template",
@@ -152,19 +152,14 @@ const scenarios = {
 type Scenario = keyof typeof scenarios;
 
 /** A running PipelineRun of PR 7 of repository id 11, created a second before what follows (the scripts stop only older runs). */
-function prRun(name: string): string {
+async function prRun(name: string): Promise<string> {
     const created = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({
         apiVersion: "tekton.dev/v1", kind: "PipelineRun",
         metadata: { name, namespace: PIPELINES_NS, labels: { "tekton-dag.io/pr": "7", "tekton-dag.io/repo-id": "11", "tekton-dag.io/delivery": name } },
         spec: { pipelineRef: { name: "stack-pr-test" } },
     })));
-    // The scripts keep runs created in the same second as the newer one: wait for the server's clock to move on.
-    for (;;) {
-        const probe = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "clock-probe-", namespace: PIPELINES_NS } })));
-        kubectlOk(["delete", "configmap", probe.metadata.name, "-n", PIPELINES_NS]);
-        if (probe.metadata.creationTimestamp > created.metadata.creationTimestamp) return name;
-        spawnSync("sleep", ["0.1"]);
-    }
+    await serverClockPast(created);
+    return name;
 }
 
 /** Which scenario proves each rule needed (file -> one entry per rule, in file order). */

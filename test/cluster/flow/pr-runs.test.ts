@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { PR_STOPPER_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../../../lib/identities";
 import { GitHubStandIn } from "../../support/githubStandIn";
-import { apply, getJson, installRbac, installTokenSecret, kubectl, kubectlOk, PIPELINES_NS, renderKindStack, runScriptAs, ScriptRun, waitCan } from "../harness";
+import { apply, getJson, installRbac, installTokenSecret, kubectl, kubectlOk, PIPELINES_NS, renderKindStack, runScriptAs, ScriptRun, serverClockPast, waitCan } from "../harness";
 
 const STOPPER = { name: PR_STOPPER_SERVICE_ACCOUNT, namespace: PIPELINES_NS };
 const RETESTER = { name: RETEST_SERVICE_ACCOUNT, namespace: PIPELINES_NS };
@@ -33,22 +33,6 @@ function createRun(r: RunSpec): any {
             JSON.stringify({ status: { conditions: [{ type: "Succeeded", status: "True", reason: "Succeeded", lastTransitionTime: new Date().toISOString() }] } })]);
     }
     return getJson(["get", "pipelinerun.tekton.dev", r.name, "-n", PIPELINES_NS]);
-}
-
-/**
- * Returns once the API server's clock (creationTimestamp: whole seconds) has moved past `after`'s, as probe
- * objects it stamps show: "created after" is what the scripts compare, so the tests wait on the server's own
- * timestamps, not on a sleep.
- */
-async function serverClockPast(after: any): Promise<void> {
-    for (;;) {
-        const probe = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({
-            apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "clock-probe-", namespace: PIPELINES_NS, labels: { [RUN_LABEL]: "true" } },
-        })));
-        kubectlOk(["delete", "configmap", probe.metadata.name, "-n", PIPELINES_NS]);
-        if (probe.metadata.creationTimestamp > after.metadata.creationTimestamp) return;
-        await new Promise((res) => setTimeout(res, 100));
-    }
 }
 
 async function createRunAfter(r: RunSpec, after: any): Promise<any> {
