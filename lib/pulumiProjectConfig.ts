@@ -8,8 +8,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { configSchema } from "./config";
+import { REPO_ROOT } from "./tektonSources";
 
-export const PULUMI_YAML = path.resolve(__dirname, "..", "Pulumi.yaml");
+export const PULUMI_YAML = path.join(REPO_ROOT, "Pulumi.yaml");
 
 /** What the Pulumi engine knows of a key: its type, description and default. */
 export interface ProjectConfigKey {

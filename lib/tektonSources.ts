@@ -3,8 +3,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 
-/** The repository root: where tekton/, images/ and stacks/ live. */
-export const REPO_ROOT = path.resolve(__dirname, "..");
+/**
+ * The repository root: where tekton/, images/ and stacks/ live. Found upwards from this file, which runs from
+ * lib/ under ts-node and from .build/<hash>/lib/ compiled (scripts/compiled.js).
+ */
+export const REPO_ROOT = findRepoRoot(__dirname);
+
+function findRepoRoot(from: string): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml")) && fs.existsSync(path.join(dir, "tekton"))) return dir;
+        if (path.dirname(dir) === dir) throw new Error(`no repository root (a directory with Pulumi.yaml and tekton/) above ${from}`);
+    }
+}
 export const TEKTON_DIR = path.join(REPO_ROOT, "tekton");
 export const SCRIPTS_VOLUME = "tekton-dag-scripts";
 /** r-x for all: the scripts run as whatever uid the step image uses. */

@@ -6,8 +6,12 @@
 #   - `pulumi up` of the same stack through the real engine (scripts/pulumi-run.ts, policy pack on, its
 #     preview included), against kubectl's one call: the ratio; a no-op `pulumi preview` (what every PR's CI
 #     pays), a no-op `up`, and `destroy`;
-#   - where a warm run's wall time goes: Node.js start, loading (ts-node compiling) the program and the
-#     Pulumi SDKs, getting the engine, the policy pack, and the engine's own time;
+#   - the README's main job (bash scripts/render.sh), warm;
+#   - where a warm run's wall time goes: Node.js start, loading the program and the Pulumi SDKs (under
+#     ts-node and compiled), getting the engine, the policy pack, and the engine's own time;
+# The figures also go to .bench/bench.tsv (name<TAB>seconds: kubectl-ssa-create, kubectl-ssa-noop,
+# pulumi-up-fresh, pulumi-preview-noop, pulumi-up-noop, render-warm), and the ratios issue 18 sets goals for
+# are printed at the end.
 #   - the test command's own stages (scripts/test.sh times each one): from its last run, which
 #     .bench/test-stages.tsv records, or measured now with --test-stages (runs the whole test command first;
 #     it starts and stops a control plane of its own, so it runs before this bench's rows).
@@ -45,6 +49,10 @@ ms() { echo $(( ($(now) - $1) / 1000000 )); }
 row() { printf '%-66s %9s\n' "$1" "$2"; }
 rows=()
 add() { rows+=("$(row "$1" "$2")"); }
+# The machine-readable figures: name<TAB>seconds, one line each, in .bench/bench.tsv (written at the end).
+declare -A figures=()
+figure() { figures[$1]=$(awk -v m="$2" 'BEGIN { printf "%.3f", m / 1000 }'); }
+ratio() { awk -v a="${figures[$1]}" -v b="${figures[$2]}" 'BEGIN { printf "%.1fx", a / b }'; }
 # Runs pulumi-run with its output in $work/<label>.log; fails the bench with that log when it fails.
 pulumi_run() {
     local label=$1; shift
@@ -70,7 +78,7 @@ if $have_engine; then
 else
     # Without the engine, the same program under Pulumi mocks gives the same objects.
     t=$(now)
-    npx --no-install ts-node --transpile-only scripts/manifests.ts --stack local --out "$work/m" >/dev/null
+    node scripts/compiled.js scripts/manifests.ts --stack local --out "$work/m" >/dev/null
     rm -f "$work/m/resources.json"
     add "render the local stack under mocks (npm run manifests)" "$(ms "$t") ms"
 fi
@@ -83,7 +91,8 @@ objects=$(cat "${files[@]}" | grep -c '^kind:')
 apply() { kubectl apply --server-side --force-conflicts --field-manager tekton-dag-bench "$@" >/dev/null; }
 remove() { kubectl delete --wait=true --ignore-not-found "${args[@]}" >/dev/null; }
 t=$(now); apply "${args[@]}"; kubectl_create=$(ms "$t"); add "kubectl apply --server-side, one call (create)" "$kubectl_create ms"
-t=$(now); apply "${args[@]}"; add "kubectl apply --server-side, one call (no change)" "$(ms "$t") ms"
+figure kubectl-ssa-create "$kubectl_create"
+t=$(now); apply "${args[@]}"; d=$(ms "$t"); add "kubectl apply --server-side, one call (no change)" "$d ms"; figure kubectl-ssa-noop "$d"
 t=$(now); remove; add "kubectl delete of the same objects, one call" "$(ms "$t") ms"
 t=$(now)
 for f in "${files[@]}"; do apply -f "$f"; done
@@ -92,21 +101,29 @@ remove
 
 # ---- pulumi ----------------------------------------------------------------------------------------------
 if $have_engine; then
-    t=$(now); pulumi_run up up --stack local --state "$state"; up=$(ms "$t")
+    t=$(now); pulumi_run up up --stack local --state "$state"; up=$(ms "$t"); figure pulumi-up-fresh "$up"
     add "pulumi up, fresh state (preview + update, policy pack on)" "$up ms"
     add "  of which the engine's update (its Duration)" "$(engine_s up)"
-    add "  ratio pulumi up / kubectl apply one call" "$(awk -v a="$up" -v b="$kubectl_create" 'BEGIN { printf "%.1fx", a / b }')"
-    t=$(now); pulumi_run preview preview --stack local --state "$state"; add "pulumi preview, no change (policy pack on): every PR's CI" "$(ms "$t") ms"
+    t=$(now); pulumi_run preview preview --stack local --state "$state"; d=$(ms "$t"); figure pulumi-preview-noop "$d"
+    add "pulumi preview, no change (policy pack on): every PR's CI" "$d ms"
     t=$(now); pulumi_run preview-np preview --stack local --state "$state" --no-policy; add "pulumi preview, no change, --no-policy" "$(ms "$t") ms"
-    t=$(now); pulumi_run noop up --stack local --state "$state"; add "pulumi up, no change (policy pack on)" "$(ms "$t") ms"
+    t=$(now); pulumi_run noop up --stack local --state "$state"; d=$(ms "$t"); figure pulumi-up-noop "$d"
+    add "pulumi up, no change (policy pack on)" "$d ms"
     add "  of which the engine's update (its Duration)" "$(engine_s noop)"
     t=$(now); pulumi_run destroy destroy --stack local --state "$state"; add "pulumi destroy" "$(ms "$t") ms"
     rm -rf "$state"
+
+    # The README's main job, warm: the second of two runs (the first may compile the program or the pack).
+    bash scripts/render.sh >"$work/render-1.log" 2>&1 || { echo "bench: bash scripts/render.sh failed:" >&2; tail -30 "$work/render-1.log" >&2; exit 1; }
+    t=$(now); bash scripts/render.sh >"$work/render-2.log" 2>&1; d=$(ms "$t"); figure render-warm "$d"
+    add "bash scripts/render.sh, warm (the README's main job)" "$d ms"
 
     # Where a warm run's wall time goes, each part alone.
     t=$(now); node -e 0; add "  parts: node start" "$(ms "$t") ms"
     t=$(now); node -r ts-node/register/transpile-only -e 'require("./program"); require("@pulumi/pulumi/automation")'
     add "  parts: node + loading the program and Pulumi SDKs (ts-node)" "$(ms "$t") ms"
+    t=$(now); node -e 'require(require("./scripts/compiled.js").compiledPath("program.ts")); require("@pulumi/pulumi/automation")'
+    add "  parts: node + loading them compiled (scripts/compiled.js: what the runner runs)" "$(ms "$t") ms"
     t=$(now); bash scripts/pulumi-engine.sh --env-lines >/dev/null; add "  parts: getting the engine (scripts/pulumi-engine.sh)" "$(ms "$t") ms"
     t=$(now); (cd policy && node -r ts-node/register -e 'require("./policies")'); add "  parts: policy pack load from source (ts-node with type-check)" "$(ms "$t") ms"
     t=$(now); (cd policy/bin && node -e 'require("./policies")'); add "  parts: policy pack load, compiled (policy/bin: what the runner loads)" "$(ms "$t") ms"
@@ -116,6 +133,22 @@ fi
 
 echo "objects: $objects (the local stack; its namespaces are the cluster's)"
 printf '%s\n' "${rows[@]}"
+
+mkdir -p .bench
+{
+    printf '# %s, %s CPUs, load %s\n' "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    for name in kubectl-ssa-create kubectl-ssa-noop pulumi-up-fresh pulumi-preview-noop pulumi-up-noop render-warm; do
+        [ -n "${figures[$name]:-}" ] && printf '%s\t%s\n' "$name" "${figures[$name]}"
+    done
+} >.bench/bench.tsv
+echo "figures in .bench/bench.tsv; against issue 18's goals (measured side by side in this run):"
+if [ -n "${figures[pulumi-preview-noop]:-}" ]; then
+    row "  no-op pulumi preview / no-op kubectl apply --server-side (goal <= 3x)" "$(ratio pulumi-preview-noop kubectl-ssa-noop)"
+    row "  fresh pulumi up / kubectl apply --server-side create (goal <= 5x)" "$(ratio pulumi-up-fresh kubectl-ssa-create)"
+    row "  warm bash scripts/render.sh (goal <= 5 s)" "${figures[render-warm]} s"
+else
+    echo "  not measured: no complete Pulumi engine"
+fi
 if [ -f .bench/test-stages.tsv ]; then
     echo "the test command's stages, $(head -1 .bench/test-stages.tsv | sed 's/^# //'):"
     grep -v '^#' .bench/test-stages.tsv | while IFS=$'\t' read -r secs name; do row "  $name" "$secs s"; done

@@ -5,11 +5,13 @@
  * stack behaves here exactly as under `pulumi up` with an installed Pulumi.
  *
  *   npm run -s pulumi-run -- <preview|up|destroy> --stack NAME [options]
- *   (= npx ts-node --transpile-only scripts/pulumi-run.ts ...)
+ *   (= node scripts/compiled.js scripts/pulumi-run.ts ...: compiled ahead of time, not under ts-node)
  *
  *   preview   what would change; fails on a mandatory policy violation
  *   up        a preview with the policy pack first, then the update only if the preview passed: a stack the
- *             pack rejects changes nothing (no manifest written, nothing applied to a cluster)
+ *             pack rejects changes nothing (no manifest written, nothing applied to a cluster). A --fresh
+ *             up of a stack that renders to files (renderYamlToDirectory) is one update into a staging
+ *             directory instead, put in place of the output only when the update passed the pack
  *   destroy   deletes every resource of the stack
  *
  * Options:
@@ -37,7 +39,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, OutputMap, PulumiCommand } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "./runner/engine";
 import { compiledPolicyPack } from "./runner/policyPack";
@@ -57,12 +59,8 @@ const LOCAL_PASSPHRASE = "tekton-dag-local-render-only";
  */
 const LOCAL_STACKS = ["render", "kind", "local"];
 
-/**
- * The public local passphrase, for a stack that holds nothing worth encrypting; any other stack must bring
- * its own (a secret encrypted with a passphrase printed in this file is not a secret).
- */
-function localPassphrase(args: Args, stackFile: string): string {
-    if (process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return "";
+/** The stack's tekton-dag:renderYamlToDirectory (stack file, then --set), or "" when it applies to a cluster. */
+function renderDirectory(args: Args, stackFile: string): string {
     const key = `${PROJECT}:renderYamlToDirectory`;
     let config: Record<string, unknown> = {};
     try {
@@ -70,10 +68,19 @@ function localPassphrase(args: Args, stackFile: string): string {
     } catch {
         // prepareWorkDir names an unreadable or missing stack file.
     }
-    const renders = Boolean(args.overrides[key] ?? args.overrides.renderYamlToDirectory ?? config[key]);
-    if (renders || LOCAL_STACKS.includes(args.stack)) return LOCAL_PASSPHRASE;
+    const dir = args.overrides[key] ?? args.overrides.renderYamlToDirectory ?? config[key];
+    return typeof dir === "string" && dir !== "" ? path.resolve(REPO_ROOT, dir) : "";
+}
+
+/**
+ * The public local passphrase, for a stack that holds nothing worth encrypting; any other stack must bring
+ * its own (a secret encrypted with a passphrase printed in this file is not a secret).
+ */
+function localPassphrase(args: Args, stackFile: string): string {
+    if (process.env.PULUMI_CONFIG_PASSPHRASE || process.env.PULUMI_CONFIG_PASSPHRASE_FILE) return "";
+    if (renderDirectory(args, stackFile) || LOCAL_STACKS.includes(args.stack)) return LOCAL_PASSPHRASE;
     throw new Error(`stack ${args.stack} needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE ` +
-        `(the built-in local passphrase is public, so it is used only for ${LOCAL_STACKS.join(", ")} and stacks that set ${key})`);
+        `(the built-in local passphrase is public, so it is used only for ${LOCAL_STACKS.join(", ")} and stacks that set ${PROJECT}:renderYamlToDirectory)`);
 }
 
 class UsageError extends Error {}
@@ -91,7 +98,8 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
     if (argv.includes("--help") || argv.includes("-h")) {
-        const header = fs.readFileSync(__filename, "utf8").split("*/")[0];
+        // The source, not this file: compiled (scripts/compiled.js), this file starts with "use strict".
+        const header = fs.readFileSync(path.join(REPO_ROOT, "scripts", "pulumi-run.ts"), "utf8").split("*/")[0];
         console.log(header.replace(/^\/\*\*\n/, "").replace(/^ \* ?/gm, ""));
         process.exit(0);
     }
@@ -159,7 +167,9 @@ async function main(args: Args): Promise<void> {
     lockStack(args.stack, state, `pulumi-run ${process.argv.slice(2).join(" ")}`);
     if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
     const workDir = path.join(state, "work");
-    prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides: args.overrides });
+    const render = args.operation === "up" && args.fresh ? stagedRender(renderDirectory(args, stackFile)) : undefined;
+    const overrides = render ? { ...args.overrides, [`${PROJECT}:renderYamlToDirectory`]: render.staging } : args.overrides;
+    prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides });
     fs.mkdirSync(path.join(state, "backend"), { recursive: true });
 
     const engine = provideEngine();
@@ -168,6 +178,8 @@ async function main(args: Args): Promise<void> {
     const backend = process.env.PULUMI_BACKEND_URL || `file://${path.join(state, "backend")}`;
     const envVars: Record<string, string> = { PULUMI_BACKEND_URL: backend };
     if (passphrase) envVars.PULUMI_CONFIG_PASSPHRASE = passphrase;
+    // A fresh render's state is thrown away with its run: checkpoints after each resource would only cost time.
+    if (render) envVars.PULUMI_SKIP_CHECKPOINTS = "true";
     const cliDir = path.dirname(engine.cli);
     const pulumiCommand = await PulumiCommand.get(path.basename(cliDir) === "bin" ? { root: path.dirname(cliDir) } : {});
 
@@ -175,10 +187,11 @@ async function main(args: Args): Promise<void> {
         `${Object.keys(args.overrides).length ? ` + ${Object.keys(args.overrides).map((k) => (k.includes(":") ? k : `${PROJECT}:${k}`)).join(", ")}` : ""}); ` +
         `pulumi ${pulumiCommand.version} at ${pulumiCommand.command}; state ${backend}; ${policy.note}`);
 
-    const stack = await LocalWorkspace.createOrSelectStack(
-        { stackName: args.stack, projectName: PROJECT, program: async () => tektonDagProgram() },
-        { workDir, pulumiCommand, envVars },
-    );
+    // A fresh state holds no stack: create it without first trying to select it.
+    const inline = { stackName: args.stack, projectName: PROJECT, program: async () => tektonDagProgram() };
+    const stack = args.fresh
+        ? await LocalWorkspace.createStack(inline, { workDir, pulumiCommand, envVars })
+        : await LocalWorkspace.createOrSelectStack(inline, { workDir, pulumiCommand, envVars });
     streamed = true;
     const common = {
         color: "never" as const,
@@ -194,15 +207,54 @@ async function main(args: Args): Promise<void> {
         log(`destroy of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
         return;
     }
+    const policyOpts = { policyPacks: policy.policyPacks, policyPackConfigs: policy.policyPackConfigs };
+    if (render) {
+        // One operation instead of preview + up: the update writes only into the staging directory, and that
+        // becomes the output only when the whole update passed the pack, so a rejected stack writes nothing.
+        log(`fresh render: one update into ${path.relative(process.cwd(), render.staging)}, moved to ${path.relative(process.cwd(), render.dir)} when it passes`);
+        let res;
+        try {
+            res = await stack.up({ ...common, ...policyOpts });
+        } catch (err) {
+            fs.rmSync(render.staging, { recursive: true, force: true });
+            throw err;
+        }
+        render.commit();
+        log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
+        logOutputs(res.outputs);
+        return;
+    }
     // Automation's up runs `pulumi up --skip-preview`, which creates resources before stack policies run;
     // the preview first stops a stack the pack rejects before anything is written or applied.
-    const preview = await stack.preview({ ...common, policyPacks: policy.policyPacks, policyPackConfigs: policy.policyPackConfigs });
+    const preview = await stack.preview({ ...common, ...policyOpts });
     log(`preview of stack ${args.stack} passed in ${took()}: ${JSON.stringify(preview.changeSummary)}`);
     if (args.operation === "preview") return;
-    const res = await stack.up({ ...common, policyPacks: policy.policyPacks, policyPackConfigs: policy.policyPackConfigs });
+    const res = await stack.up({ ...common, ...policyOpts });
     log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
-    const outputs = Object.fromEntries(Object.entries(res.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
-    log(`outputs: ${JSON.stringify(outputs)}`);
+    logOutputs(res.outputs);
+}
+
+function logOutputs(outputs: OutputMap): void {
+    log(`outputs: ${JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value])))}`);
+}
+
+/**
+ * Where a fresh render's update writes: a directory beside the output (so the final rename stays on one
+ * filesystem), put in place of the output by commit(). Undefined when the stack applies to a cluster.
+ */
+function stagedRender(dir: string): { dir: string; staging: string; commit: () => void } | undefined {
+    if (!dir) return undefined;
+    const staging = path.join(path.dirname(dir), `.${path.basename(dir)}.staging-${process.pid}`);
+    fs.rmSync(staging, { recursive: true, force: true });
+    return {
+        dir,
+        staging,
+        commit: () => {
+            fs.rmSync(dir, { recursive: true, force: true });
+            // An update that wrote nothing (no objects) leaves no staging directory: the output is then empty too.
+            if (fs.existsSync(staging)) fs.renameSync(staging, dir);
+        },
+    };
 }
 
 /** Set once the engine's output is streamed to ours; an error after that has been shown already. */

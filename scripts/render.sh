@@ -97,7 +97,7 @@ if [ "$mocks" = true ]; then
     npm run -s manifests -- --stack "$stack" --out "$outdir" >/dev/null
     how="MOCKS, not the Pulumi engine (--mocks): npm run manifests -- --stack $stack"
 else
-    if ! npx --no-install ts-node --transpile-only scripts/pulumi-run.ts up --stack "$stack" --fresh; then
+    if ! node scripts/compiled.js scripts/pulumi-run.ts up --stack "$stack" --fresh; then
         [ -e "$outdir_abs" ] && die "the run failed after $((SECONDS - start))s (output above), and $outdir holds what was written before it failed"
         die "the run failed after $((SECONDS - start))s (output above); nothing was written to $outdir"
     fi

@@ -220,7 +220,7 @@ export function renderKindStack(overrides: Record<string, string> = {}): Promise
     const key = sets.join(" ");
     if (!rendered.has(key)) rendered.set(key, new Promise((resolve, reject) => {
         const out = tmpDir("kind-manifests-");
-        const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "kind", "--out", out, ...sets],
+        const child = spawn(process.execPath, ["scripts/compiled.js", "scripts/manifests.ts", "--stack", "kind", "--out", out, ...sets],
             { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
         let err = "";
         child.stderr.on("data", (d) => { err += d; });

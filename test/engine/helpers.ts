@@ -19,7 +19,7 @@ export interface RunResult {
 export const RUN_TIMEOUT_MS = 15 * 60 * 1000;
 
 export async function pulumiRun(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-    const res = await runProcessGroup(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"), ...args], {
+    const res = await runProcessGroup(process.execPath, [path.join(REPO, "scripts", "compiled.js"), path.join(REPO, "scripts", "pulumi-run.ts"), ...args], {
         cwd: REPO,
         env: { ...process.env, KUBECONFIG: path.join(REPO, ".no-kubeconfig"), PULUMI_BACKEND_URL: "", ...env },
         timeoutMs: RUN_TIMEOUT_MS,

@@ -47,7 +47,7 @@ describe("one run per stack (scripts/runner/stackLock.ts)", function () {
         fs.mkdirSync(path.join(state, "backend"), { recursive: true });
         fs.writeFileSync(path.join(state, "backend", "in-use"), "the other run's state");
         holdLock(state);
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"),
+        const r = spawnSync(process.execPath, [path.join(REPO, "scripts", "compiled.js"), path.join(REPO, "scripts", "pulumi-run.ts"),
             "up", "--stack", "render", "--state", state, "--fresh", "--no-policy"], { cwd: REPO, encoding: "utf8", timeout: 60_000 });
         assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
         assert.match(r.stderr, new RegExp(`stack render is in use by another run: pid ${holder.pid} `));
@@ -60,7 +60,7 @@ describe("one run per stack (scripts/runner/stackLock.ts)", function () {
         const env = { ...process.env };
         delete env.PULUMI_CONFIG_PASSPHRASE;
         delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "pulumi-run.ts"),
+        const r = spawnSync(process.execPath, [path.join(REPO, "scripts", "compiled.js"), path.join(REPO, "scripts", "pulumi-run.ts"),
             "preview", "--stack", "staging", "--stack-file", stackFile, "--state", path.join(tmp, "state"), "--no-policy"], { cwd: REPO, encoding: "utf8", timeout: 60_000, env });
         assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
         assert.match(r.stderr, /stack staging needs its secrets passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE \(the built-in local passphrase is public, so it is used only for render, kind, local and stacks that set tekton-dag:renderYamlToDirectory\)/);

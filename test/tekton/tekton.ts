@@ -33,7 +33,7 @@ export function renderLocalStack(overrides: Record<string, string> = {}): Promis
     const key = sets.join(" ");
     if (!renders.has(key)) renders.set(key, new Promise((resolve, reject) => {
         const out = tmpDir("local-manifests-");
-        const child = spawn("npx", ["--no-install", "ts-node", "--transpile-only", "scripts/manifests.ts", "--stack", "local", "--out", out, ...sets],
+        const child = spawn(process.execPath, ["scripts/compiled.js", "scripts/manifests.ts", "--stack", "local", "--out", out, ...sets],
             { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
         let err = "";
         child.stderr.on("data", (d) => { err += d; });
