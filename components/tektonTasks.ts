@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
 import { registerTektonObjects } from "../lib/tektonObjects";
-import { readTasks } from "../lib/compileTasks";
+import { readTasks } from "../lib/tasks";
 import { readScripts, withScriptsConfigMap } from "../lib/tektonSources";
 
 export interface TektonTasksArgs {

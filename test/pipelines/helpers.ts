@@ -1,5 +1,5 @@
 // Shared by the tests under test/pipelines: reading the Tekton sources and walking pipeline graphs.
-import { readTasks } from "../../lib/compileTasks";
+import { readTasks } from "../../lib/tasks";
 import { readPipelines } from "../../lib/continuePipeline";
 
 /** A Pipeline as the program installs it before placing it: stack-pr-test from its YAML, stack-pr-continue derived from it. */

@@ -1,0 +1,30 @@
+/**
+ * Every Task the program installs: the ones written as YAML under tekton/tasks/ and the ones built in code from
+ * a shape and a table (issue 19), each family in its own module.
+ */
+import { COMPILE_TOOLS, compileTask } from "./compileTasks";
+import { deployTask, INTERCEPT_BACKENDS } from "./deployTasks";
+import { KubeObject, readFolder } from "./tektonSources";
+import { ROUTING_CHECKS, validateTask } from "./validateTasks";
+
+/** The Tasks built in code, with the module that builds each (named when a YAML file would shadow one). */
+export function builtTasks(): Array<{ task: KubeObject; builtBy: string }> {
+    return [
+        ...COMPILE_TOOLS.map((t) => ({ task: compileTask(t), builtBy: "lib/compileTasks.ts from its table of tools" })),
+        ...ROUTING_CHECKS.map((c) => ({ task: validateTask(c), builtBy: "lib/validateTasks.ts from its table of routing checks" })),
+        ...INTERCEPT_BACKENDS.map((b) => ({ task: deployTask(b), builtBy: "lib/deployTasks.ts from its table of intercept backends" })),
+    ];
+}
+
+/** Every Task the program installs, sorted by name. Throws when a file under tekton/tasks/ names a Task built in code. */
+export function readTasks(): KubeObject[] {
+    const written = readFolder("tasks", "Task");
+    const built = builtTasks();
+    for (const { task, builtBy } of built) {
+        const name = task.metadata.name;
+        if (written.some((w) => w.metadata.name === name)) {
+            throw new Error(`tekton/tasks/${name}.yaml: ${name} is built by ${builtBy}; remove the file`);
+        }
+    }
+    return [...written, ...built.map((b) => b.task)].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
