@@ -15,7 +15,7 @@ export interface TektonTasksArgs {
 }
 
 /**
- * Every Task under tekton/tasks, the compile Tasks (lib/compileTasks.ts) and the ConfigMap holding the scripts they run. The ConfigMap's name
+ * Every Task under tekton/tasks, the Tasks built in code (lib/tasks.ts) and the ConfigMap holding the scripts they run. The ConfigMap's name
  * carries a hash of the scripts, so a changed script yields new Tasks that point at it, and a running
  * TaskRun keeps the scripts it started with.
  */

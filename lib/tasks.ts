@@ -16,9 +16,11 @@ export function builtTasks(): Array<{ task: KubeObject; builtBy: string }> {
     ];
 }
 
-/** Every Task the program installs, sorted by name. Throws when a file under tekton/tasks/ names a Task built in code. */
-export function readTasks(): KubeObject[] {
-    const written = readFolder("tasks", "Task");
+/**
+ * Every Task the program installs, sorted by name: `written` (the files under tekton/tasks/) and the Tasks
+ * built in code. Throws when a written Task has the name of one built in code (a second copy that could drift).
+ */
+export function readTasks(written: KubeObject[] = readFolder("tasks", "Task")): KubeObject[] {
     const built = builtTasks();
     for (const { task, builtBy } of built) {
         const name = task.metadata.name;

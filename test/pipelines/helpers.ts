@@ -9,7 +9,7 @@ export function pipeline(name: string): any {
     return found;
 }
 
-/** Every Task the program installs, before it is placed: tekton/tasks/ and the compile Tasks (lib/compileTasks.ts). */
+/** Every Task the program installs, before it is placed: tekton/tasks/ and the Tasks built in code (lib/tasks.ts). */
 export function tasks(): any[] {
     return readTasks();
 }
