@@ -1,8 +1,9 @@
 /**
  * The compile-<tool> Tasks, built from one shape and a table of tools (issue 19): they differ only in their
  * tool, its image and what the description says it runs. Every one runs tekton/scripts/compile-app.sh with
- * BUILD_TOOL fixed; the script holds what each tool does. A tool added here needs its case in
- * compile-app.sh, a compile-<tool> task in stack-pr-test and a build-tool value resolve-stack can report.
+ * BUILD_TOOL fixed; the script holds what each tool does. stack-pr-test's compile stage is built from the same
+ * table (lib/compileStage.ts). A tool added here needs its case in compile-app.sh and a build-tool value
+ * resolve-stack can report.
  */
 import { param, paramEnv, scriptTask, SHARED_WORKSPACE_ENV } from "./scriptTask";
 import { KubeObject } from "./tektonSources";
@@ -65,25 +66,4 @@ export function compileTask(t: CompileTool): KubeObject {
             ],
         },
     });
-}
-
-/**
- * A Pipeline's `compile-image-<tool>` params get the table's image as their default, so the image is written
- * once; the YAML declares them without one. Throws naming a param that has no row, or that sets a default of
- * its own (a second copy that could drift).
- */
-export function withCompileImageDefaults(pipeline: KubeObject): KubeObject {
-    const copy = structuredClone(pipeline);
-    for (const param of copy.spec?.params ?? []) {
-        const m = /^compile-image-(.+)$/.exec(param.name);
-        if (!m) continue;
-        const where = `Pipeline ${copy.metadata.name}: param ${param.name}`;
-        const row = COMPILE_TOOLS.find((t) => t.tool === m[1]);
-        if (!row) throw new Error(`${where} names no tool of lib/compileTasks.ts (tools: ${COMPILE_TOOLS.map((t) => t.tool).join(", ")})`);
-        if (param.default !== undefined) {
-            throw new Error(`${where} sets a default of its own; leave it out, the program sets ${row.image} from lib/compileTasks.ts`);
-        }
-        param.default = row.image;
-    }
-    return copy;
 }
