@@ -30,3 +30,11 @@ export function readTasks(written: KubeObject[] = readFolder("tasks", "Task")): 
     }
     return [...written, ...built.map((b) => b.task)].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
+
+/** The installed Task of that name; throws naming the Tasks there are when there is none. */
+export function readTask(name: string): KubeObject {
+    const tasks = readTasks();
+    const found = tasks.find((t) => t.metadata.name === name);
+    if (!found) throw new Error(`no Task ${name}; the program installs ${tasks.map((t) => t.metadata.name).join(", ")}`);
+    return found;
+}

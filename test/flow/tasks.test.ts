@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { readTasks } from "../../lib/tasks";
+import { readTask } from "../../lib/tasks";
 import { SCRIPTS } from "../support/repo";
 
 const FLOW_TASKS: Record<string, { results: string[]; scripts: string[]; workspaces?: string[] }> = {
@@ -33,8 +33,7 @@ function isPinned(image: string): boolean {
 describe("PR-flow Tasks (tekton/tasks and lib/validateTasks.ts)", () => {
     for (const [name, expected] of Object.entries(FLOW_TASKS)) {
         describe(name, () => {
-            const task: any = readTasks().find((t) => t.metadata.name === name);
-            if (!task) throw new Error(`the program installs no Task ${name}`);
+            const task: any = readTask(name);
             const params = new Map<string, any>((task.spec.params ?? []).map((p: any) => [p.name, p]));
 
             it("is an installed tekton.dev/v1 Task of that name, with catalog metadata", () => {
