@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { objectMeta } from "../lib/labels";
 import { registerTektonObjects } from "../lib/tektonObjects";
-import { readTasks } from "../lib/compileTasks";
+import { readTasks } from "../lib/tasks";
 import { readScripts, withScriptsConfigMap } from "../lib/tektonSources";
 
 export interface TektonTasksArgs {
@@ -15,7 +15,7 @@ export interface TektonTasksArgs {
 }
 
 /**
- * Every Task under tekton/tasks, the compile Tasks (lib/compileTasks.ts) and the ConfigMap holding the scripts they run. The ConfigMap's name
+ * Every Task under tekton/tasks, the Tasks built in code (lib/tasks.ts) and the ConfigMap holding the scripts they run. The ConfigMap's name
  * carries a hash of the scripts, so a changed script yields new Tasks that point at it, and a running
  * TaskRun keeps the scripts it started with.
  */

@@ -1,10 +1,12 @@
 /**
  * The compile-<tool> Tasks, built from one shape and a table of tools (issue 19): they differ only in their
  * tool, its image and what the description says it runs. Every one runs tekton/scripts/compile-app.sh with
- * BUILD_TOOL fixed; the script holds what each tool does. A tool added here needs its case in
- * compile-app.sh, a compile-<tool> task in stack-pr-test and a build-tool value resolve-stack can report.
+ * BUILD_TOOL fixed; the script holds what each tool does. stack-pr-test's compile stage is built from the same
+ * table (lib/compileStage.ts). A tool added here needs its case in compile-app.sh and a build-tool value
+ * resolve-stack can report.
  */
-import { KubeObject, readFolder, SCRIPTS_VOLUME } from "./tektonSources";
+import { param, paramEnv, scriptTask, SHARED_WORKSPACE_ENV } from "./scriptTask";
+import { KubeObject } from "./tektonSources";
 
 export interface CompileTool {
     /** BUILD_TOOL and the Task's name suffix. */
@@ -34,83 +36,34 @@ export const COMPILE_TOOLS: readonly CompileTool[] = [
 
 /** The Task compile-<tool>. */
 export function compileTask(t: CompileTool): KubeObject {
-    return {
-        apiVersion: "tekton.dev/v1",
-        kind: "Task",
-        metadata: {
-            name: `compile-${t.tool}`,
-            labels: { "app.kubernetes.io/version": "0.1.0" },
-            annotations: {
-                "tekton.dev/pipelines.minVersion": "1.0.0",
-                "tekton.dev/categories": "Build Tools",
-                "tekton.dev/tags": [t.tool, ...t.tags, "build"].join(", "),
-                "tekton.dev/displayName": `compile with ${t.tool}`,
-                "tekton.dev/platforms": "linux/amd64,linux/arm64",
-            },
-        },
-        spec: {
-            description: "Compiles the changed app's checkout at .tekton-dag/runs/<run-id>/apps/<app> in the shared workspace " +
-                `with ${t.runs}. Unit tests are left to the app's own CI. Dependency caches live in ` +
-                `.tekton-dag/cache/${t.tool} of the shared workspace. Runs only when resolve-stack reports build tool "${t.tool}".`,
-            params: [
-                { name: "app", type: "string", description: "The app to compile (the pipeline's changed-app)." },
-                { name: "run-id", type: "string", description: "The PipelineRun uid; selects the run's directory in the shared workspace." },
-                { name: "context-dir", type: "string", default: ".",
-                    description: "Directory inside the app checkout that holds the build file (the stack's contextDir)." },
-                { name: "image", type: "string", default: t.image,
-                    description: `Image with the ${t.tool} toolchain (pinned tag; pin a digest in the stack config).` },
+    return scriptTask({
+        name: `compile-${t.tool}`,
+        version: "0.1.0",
+        catalog: { minVersion: "1.0.0", categories: "Build Tools", tags: [t.tool, ...t.tags, "build"],
+            displayName: `compile with ${t.tool}`, platforms: "linux/amd64,linux/arm64" },
+        description: "Compiles the changed app's checkout at .tekton-dag/runs/<run-id>/apps/<app> in the shared workspace " +
+            `with ${t.runs}. Unit tests are left to the app's own CI. Dependency caches live in ` +
+            `.tekton-dag/cache/${t.tool} of the shared workspace. Runs only when resolve-stack reports build tool "${t.tool}".`,
+        params: [
+            { name: "app", description: "The app to compile (the pipeline's changed-app)." },
+            { name: "run-id", description: "The PipelineRun uid; selects the run's directory in the shared workspace." },
+            { name: "context-dir", default: ".",
+                description: "Directory inside the app checkout that holds the build file (the stack's contextDir)." },
+            { name: "image", default: t.image,
+                description: `Image with the ${t.tool} toolchain (pinned tag; pin a digest in the stack config).` },
+        ],
+        workspaces: [{ name: "shared-workspace", description: "The pipeline's shared workspace." }],
+        step: {
+            name: "compile",
+            imageParam: "image",
+            script: "compile-app.sh",
+            env: [
+                { name: "BUILD_TOOL", value: t.tool },
+                ...["app", "run-id", "context-dir"].map(paramEnv),
+                { name: "COMPILE_IMAGE", value: param("image") },
+                SHARED_WORKSPACE_ENV,
+                ...(t.env ?? []),
             ],
-            workspaces: [{ name: "shared-workspace", description: "The pipeline's shared workspace." }],
-            // The ConfigMap's name and mode are set when the Tasks are installed (withScriptsConfigMap).
-            volumes: [{ name: SCRIPTS_VOLUME, configMap: { name: SCRIPTS_VOLUME, defaultMode: 0o555 } }],
-            steps: [{
-                name: "compile",
-                image: "$(params.image)",
-                command: ["/tekton-dag/scripts/compile-app.sh"],
-                env: [
-                    { name: "BUILD_TOOL", value: t.tool },
-                    { name: "APP", value: "$(params.app)" },
-                    { name: "RUN_ID", value: "$(params.run-id)" },
-                    { name: "CONTEXT_DIR", value: "$(params.context-dir)" },
-                    { name: "COMPILE_IMAGE", value: "$(params.image)" },
-                    { name: "SHARED_WORKSPACE", value: "$(workspaces.shared-workspace.path)" },
-                    ...(t.env ?? []),
-                ],
-                volumeMounts: [{ name: SCRIPTS_VOLUME, mountPath: "/tekton-dag/scripts", readOnly: true }],
-            }],
         },
-    };
-}
-
-/** Every Task the program installs: those under tekton/tasks/ and the compile Tasks, sorted by name. */
-export function readTasks(): KubeObject[] {
-    const written = readFolder("tasks", "Task");
-    const compile = COMPILE_TOOLS.map(compileTask);
-    for (const t of compile) {
-        if (written.some((w) => w.metadata.name === t.metadata.name)) {
-            throw new Error(`tekton/tasks/${t.metadata.name}.yaml: ${t.metadata.name} is built by lib/compileTasks.ts from its table of tools; remove the file`);
-        }
-    }
-    return [...written, ...compile].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-}
-
-/**
- * A Pipeline's `compile-image-<tool>` params get the table's image as their default, so the image is written
- * once; the YAML declares them without one. Throws naming a param that has no row, or that sets a default of
- * its own (a second copy that could drift).
- */
-export function withCompileImageDefaults(pipeline: KubeObject): KubeObject {
-    const copy = structuredClone(pipeline);
-    for (const param of copy.spec?.params ?? []) {
-        const m = /^compile-image-(.+)$/.exec(param.name);
-        if (!m) continue;
-        const where = `Pipeline ${copy.metadata.name}: param ${param.name}`;
-        const row = COMPILE_TOOLS.find((t) => t.tool === m[1]);
-        if (!row) throw new Error(`${where} names no tool of lib/compileTasks.ts (tools: ${COMPILE_TOOLS.map((t) => t.tool).join(", ")})`);
-        if (param.default !== undefined) {
-            throw new Error(`${where} sets a default of its own; leave it out, the program sets ${row.image} from lib/compileTasks.ts`);
-        }
-        param.default = row.image;
-    }
-    return copy;
+    });
 }

@@ -10,7 +10,7 @@
  * What scripts/continue-pr.sh needs to build a run of it is written on the Pipeline as annotations (below),
  * so the script keeps no list of its own.
  */
-import { withCompileImageDefaults } from "./compileTasks";
+import { COMPILE_STAGE, withCompileStage } from "./compileStage";
 import { CLUSTER_PIPELINE_TASKS } from "./identities";
 import { KubeObject, readFolder } from "./tektonSources";
 
@@ -253,12 +253,14 @@ export function deriveContinuation(source: KubeObject, c: Continuation = STACK_P
     };
 }
 
-/**
- * The Pipelines the program installs: those under tekton/pipelines/ (with the compile images of
- * lib/compileTasks.ts) and the continuation derived from its source.
- */
+/** The Pipelines under tekton/pipelines/, stack-pr-test with its compile stage put in (lib/compileStage.ts). */
+export function readWrittenPipelines(): KubeObject[] {
+    return readFolder("pipelines", "Pipeline").map((p) => (p.metadata.name === COMPILE_STAGE.pipeline ? withCompileStage(p) : p));
+}
+
+/** The Pipelines the program installs: those under tekton/pipelines/ and the continuation derived from its source. */
 export function readPipelines(c: Continuation = STACK_PR_CONTINUE): KubeObject[] {
-    const written = readFolder("pipelines", "Pipeline").map(withCompileImageDefaults);
+    const written = readWrittenPipelines();
     const source = written.find((p) => p.metadata.name === SOURCE_PIPELINE);
     if (!source) throw new Error(`tekton/pipelines/ has no ${SOURCE_PIPELINE}.yaml, which ${c.name} is derived from`);
     if (written.some((p) => p.metadata.name === c.name)) {

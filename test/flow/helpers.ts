@@ -10,7 +10,6 @@ import { REPO, SCRIPTS } from "../support/repo";
 import { runScript } from "../support/runScript";
 import { tmpDir } from "../support/tmpDir";
 
-export const TASKS = path.join(REPO, "tekton", "tasks");
 export const STACKS = path.join(REPO, "stacks");
 export const FIXTURES = path.join(__dirname, "fixtures");
 export const FAKES = path.join(__dirname, "fakes");

@@ -2,13 +2,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
+import { readTask } from "../../lib/tasks";
 import { REPO, SCRIPTS } from "../support/repo";
 
 const TASKS = ["check-intercept-backend", "deploy-intercept-mirrord", "deploy-stack-intercepts", "deploy-intercepts-result", "cleanup-stack-intercepts"];
 const MY_SCRIPTS = ["check-intercept-backend.sh", "mirrord-config.sh", "deploy-intercept-mirrord.sh", "deploy-stack-intercepts.sh",
     "deploy-intercepts-result.sh", "cleanup-stack-intercepts.sh", "sweep-orphans.sh", "lib-intercept.sh", "lib-validate.sh", "lib-naming.sh", "lib-deploy.sh", "lib-pods.sh", "lib-cleanup.sh", "lib-pr-pod.sh", "lib-lock.sh",
     "telepresence-proxy.sh"];
-const load = (name: string) => YAML.parse(fs.readFileSync(path.join(REPO, "tekton", "tasks", `${name}.yaml`), "utf8"));
+const load = (name: string): any => readTask(name);
 
 describe("intercept Tasks", () => {
     for (const name of TASKS) {

@@ -2,9 +2,10 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { COMPILE_TOOLS, compileTask, withCompileImageDefaults } from "../../lib/compileTasks";
+import { COMPILE_TOOLS, compileTask } from "../../lib/compileTasks";
+import { withCompileStage } from "../../lib/compileStage";
 import { readFolder } from "../../lib/tektonSources";
-import { pipeline, task } from "./helpers";
+import { paramValue, pipeline, pipelineTask, task } from "./helpers";
 import { SCRIPTS } from "../support/repo";
 import { runScript } from "../support/runScript";
 import { tmpDir } from "../support/tmpDir";
@@ -49,31 +50,51 @@ describe("compile Tasks from the table of tools", () => {
         }
     });
 
-    describe("compile-image-<tool> defaults of a Pipeline come from the table", () => {
+    describe("stack-pr-test's compile stage comes from the table (lib/compileStage.ts)", () => {
         const written = () => structuredClone(readFolder("pipelines", "Pipeline").find((p) => p.metadata.name === "stack-pr-test")!);
 
-        it("stack-pr-test's YAML declares them without a default; the program fills in the table's image", () => {
-            const raw = written();
-            const declared = raw.spec.params.filter((p: any) => p.name.startsWith("compile-image-"));
-            assert.deepEqual(declared.map((p: any) => p.name), TOOLS.map((t) => `compile-image-${t}`));
-            for (const p of declared) assert.equal(p.default, undefined, p.name);
-            const filled = withCompileImageDefaults(raw);
-            for (const t of COMPILE_TOOLS) assert.equal(filled.spec.params.find((p: any) => p.name === `compile-image-${t.tool}`).default, t.image);
-            assert.equal(raw.spec.params.find((p: any) => p.name === "compile-image-npm").default, undefined, "the source is not changed");
+        it("one guarded task per tool after hook-pre-build, containerize after all of them, one image param per tool", () => {
+            const p = withCompileStage(written());
+            const names = p.spec.tasks.map((t: any) => t.name);
+            const at = names.indexOf("hook-pre-build");
+            assert.deepEqual(names.slice(at + 1, at + 1 + TOOLS.length), TOOLS.map((t) => `compile-${t}`));
+            for (const t of TOOLS) {
+                const task = pipelineTask(p, `compile-${t}`);
+                assert.deepEqual(task.runAfter, ["hook-pre-build"]);
+                assert.deepEqual(task.when, [{ input: "$(tasks.resolve-stack.results.build-tool)", operator: "in", values: [t] }]);
+                assert.equal(paramValue(task, "image"), `$(params.compile-image-${t})`);
+            }
+            assert.deepEqual(pipelineTask(p, "containerize").runAfter, TOOLS.map((t) => `compile-${t}`));
+            const params = p.spec.params.map((x: any) => x.name);
+            assert.deepEqual(params.slice(params.indexOf("pre-build-hook") - TOOLS.length, params.indexOf("pre-build-hook")),
+                TOOLS.map((t) => `compile-image-${t}`));
         });
 
-        it("refuses a second copy of an image (simulated: a default written in the YAML), naming the param", () => {
-            const raw = written();
-            raw.spec.params.find((p: any) => p.name === "compile-image-pip").default = "python:3.13";
-            assert.throws(() => withCompileImageDefaults(raw),
-                /Pipeline stack-pr-test: param compile-image-pip sets a default of its own; leave it out, the program sets docker.io\/library\/python:3.12.11-slim-bookworm/);
+        it("a new tool is its row alone (simulated: a cargo row): its task, its param, and containerize waits for it", () => {
+            const cargo = { tool: "cargo", tags: ["rust"], runs: "Rust (cargo build --release)", image: "docker.io/library/rust:1.89.0-slim" };
+            const p = withCompileStage(written(), [...COMPILE_TOOLS, cargo]);
+            assert.deepEqual(pipelineTask(p, "compile-cargo").when[0].values, ["cargo"]);
+            assert.ok(pipelineTask(p, "containerize").runAfter.includes("compile-cargo"));
+            assert.equal(p.spec.params.find((x: any) => x.name === "compile-image-cargo").default, cargo.image);
         });
 
-        it("refuses a compile image of a tool the table does not have (simulated: compile-image-ant)", () => {
+        it("refuses a compile task written in the YAML (a second copy), naming it", () => {
             const raw = written();
-            raw.spec.params.push({ name: "compile-image-ant", type: "string" });
-            assert.throws(() => withCompileImageDefaults(raw),
-                /param compile-image-ant names no tool of lib\/compileTasks.ts \(tools: npm, maven, gradle, pip, composer\)/);
+            raw.spec.tasks.push({ name: "compile-npm", taskRef: { name: "compile-npm" } });
+            assert.throws(() => withCompileStage(raw),
+                /^Error: Pipeline stack-pr-test: task compile-npm is built by lib\/compileStage.ts from the table of tools in lib\/compileTasks.ts; remove it from the YAML$/);
+        });
+
+        it("refuses a compile image param written in the YAML (a second copy), naming it", () => {
+            const raw = written();
+            raw.spec.params.push({ name: "compile-image-pip", type: "string", default: "python:3.13" });
+            assert.throws(() => withCompileStage(raw), /^Error: Pipeline stack-pr-test: param compile-image-pip is built by lib\/compileStage.ts/);
+        });
+
+        it("refuses a Pipeline without the task the stage runs after, naming it", () => {
+            const raw = written();
+            raw.spec.tasks = raw.spec.tasks.filter((t: any) => t.name !== "hook-pre-build");
+            assert.throws(() => withCompileStage(raw), /^Error: Pipeline stack-pr-test has no task hook-pre-build, which the compile stage runs after$/);
         });
     });
 });

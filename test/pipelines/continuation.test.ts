@@ -2,14 +2,13 @@
 // results become params, where runAfter is re-rooted, and what continue-pr.sh reads off it.
 import { strict as assert } from "assert";
 import {
-    ANNOTATION_CLUSTER_TASKS, ANNOTATION_PARAMS, ContinuationParams, deriveContinuation, STACK_PR_CONTINUE,
+    ANNOTATION_CLUSTER_TASKS, ANNOTATION_PARAMS, ContinuationParams, deriveContinuation, readWrittenPipelines, STACK_PR_CONTINUE,
 } from "../../lib/continuePipeline";
 import { CLUSTER_PIPELINE_TASKS } from "../../lib/identities";
-import { readFolder } from "../../lib/tektonSources";
 import { allPipelineTasks, ancestors, paramValue, pipelineTask, resultRefs } from "./helpers";
 
-/** stack-pr-test as written; each test changes its own copy. */
-const source = () => structuredClone(readFolder("pipelines", "Pipeline").find((p) => p.metadata.name === "stack-pr-test")!);
+/** stack-pr-test as written, with its compile stage; each test changes its own copy. */
+const source = () => structuredClone(readWrittenPipelines().find((p) => p.metadata.name === "stack-pr-test")!);
 const params = (p: any): Record<string, any> => Object.fromEntries(p.spec.params.map((x: any) => [x.name, x]));
 const annotation = (p: any): ContinuationParams => JSON.parse(p.metadata.annotations[ANNOTATION_PARAMS]);
 const BUILD = ["fetch-platform", "resolve-stack", "clone-app", "hook-pre-build", "compile-npm", "compile-maven",

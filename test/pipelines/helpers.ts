@@ -1,5 +1,5 @@
 // Shared by the tests under test/pipelines: reading the Tekton sources and walking pipeline graphs.
-import { readTasks } from "../../lib/compileTasks";
+import { readTasks } from "../../lib/tasks";
 import { readPipelines } from "../../lib/continuePipeline";
 
 /** A Pipeline as the program installs it before placing it: stack-pr-test from its YAML, stack-pr-continue derived from it. */
@@ -9,7 +9,7 @@ export function pipeline(name: string): any {
     return found;
 }
 
-/** Every Task the program installs, before it is placed: tekton/tasks/ and the compile Tasks (lib/compileTasks.ts). */
+/** Every Task the program installs, before it is placed: tekton/tasks/ and the Tasks built in code (lib/tasks.ts). */
 export function tasks(): any[] {
     return readTasks();
 }

@@ -5,7 +5,7 @@ import { fakeDigest, renderStack } from "../../scripts/mocks/render";
 import { checkTaskRefs, referencedTaskNames } from "../../components/tektonPipelines";
 import { TEKTON_DIR } from "../../lib/tektonSources";
 import { readPipelines } from "../../lib/continuePipeline";
-import { COMPILE_TOOLS, readTasks } from "../../lib/compileTasks";
+import { builtTasks, readTasks } from "../../lib/tasks";
 import { named, objects, ofKind, paramDefault, rendered } from "../support/render";
 
 const KIND = { stack: "kind" };
@@ -45,10 +45,10 @@ describe("resource graph", () => {
             /^Error: Pipeline stack-pr-continue refers to Tasks that are not installed: deploy-intercept-mirrord;/);
     });
 
-    it("installs one Task per file in tekton/tasks and one per compile tool, in the pipelines namespace, with the common labels", async () => {
+    it("installs one Task per file in tekton/tasks and one per Task built in code, in the pipelines namespace, with the common labels", async () => {
         const objs = await objects(KIND);
         const files = [...fs.readdirSync(path.join(TEKTON_DIR, "tasks")).map((f) => f.replace(/\.yaml$/, "")),
-            ...COMPILE_TOOLS.map((t) => `compile-${t.tool}`)].sort();
+            ...builtTasks().map((b) => b.task.metadata.name)].sort();
         const tasks = ofKind(objs, "Task");
         assert.deepEqual(tasks.map((t) => t.metadata.name).sort(), files);
         for (const t of tasks) assert.equal(t.metadata.namespace, "tekton-dag");
