@@ -5,13 +5,14 @@
  * shape) is written once here; a backend adds its image, its own params and env, and its script.
  */
 import { EnvVar, paramEnv, resultPath, scriptTask, SHARED_WORKSPACE_ENV, TaskParam } from "./scriptTask";
+import { InterceptBackend } from "./config";
 import { KubeObject } from "./tektonSources";
 
-export interface InterceptBackend {
+export interface DeployTaskRow {
     /** The Task's name. */
     task: string;
-    /** The catalog tag naming the backend. */
-    tag: string;
+    /** The backend (lib/config.ts's names), also the catalog tag naming it. */
+    tag: InterceptBackend;
     displayName: string;
     platforms: string;
     /** Said before the common description. */
@@ -43,7 +44,7 @@ const MIRRORD_IMAGE: TaskParam = {
     description: "The tekton-dag-build-mirrord image (mirrord, kubectl, jq, socat, bash); runs this task's step and the proxy pods.",
 };
 
-export const INTERCEPT_BACKENDS: readonly InterceptBackend[] = [
+export const DEPLOY_TASKS: readonly DeployTaskRow[] = [
     {
         task: "deploy-stack-intercepts", tag: "telepresence", displayName: "Deploy PR pods behind Telepresence intercepts",
         platforms: "linux/amd64", lead: "The default intercept backend. ", proxy: "Telepresence",
@@ -87,7 +88,7 @@ export const INTERCEPT_BACKENDS: readonly InterceptBackend[] = [
 ];
 
 /** The params the pipelines pass either backend; each reaches the script as env (paramEnv). */
-function commonParams(b: InterceptBackend): TaskParam[] {
+function commonParams(b: DeployTaskRow): TaskParam[] {
     return [
         { name: "stack-json", description: "The resolved stack graph (stack.json), inline or as @<path>@sha256:<digest> relative to the " +
             "shared workspace (resolve-stack's result); a file that no longer matches its digest fails the task." },
@@ -116,7 +117,7 @@ function commonParams(b: InterceptBackend): TaskParam[] {
 }
 
 /** The deploy Task of one intercept backend. */
-export function deployTask(b: InterceptBackend): KubeObject {
+export function deployTask(b: DeployTaskRow): KubeObject {
     const common = commonParams(b);
     return scriptTask({
         name: b.task,

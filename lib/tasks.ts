@@ -3,7 +3,7 @@
  * a shape and a table (issue 19), each family in its own module.
  */
 import { COMPILE_TOOLS, compileTask } from "./compileTasks";
-import { deployTask, INTERCEPT_BACKENDS } from "./deployTasks";
+import { deployTask, DEPLOY_TASKS } from "./deployTasks";
 import { KubeObject, readFolder } from "./tektonSources";
 import { ROUTING_CHECKS, validateTask } from "./validateTasks";
 
@@ -12,7 +12,7 @@ export function builtTasks(): Array<{ task: KubeObject; builtBy: string }> {
     return [
         ...COMPILE_TOOLS.map((t) => ({ task: compileTask(t), builtBy: "lib/compileTasks.ts from its table of tools" })),
         ...ROUTING_CHECKS.map((c) => ({ task: validateTask(c), builtBy: "lib/validateTasks.ts from its table of routing checks" })),
-        ...INTERCEPT_BACKENDS.map((b) => ({ task: deployTask(b), builtBy: "lib/deployTasks.ts from its table of intercept backends" })),
+        ...DEPLOY_TASKS.map((b) => ({ task: deployTask(b), builtBy: "lib/deployTasks.ts from its table of intercept backends" })),
     ];
 }
 

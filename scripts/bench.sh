@@ -15,20 +15,25 @@
 #   - the test command's own stages (scripts/test.sh times each one): from its last run, which
 #     .bench/test-stages.tsv records, or measured now with --test-stages (runs the whole test command first;
 #     it starts and stops a control plane of its own, so it runs before this bench's rows).
+# With --readme, the figures also replace the table of README.md's "How fast" section (between its bench
+# markers), so the README shows the latest measured figures, not figures typed by hand.
 # Without a complete Pulumi engine (bash scripts/pulumi-engine.sh --check) the pulumi rows say so.
 # Whatever it creates it deletes again; the cluster must hold none of the local stack's objects at the start.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-case "${1:-}" in
-    "") ;;
-    --test-stages)
-        echo "bench: running the test command (bash scripts/test.sh) to time its stages" >&2
-        # Its own control plane has its own state dir, so the one this bench measures is left alone.
-        TEKTON_DAG_CLUSTER_DIR=$(mktemp -d) bash scripts/test.sh >&2 || echo "bench: the test command failed; its stage times are still shown" >&2
-        ;;
-    *) echo "bench: unknown argument '$1' (allowed: --test-stages)" >&2; exit 2 ;;
-esac
+readme=false
+for arg in "$@"; do
+    case "$arg" in
+        --test-stages)
+            echo "bench: running the test command (bash scripts/test.sh) to time its stages" >&2
+            # Its own control plane has its own state dir, so the one this bench measures is left alone.
+            TEKTON_DAG_CLUSTER_DIR=$(mktemp -d) bash scripts/test.sh >&2 || echo "bench: the test command failed; its stage times are still shown" >&2
+            ;;
+        --readme) readme=true ;;
+        *) echo "bench: unknown argument '$arg' (allowed: --test-stages, --readme)" >&2; exit 2 ;;
+    esac
+done
 eval "$(bash scripts/cluster.sh env)" || exit 1
 bash scripts/cluster.sh status >/dev/null || { echo "bench: the local cluster does not answer; run 'bash scripts/cluster.sh start'" >&2; exit 1; }
 if [ -n "$(kubectl get serviceaccounts,roles,rolebindings,cronjobs -A -l app.kubernetes.io/part-of=tekton-dag -o name)" ]; then
@@ -148,6 +153,30 @@ if [ -n "${figures[pulumi-preview-noop]:-}" ]; then
     row "  warm bash scripts/render.sh (goal <= 5 s)" "${figures[render-warm]} s"
 else
     echo "  not measured: no complete Pulumi engine"
+fi
+
+if $readme; then
+    [ -n "${figures[render-warm]:-}" ] || { echo "bench: --readme needs the pulumi figures (no complete Pulumi engine)" >&2; exit 1; }
+    table=$work/readme-table
+    {
+        echo "Measured by \`bash scripts/bench.sh --readme\` on $(head -1 .bench/bench.tsv | sed 's/^# //') (.bench/bench.tsv):"
+        echo ""
+        echo "| what | seconds | against | goal |"
+        echo "|---|---:|---:|---:|"
+        echo "| \`kubectl apply --server-side\` of the local stack's $objects objects, create / no change | ${figures[kubectl-ssa-create]} / ${figures[kubectl-ssa-noop]} | | |"
+        echo "| \`pulumi up\`, fresh state, policy pack on (preview, then update) | ${figures[pulumi-up-fresh]} | $(ratio pulumi-up-fresh kubectl-ssa-create) kubectl create | 5x |"
+        echo "| \`pulumi preview\`, no change, policy pack on | ${figures[pulumi-preview-noop]} | $(ratio pulumi-preview-noop kubectl-ssa-noop) kubectl no change | 3x |"
+        echo "| \`pulumi up\`, no change, policy pack on | ${figures[pulumi-up-noop]} | $(ratio pulumi-up-noop kubectl-ssa-noop) kubectl no change | |"
+        echo "| \`bash scripts/render.sh\`, warm (the main job above) | ${figures[render-warm]} | | 5 s |"
+    } >"$table"
+    awk -v table="$table" '
+        /^<!-- bench:end -->/ { while ((getline line < table) > 0) print line; print ""; skip = 0 }
+        !skip { print }
+        /^<!-- bench:begin / { print ""; skip = 1 }
+    ' README.md >"$work/README.md"
+    grep -q '^<!-- bench:begin ' README.md || { echo "bench: README.md has no <!-- bench:begin --> marker" >&2; exit 1; }
+    cp "$work/README.md" README.md
+    echo "bench: README.md's figures updated"
 fi
 if [ -f .bench/test-stages.tsv ]; then
     echo "the test command's stages, $(head -1 .bench/test-stages.tsv | sed 's/^# //'):"

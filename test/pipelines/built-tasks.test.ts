@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { builtTasks, readTasks } from "../../lib/tasks";
-import { INTERCEPT_BACKENDS } from "../../lib/deployTasks";
+import { DEPLOY_TASKS } from "../../lib/deployTasks";
 import { ROUTING_CHECKS } from "../../lib/validateTasks";
 import { readFolder } from "../../lib/tektonSources";
 import { SCRIPTS } from "../support/repo";
@@ -37,10 +37,10 @@ describe("Tasks built in code", () => {
         assert.deepEqual(ROUTING_CHECKS.map((c) => c.mode).sort(), allowed[1].split(", ").sort());
     });
 
-    for (const b of INTERCEPT_BACKENDS) {
+    for (const b of DEPLOY_TASKS) {
         it(`${b.task}: its script reads every env var of the backend's own part, and the other backend's script none`, () => {
             const own = fs.readFileSync(path.join(SCRIPTS, b.script), "utf8");
-            const others = INTERCEPT_BACKENDS.filter((o) => o !== b).map((o) => fs.readFileSync(path.join(SCRIPTS, o.script), "utf8"));
+            const others = DEPLOY_TASKS.filter((o) => o !== b).map((o) => fs.readFileSync(path.join(SCRIPTS, o.script), "utf8"));
             for (const e of b.env) {
                 const read = new RegExp(`\\$\\{?${e.name}\\b`);
                 assert.match(own, read, `${b.script} reads ${e.name}`);
