@@ -11,7 +11,7 @@
  *   up        a preview with the policy pack first, then the update only if the preview passed: a stack the
  *             pack rejects changes nothing (no manifest written, nothing applied to a cluster). A --fresh
  *             up of a stack that renders to files (renderYamlToDirectory) is one update into a staging
- *             directory instead, put in place of the output only when the update passed the pack
+ *             directory instead, whose 0-crd/ and 1-manifest/ replace the output's only when the update passed
  *   destroy   deletes every resource of the stack
  *
  * Options:
@@ -238,9 +238,13 @@ function logOutputs(outputs: OutputMap): void {
     log(`outputs: ${JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value])))}`);
 }
 
+/** The folders the kubernetes provider writes under renderYamlToDirectory: CRDs first, then the rest. */
+const RENDER_FOLDERS = ["0-crd", "1-manifest"];
+
 /**
- * Where a fresh render's update writes: a directory beside the output (so the final rename stays on one
- * filesystem), put in place of the output by commit(). Undefined when the stack applies to a cluster.
+ * Where a fresh render's update writes: a directory beside the output (so the final renames stay on one
+ * filesystem). commit() replaces the output's provider folders with the staged ones; anything else in the
+ * output directory is left alone, as the provider itself would. Undefined when the stack applies to a cluster.
  */
 function stagedRender(dir: string): { dir: string; staging: string; commit: () => void } | undefined {
     if (!dir) return undefined;
@@ -250,9 +254,13 @@ function stagedRender(dir: string): { dir: string; staging: string; commit: () =
         dir,
         staging,
         commit: () => {
-            fs.rmSync(dir, { recursive: true, force: true });
-            // An update that wrote nothing (no objects) leaves no staging directory: the output is then empty too.
-            if (fs.existsSync(staging)) fs.renameSync(staging, dir);
+            fs.mkdirSync(dir, { recursive: true });
+            for (const folder of RENDER_FOLDERS) {
+                fs.rmSync(path.join(dir, folder), { recursive: true, force: true });
+                // A folder the update did not write (no CRDs, say) is then absent from the output too.
+                if (fs.existsSync(path.join(staging, folder))) fs.renameSync(path.join(staging, folder), path.join(dir, folder));
+            }
+            fs.rmSync(staging, { recursive: true, force: true });
         },
     };
 }

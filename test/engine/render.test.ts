@@ -29,6 +29,9 @@ describe("the render stack through the real Pulumi engine (scripts/pulumi-run.ts
     before(async () => {
         tmp = tmpDir("engine-render");
         // --fresh, as scripts/render.sh runs it: one update into a staging directory (no separate preview).
+        fs.mkdirSync(path.join(tmp, "manifests", "1-manifest"), { recursive: true });
+        fs.writeFileSync(path.join(tmp, "manifests", "1-manifest", "stale.yaml"), "kind: Stale\n");
+        fs.writeFileSync(path.join(tmp, "manifests", "NOTES.txt"), "not the provider's\n");
         run = await pulumiRun(["up", "--stack", "render", "--fresh", "--state", path.join(tmp, "state"), "--set", `renderYamlToDirectory=${path.join(tmp, "manifests")}`]);
         written = fs.existsSync(path.join(tmp, "manifests")) ? readManifests(path.join(tmp, "manifests")) : [];
     });
@@ -42,6 +45,11 @@ describe("the render stack through the real Pulumi engine (scripts/pulumi-run.ts
         assert.match(run.out, /up of stack render done/);
         assert.doesNotMatch(run.out, /\[mandatory\]/);
         assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes("staging")), [], "no staging directory left");
+    });
+
+    it("replaces the provider's folders of an earlier render (a stale object goes) and leaves other files alone", () => {
+        assert.ok(!fs.existsSync(path.join(tmp, "manifests", "1-manifest", "stale.yaml")), "the earlier render's object is gone");
+        assert.equal(fs.readFileSync(path.join(tmp, "manifests", "NOTES.txt"), "utf8"), "not the provider's\n");
     });
 
     it("runs the policy pack once, in the update, and it passes", () => {
