@@ -289,7 +289,8 @@ export function canI(account: Account, verb: string, resource: string, namespace
 }
 
 export async function waitCan(account: Account, verb: string, resource: string, namespace: string, want: boolean): Promise<void> {
-    const deadline = Date.now() + 10_000;
+    // A deadline only for the failure message: the wait itself is on the answer changing.
+    const deadline = Date.now() + 60_000;
     while (canI(account, verb, resource, namespace) !== want) {
         if (Date.now() > deadline) throw new Error(`RBAC did not settle: can ${account.name} ${verb} ${resource} in ${namespace} should be ${want}`);
         await sleep(100);
@@ -297,6 +298,23 @@ export async function waitCan(account: Account, verb: string, resource: string, 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A line a running script will print: hand `onLine` to runScriptAs, then `await waitFor(run)` before acting
+ * on what the line says (e.g. release a Lease only once the script is waiting on it). The wait is on the
+ * line itself, never on the script being slower than a sleep; a script that ends without printing it fails
+ * the wait, naming the pattern.
+ */
+export function awaitedLine(pattern: RegExp): { onLine: (line: string) => void; waitFor: (run: Promise<ScriptRun>) => Promise<string> } {
+    let resolve!: (line: string) => void;
+    const seen = new Promise<string>((r) => { resolve = r; });
+    return {
+        onLine: (line) => { if (pattern.test(line)) resolve(line); },
+        waitFor: (run) => Promise.race([seen, run.then((r) => {
+            throw new Error(`${r.script} ended (status ${r.status}) without printing a line matching ${pattern}:\n${r.stderr}`);
+        })]),
+    };
+}
 
 /**
  * Returns once the API server's clock (creationTimestamp: whole seconds) has moved past `after`'s, as probe

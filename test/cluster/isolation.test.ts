@@ -5,15 +5,16 @@
 import { strict as assert } from "node:assert";
 import { auditMark, auditSince } from "./audit";
 import {
-    APPS, cleanupEnv, deployEnv, getJson, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, runObjects, runScriptAs, ScriptRun, sleep, STEP_MARKER, sweepEnv,
+    APPS, awaitedLine, cleanupEnv, deployEnv, getJson, kubectlOk, newRun, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, runObjects, runScriptAs, ScriptRun, STEP_MARKER, sweepEnv,
 } from "./harness";
 import { deploySuite, ProxyPods } from "./standins";
 import { rng } from "../support/rng";
 
 let proxies: ProxyPods;
 
-const deploy = (run: Run, apps: string[], extra: Record<string, string> = {}, killAfterStep?: number, backend = "mirrord") =>
-    runScriptAs(backend === "mirrord" ? "deploy-intercept-mirrord.sh" : "deploy-stack-intercepts.sh", deployEnv(run, apps, extra), PIPELINE_SA, { killAfterStep });
+const deploy = (run: Run, apps: string[], extra: Record<string, string> = {}, killAfterStep?: number, backend = "mirrord",
+    onLine?: (line: string) => void) =>
+    runScriptAs(backend === "mirrord" ? "deploy-intercept-mirrord.sh" : "deploy-stack-intercepts.sh", deployEnv(run, apps, extra), PIPELINE_SA, { killAfterStep, onLine });
 const cleanup = (run: Run, killAfterStep?: number) => runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA, { killAfterStep });
 const sweep = (extra: Record<string, string> = {}) => runScriptAs("sweep-orphans.sh", sweepEnv(extra), PIPELINE_SA);
 const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
@@ -40,8 +41,9 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         const a = newRun("first");
         const b = newRun("second");
         ok(await deploy(a, ["demo-fe"]));
-        const second = deploy(b, ["demo-fe"], { LEASE_WAIT_SECONDS: "60" });
-        await sleep(3000);
+        const waiting = awaitedLine(/waiting for lease staging\/tekton-dag-intercept-demo-fe/);
+        const second = deploy(b, ["demo-fe"], { LEASE_WAIT_SECONDS: "120" }, undefined, "mirrord", waiting.onLine);
+        await waiting.waitFor(second);
         ok(await cleanup(a));
         const r = await second;
         ok(r);
@@ -112,6 +114,7 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         const live = livePipelineRun("live");
         ok(await deploy(live, ["demo-api"]));
         const liveBefore = runObjects(live.id);
+        const mark = auditMark();
         const run = newRun("orphan");
         const d = await deploy(run, ["demo-fe"], {}, 5);
         assert.equal(d.signal, "SIGKILL");
@@ -122,7 +125,15 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         ok(s);
         assert.match(s.stderr, new RegExp(`removing run ${run.id} in staging \\(PipelineRun no longer exists\\)`));
         assert.equal(runObjects(run.id).size, 0);
-        assert.deepEqual([...runObjects(live.id)].sort(), [...liveBefore].sort());
+        // The live run keeps the same objects (same uids: none deleted and made again). Their resourceVersions
+        // may move (the stand-in pods' status); what must not happen is a write by the orphan's deploy, its
+        // cleanup or the sweep, which the audit log would show.
+        const uids = (m: ReturnType<typeof runObjects>) => [...m].map(([k, o]) => `${k} ${o.uid}`).sort();
+        assert.deepEqual(uids(runObjects(live.id)), uids(liveBefore));
+        const liveNames = new Set([...liveBefore.keys()].map((k) => k.split("/")[1]));
+        const others = new Set([d.tokenId, c.tokenId, s.tokenId]);
+        const writes = auditSince(mark).filter((e) => e.tokenId && others.has(e.tokenId) && liveNames.has(e.name) && !["get", "list", "watch"].includes(e.verb));
+        assert.deepEqual(writes, [], "the orphan's scripts or the sweep wrote to the live run's objects");
         ok(await cleanup(live));
     });
 

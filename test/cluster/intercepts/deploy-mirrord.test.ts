@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-    apply, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, Rule, Run, RunOptions, runScriptAs, ScriptRun, TARGET_NS, installRbac,
+    apply, awaitedLine, kubectlOk, newRun, PIPELINE_SA, purgeRunObjects, Rule, Run, RunOptions, runScriptAs, ScriptRun, TARGET_NS, installRbac,
 } from "../harness";
 import { ProxyPods } from "../standins";
 import {
@@ -244,13 +244,6 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
     });
 
     describe("a one-holder Lease of the earlier design, held by another run (counts as an exclusive holder)", () => {
-        /** A deploy started now, with the lines it logs while waiting. */
-        const watched = (run: Run, env: Record<string, string>, apps: AppSpec[]) => {
-            const waits: string[] = [];
-            const done = deploy(run, env, apps, { recorded: VERIFY, onLine: (l) => { if (/waiting for lease/.test(l)) waits.push(l); } });
-            return { waits, done };
-        };
-        const waitWaiting = async (waits: string[]) => { while (waits.length === 0) await new Promise((r) => setTimeout(r, 100)); };
         const holder = newRun("stack-pr-test-other-7");
         const labels = { "tekton-dag.io/run": holder.id, "tekton-dag.io/pipeline-run": "stack-pr-test-other-7" };
         afterEach(() => purgeRunObjects());
@@ -270,10 +263,11 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
         it("proceeds once the other run releases it", async () => {
             foreignLease(API.name, holder.id, labels);
             const run = newRun("md");
-            const deploying = watched(run, { LEASE_WAIT_SECONDS: "120", POLL_INTERVAL_SECONDS: "1" }, [API]);
-            await waitWaiting(deploying.waits);
+            const waiting = awaitedLine(/waiting for lease/);
+            const deploying = deploy(run, { LEASE_WAIT_SECONDS: "120", POLL_INTERVAL_SECONDS: "1" }, [API], { recorded: VERIFY, onLine: waiting.onLine });
+            await waiting.waitFor(deploying);
             kubectlOk(["delete", "lease", "tekton-dag-intercept-md-api", "-n", TARGET_NS]);
-            const r = await deploying.done;
+            const r = await deploying;
             ok(r);
             assert.match(r.stderr, /waiting for lease staging\/tekton-dag-intercept-md-api/);
             one(run, "pods", API.name, "pr-pod");

@@ -131,7 +131,7 @@ export function jobPods(job: Made): any[] {
 
 /** Waits until the Job controller has made the Job's pod (so a foreground delete has something to wait for). */
 export async function waitJobPod(job: Made): Promise<void> {
-    for (let i = 0; i < 100 && jobPods(job).length === 0; i++) await sleep(100);
+    for (let i = 0; i < 600 && jobPods(job).length === 0; i++) await sleep(100);
     assert.ok(jobPods(job).length > 0, `the Job controller made no pod for ${job.name}`);
 }
 

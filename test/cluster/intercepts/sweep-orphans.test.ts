@@ -26,9 +26,10 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
     const removed = (r: ScriptRun) => Number(/sweep done: (\d+) run\(s\) removed/.exec(r.stderr)?.[1]);
 
     // Ages come from the API server's creationTimestamps (whole seconds): objects made GAP seconds apart,
-    // thresholds set between them with SLACK seconds to spare for the sweep's own run time on a busy machine.
-    const GAP = 8;
-    const SLACK = 6;
+    // thresholds set between them with SLACK seconds to spare for the sweep's own run time on a busy machine
+    // (it reads its clock after listing the runs and objects; GAP - 1 > SLACK keeps the old ones old).
+    const GAP = 14;
+    const SLACK = 12;
 
     it("removes only the objects of runs that no longer exist or are too old, by their run label, and logs them", async () => {
         const liveOld = pipelineRun({ state: "running" });
