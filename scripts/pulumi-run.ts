@@ -39,13 +39,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { LocalWorkspace, OutputMap, PulumiCommand } from "@pulumi/pulumi/automation";
+import type { OutputMap } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "./runner/engine";
+import { inlineUpdate } from "./runner/inlineUpdate";
 import { compiledPolicyPack } from "./runner/policyPack";
 import { lockStack } from "./runner/stackLock";
 import { prepareWorkDir } from "./runner/workDir";
-import { tektonDagProgram } from "../program";
 import { REPO_ROOT } from "../lib/tektonSources";
 
 const OPERATIONS = ["preview", "up", "destroy"] as const;
@@ -172,7 +172,13 @@ async function main(args: Args): Promise<void> {
     prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides });
     fs.mkdirSync(path.join(state, "backend"), { recursive: true });
 
-    const engine = provideEngine();
+    // The engine check runs in its own process while this one loads the SDKs and the program (most of a
+    // second each, warm); both are imported here rather than at the top for that reason.
+    const enginePromise = provideEngine();
+    enginePromise.catch(() => undefined); // handled at its await below, not an unhandled rejection meanwhile
+    const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation");
+    const { tektonDagProgram } = await import("../program");
+    const engine = await enginePromise;
     // Plugins are found through the CLI's PATH, which it inherits from this process.
     Object.assign(process.env, engine.env);
     const backend = process.env.PULUMI_BACKEND_URL || `file://${path.join(state, "backend")}`;
@@ -212,16 +218,23 @@ async function main(args: Args): Promise<void> {
         // One operation instead of preview + up: the update writes only into the staging directory, and that
         // becomes the output only when the whole update passed the pack, so a rejected stack writes nothing.
         log(`fresh render: one update into ${path.relative(process.cwd(), render.staging)}, moved to ${path.relative(process.cwd(), render.dir)} when it passes`);
-        let res;
+        let summary = "";
         try {
-            res = await stack.up({ ...common, ...policyOpts });
+            const policyArgs = [...(policy.policyPacks ?? []).flatMap((p) => ["--policy-pack", p]),
+                ...(policy.policyPackConfigs ?? []).flatMap((c) => ["--policy-pack-config", c])];
+            const direct = await inlineUpdate({ stack, program: inline.program, pulumiCommand, workDir, envVars,
+                args: [...policyArgs, "--color", "never", "--suppress-progress"], onOutput: common.onOutput, onError: common.onError, log });
+            if (!direct) {
+                const res = await stack.up({ ...common, ...policyOpts });
+                summary = `: ${JSON.stringify(res.summary.resourceChanges ?? {})}`;
+                logOutputs(res.outputs);
+            }
         } catch (err) {
             fs.rmSync(render.staging, { recursive: true, force: true });
             throw err;
         }
         render.commit();
-        log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
-        logOutputs(res.outputs);
+        log(`up of stack ${args.stack} done in ${took()}${summary || " (changes and outputs: the engine's lines above)"}`);
         return;
     }
     // Automation's up runs `pulumi up --skip-preview`, which creates resources before stack policies run;
