@@ -5,6 +5,7 @@ export interface CompileOptions {
     out: string;
     files: string[];
     finish?: (tmpDir: string) => void;
+    hash?: string;
     what?: string;
     log?: (line: string) => void;
 }

@@ -52,12 +52,12 @@ function isBuilt(dir, hash) {
  *   out       where the build lands (replaced when stale)
  *   files     the inputs whose change makes a build stale
  *   finish    optional (tmpDir) => void, to add files to the build before it is put in place
+ *   hash      optional: sourceHash(root, files), when the caller has computed it already
  *   what      what is compiled, for the log and errors (default: the tsconfig's path)
  *   log       optional line logger (a build takes seconds: say so)
  * Returns out.
  */
-function compileOnce({ root, tsconfig, out, files, finish, what = path.join(root, tsconfig), log = () => undefined }) {
-    const hash = sourceHash(root, files);
+function compileOnce({ root, tsconfig, out, files, finish, hash = sourceHash(root, files), what = path.join(root, tsconfig), log = () => undefined }) {
     if (isBuilt(out, hash)) return out;
     const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
     if (!fs.existsSync(tsc)) {
@@ -100,7 +100,7 @@ function repoBuild(log) {
     const files = repoSources();
     const hash = sourceHash(REPO, files);
     const base = path.join(REPO, ".build");
-    const out = compileOnce({ root: REPO, tsconfig: "tsconfig.build.json", out: path.join(base, hash.slice(0, 16)), files, what: "the program and its scripts", log });
+    const out = compileOnce({ root: REPO, tsconfig: "tsconfig.build.json", out: path.join(base, hash.slice(0, 16)), files, hash, what: "the program and its scripts", log });
     // Builds of older sources: a process started before the change may still run from one, so only old ones go.
     for (const e of fs.readdirSync(base, { withFileTypes: true })) {
         const p = path.join(base, e.name);

@@ -20,6 +20,21 @@ const sweep = (extra: Record<string, string> = {}) => runScriptAs("sweep-orphans
 const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
 const steps = (r: ScriptRun) => r.stderr.split("\n").filter((l) => STEP_MARKER.test(l));
 
+/** Each object as "Kind/name uid": the same list means the same objects, none deleted and made again. */
+const identities = (objects: Map<string, { uid: string }>) => [...objects].map(([k, o]) => `${k} ${o.uid}`).sort();
+
+/**
+ * The writes (any verb but get, list, watch) the audit log shows since `mark` by the given script runs'
+ * tokens to objects of these names. Resource versions cannot tell: controllers move them (the stand-in pods'
+ * and the agent Job's status).
+ */
+function writesBy(mark: number, runs: ScriptRun[], objects: Map<string, unknown>) {
+    const tokens = new Set(runs.map((r) => r.tokenId));
+    assert.ok(runs.every((r) => r.tokenId), "each script ran with a token of its own");
+    const names = new Set([...objects.keys()].map((k) => k.split("/")[1]));
+    return auditSince(mark).filter((e) => e.tokenId && tokens.has(e.tokenId) && names.has(e.name) && !["get", "list", "watch"].includes(e.verb));
+}
+
 /** A PipelineRun object (no Tekton controller runs): its uid is the run id the scripts label with. */
 function livePipelineRun(label: string): Run {
     const name = `${label}-${Math.random().toString(36).slice(2, 8)}`;
@@ -93,14 +108,8 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         const cleaned = await cleanup(a);
         ok(cleaned);
         assert.equal(runObjects(a.id).size, 0);
-        // Same objects (uids); their resourceVersions may move (controllers update the stand-in pods' and the
-        // agent Job's status), so what is checked is that the cleanup wrote none of them.
-        const uids = (m: Map<string, { uid: string }>) => [...m].map(([k, o]) => `${k} ${o.uid}`).sort();
-        assert.deepEqual(uids(others()), uids(before));
-        const names = new Set([...before.keys()].map((k) => k.split("/")[1]));
-        assert.ok(cleaned.tokenId, "the cleanup ran with a token of its own");
-        const writes = auditSince(mark).filter((e) => e.tokenId === cleaned.tokenId && names.has(e.name) && !["get", "list", "watch"].includes(e.verb));
-        assert.deepEqual(writes, [], "the cleanup of run a wrote to run b's or c's objects");
+        assert.deepEqual(identities(others()), identities(before));
+        assert.deepEqual(writesBy(mark, [cleaned], before), [], "the cleanup of run a wrote to run b's or c's objects");
         assert.deepEqual(locks(), locksBefore, "the other apps' locks were not written");
     });
 
@@ -136,16 +145,8 @@ describe("cluster: isolation, concurrency and faults on a real API server (proxy
         ok(s);
         assert.match(s.stderr, new RegExp(`removing run ${run.id} in staging \\(PipelineRun no longer exists\\)`));
         assert.equal(runObjects(run.id).size, 0);
-        // The live run keeps the same objects (same uids: none deleted and made again). Their resourceVersions
-        // may move (the stand-in pods' status); what must not happen is a write by the orphan's deploy, its
-        // cleanup or the sweep, which the audit log would show.
-        const uids = (m: ReturnType<typeof runObjects>) => [...m].map(([k, o]) => `${k} ${o.uid}`).sort();
-        assert.deepEqual(uids(runObjects(live.id)), uids(liveBefore));
-        const liveNames = new Set([...liveBefore.keys()].map((k) => k.split("/")[1]));
-        const others = new Set([d.tokenId, c.tokenId, s.tokenId]);
-        assert.ok(d.tokenId && c.tokenId && s.tokenId, "each script ran with a token of its own");
-        const writes = auditSince(mark).filter((e) => e.tokenId && others.has(e.tokenId) && liveNames.has(e.name) && !["get", "list", "watch"].includes(e.verb));
-        assert.deepEqual(writes, [], "the orphan's scripts or the sweep wrote to the live run's objects");
+        assert.deepEqual(identities(runObjects(live.id)), identities(liveBefore));
+        assert.deepEqual(writesBy(mark, [d, c, s], liveBefore), [], "the orphan's scripts or the sweep wrote to the live run's objects");
         ok(await cleanup(live));
     });
 
