@@ -38,6 +38,7 @@
 # Printed by --print-env (and exported when sourced):
 #   PATH                                               the engine's directories first
 #   TEKTON_DAG_PULUMI                                  the CLI's path
+#   TEKTON_DAG_PULUMI_VERSION                          its version (checked above: the one package.json pins)
 #   PULUMI_SKIP_UPDATE_CHECK=true                      no version check against the internet
 #   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true   (unless TEKTON_DAG_PULUMI_DOWNLOAD=1)
 #
@@ -185,6 +186,7 @@ _tdpe_main() {
     local -a env_lines=(
         "PATH=$path_prefix$PATH"
         "TEKTON_DAG_PULUMI=$cli"
+        "TEKTON_DAG_PULUMI_VERSION=$pulumi_version"
         "PULUMI_SKIP_UPDATE_CHECK=true"
     )
     [ "$download" = 1 ] || env_lines+=("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true")

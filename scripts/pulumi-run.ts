@@ -1,15 +1,16 @@
 /**
  * pulumi-run: preview, up or destroy any stack of this project with the real Pulumi engine, no Pulumi
  * installation needed (scripts/pulumi-engine.sh provides one, building it the first time). The program runs
- * inline through the Automation API and is the same function index.ts runs (program.ts), so a
- * stack behaves here exactly as under `pulumi up` with an installed Pulumi.
+ * inline, hosted in this process as the Automation API hosts one (scripts/runner/inlineOperation.ts), and is
+ * the same function index.ts runs (program.ts), so a stack behaves here exactly as under `pulumi up` with an
+ * installed Pulumi. Each operation is one run of the CLI.
  *
  *   npm run -s pulumi-run -- <preview|up|destroy> --stack NAME [options]
  *   (= node scripts/compiled.js scripts/pulumi-run.ts ...: compiled ahead of time, not under ts-node)
  *
  *   preview   what would change; fails on a mandatory policy violation
- *   up        a preview with the policy pack first, then the update only if the preview passed: a stack the
- *             pack rejects changes nothing (no manifest written, nothing applied to a cluster). A --fresh
+ *   up        the CLI's up with its own preview first (policy pack on), then the update only if the preview
+ *             passed: a stack the pack rejects changes nothing (no manifest written, nothing applied). A --fresh
  *             up of a stack that renders to files (renderYamlToDirectory) is one update into a staging
  *             directory instead, whose 0-crd/ and 1-manifest/ replace the output's only when the update passed
  *   destroy   deletes every resource of the stack
@@ -42,7 +43,8 @@ import * as YAML from "yaml";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "./runner/engine";
-import { inlineUpdate } from "./runner/inlineUpdate";
+import { ensureStack } from "./runner/ensureStack";
+import { inlineOperation, OperationReport } from "./runner/inlineOperation";
 import { compiledPolicyPack } from "./runner/policyPack";
 import { lockStack } from "./runner/stackLock";
 import { prepareWorkDir } from "./runner/workDir";
@@ -142,9 +144,9 @@ function log(message: string): void {
     console.log(`pulumi-run: ${message}`);
 }
 
-/** The policy pack arguments, or none; a missing pack install is an error, never a silent skip. */
-function policyOptions(args: Args): { policyPacks?: string[]; policyPackConfigs?: string[]; note: string } {
-    if (!args.policy) return { note: "policy pack: off (--no-policy)" };
+/** The policy pack arguments of the CLI, or none; a missing pack install is an error, never a silent skip. */
+function policyOptions(args: Args): { args: string[]; note: string } {
+    if (!args.policy) return { args: [], note: "policy pack: off (--no-policy)" };
     const pack = path.join(REPO_ROOT, "policy");
     if (!fs.existsSync(path.join(pack, "node_modules", "@pulumi", "policy"))) {
         throw new Error(`the policy pack's dependencies are not installed; run: npm ci --prefix ${path.relative(process.cwd(), pack) || "."} (or pass --no-policy)`);
@@ -153,8 +155,7 @@ function policyOptions(args: Args): { policyPacks?: string[]; policyPackConfigs?
     if (args.policyConfig && !fs.existsSync(config)) throw new Error(`--policy-config ${config}: no such file`);
     const configs = fs.existsSync(config) ? [path.resolve(config)] : [];
     return {
-        policyPacks: [compiledPolicyPack(pack, log)],
-        policyPackConfigs: configs,
+        args: ["--policy-pack", compiledPolicyPack(pack, log), ...configs.flatMap((c) => ["--policy-pack-config", c])],
         note: `policy pack: policy/ (compiled to policy/bin)${configs.length ? ` with ${path.relative(REPO_ROOT, configs[0])}` : ""}`,
     };
 }
@@ -162,7 +163,7 @@ function policyOptions(args: Args): { policyPacks?: string[]; policyPackConfigs?
 async function main(args: Args): Promise<void> {
     const state = path.resolve(args.state ?? path.join(REPO_ROOT, ".pulumi-state", args.stack));
     const stackFile = path.resolve(args.stackFile ?? path.join(REPO_ROOT, `Pulumi.${args.stack}.yaml`));
-    const policy = policyOptions(args);
+    const policy = args.operation === "destroy" ? { args: [], note: "no policy pack (destroy)" } : policyOptions(args);
     const passphrase = localPassphrase(args, stackFile);
     lockStack(args.stack, state, `pulumi-run ${process.argv.slice(2).join(" ")}`);
     if (args.fresh) fs.rmSync(state, { recursive: true, force: true });
@@ -176,7 +177,6 @@ async function main(args: Args): Promise<void> {
     // second each, warm); both are imported here rather than at the top for that reason.
     const enginePromise = provideEngine();
     enginePromise.catch(() => undefined); // handled at its await below, not an unhandled rejection meanwhile
-    const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation");
     const { tektonDagProgram } = await import("../program");
     const engine = await enginePromise;
     // Plugins are found through the CLI's PATH, which it inherits from this process.
@@ -186,64 +186,52 @@ async function main(args: Args): Promise<void> {
     if (passphrase) envVars.PULUMI_CONFIG_PASSPHRASE = passphrase;
     // A fresh render's state is thrown away with its run: checkpoints after each resource would only cost time.
     if (render) envVars.PULUMI_SKIP_CHECKPOINTS = "true";
-    const cliDir = path.dirname(engine.cli);
-    const pulumiCommand = await PulumiCommand.get(path.basename(cliDir) === "bin" ? { root: path.dirname(cliDir) } : {});
 
     log(`${args.operation} of stack ${args.stack} (config ${path.relative(process.cwd(), stackFile) || stackFile}` +
         `${Object.keys(args.overrides).length ? ` + ${Object.keys(args.overrides).map((k) => (k.includes(":") ? k : `${PROJECT}:${k}`)).join(", ")}` : ""}); ` +
-        `pulumi ${pulumiCommand.version} at ${pulumiCommand.command}; state ${backend}; ${policy.note}`);
-
-    // A fresh state holds no stack: create it without first trying to select it.
-    const inline = { stackName: args.stack, projectName: PROJECT, program: async () => tektonDagProgram() };
-    const stack = args.fresh
-        ? await LocalWorkspace.createStack(inline, { workDir, pulumiCommand, envVars })
-        : await LocalWorkspace.createOrSelectStack(inline, { workDir, pulumiCommand, envVars });
+        `pulumi ${engine.version} at ${engine.cli}; state ${backend}; ${policy.note}`);
+    await ensureStack({ cli: engine.cli, stack: args.stack, workDir, envVars, backend });
     streamed = true;
-    const common = {
-        color: "never" as const,
-        suppressProgress: true,
-        onOutput: (out: string) => process.stdout.write(out),
-        onError: (err: string) => process.stderr.write(err),
-    };
     const start = Date.now();
     const took = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
+    const operation = (cliArgs: string[]) => inlineOperation({
+        program: async () => tektonDagProgram(), cli: engine.cli, stack: args.stack, workDir, envVars,
+        args: [...cliArgs, ...policy.args, "--color", "never", "--suppress-progress"],
+        onOutput: (out: string) => process.stdout.write(out),
+        onError: (err: string) => process.stderr.write(err),
+    });
 
     if (args.operation === "destroy") {
-        const res = await stack.destroy(common);
-        log(`destroy of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
+        // No policy pack (see policy above): it judges what a stack would hold, and a destroyed stack holds nothing.
+        const res = await operation(["destroy", "--yes", "--skip-preview"]);
+        log(`destroy of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.changes)}`);
         return;
     }
-    const policyOpts = { policyPacks: policy.policyPacks, policyPackConfigs: policy.policyPackConfigs };
+    if (args.operation === "preview") {
+        const res = await operation(["preview"]);
+        log(`preview of stack ${args.stack} passed in ${took()}: ${JSON.stringify(res.changes)}`);
+        return;
+    }
     if (render) {
-        // One operation instead of preview + up: the update writes only into the staging directory, and that
-        // becomes the output only when the whole update passed the pack, so a rejected stack writes nothing.
+        // One update without a preview: it writes only into the staging directory, and that becomes the output
+        // only when the whole update passed the pack, so a rejected stack writes nothing.
         log(`fresh render: one update into ${path.relative(process.cwd(), render.staging)}, moved to ${path.relative(process.cwd(), render.dir)} when it passes`);
-        let summary = "";
+        let res: OperationReport;
         try {
-            const policyArgs = [...(policy.policyPacks ?? []).flatMap((p) => ["--policy-pack", p]),
-                ...(policy.policyPackConfigs ?? []).flatMap((c) => ["--policy-pack-config", c])];
-            const direct = await inlineUpdate({ stack, program: inline.program, pulumiCommand, workDir, envVars,
-                args: [...policyArgs, "--color", "never", "--suppress-progress"], onOutput: common.onOutput, onError: common.onError, log });
-            if (!direct) {
-                const res = await stack.up({ ...common, ...policyOpts });
-                summary = `: ${JSON.stringify(res.summary.resourceChanges ?? {})}`;
-                logOutputs(res.outputs);
-            }
+            res = await operation(["up", "--yes", "--skip-preview"]);
         } catch (err) {
             fs.rmSync(render.staging, { recursive: true, force: true });
             throw err;
         }
         render.commit();
-        log(`up of stack ${args.stack} done in ${took()}${summary || " (changes and outputs: the engine's lines above)"}`);
+        log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.changes)}`);
+        logOutputs(res.outputs);
         return;
     }
-    // Automation's up runs `pulumi up --skip-preview`, which creates resources before stack policies run;
-    // the preview first stops a stack the pack rejects before anything is written or applied.
-    const preview = await stack.preview({ ...common, ...policyOpts });
-    log(`preview of stack ${args.stack} passed in ${took()}: ${JSON.stringify(preview.changeSummary)}`);
-    if (args.operation === "preview") return;
-    const res = await stack.up({ ...common, ...policyOpts });
-    log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.summary.resourceChanges ?? {})}`);
+    // `up --skip-preview` creates resources before stack policies run. The CLI's up with its own preview
+    // (one process) stops a stack the pack rejects in that preview, before anything is written or applied.
+    const res = await operation(["up", "--yes"]);
+    log(`up of stack ${args.stack} done in ${took()}: ${JSON.stringify(res.changes)}`);
     logOutputs(res.outputs);
 }
 
@@ -288,8 +276,8 @@ try {
     process.exit(2);
 }
 main(parsed).catch((err) => {
-    // Once the engine's output (config errors, policy violations) has been streamed, the Automation API's
-    // error only repeats it.
+    // Once the engine's output (config errors, policy violations) has been streamed, the runner's error only
+    // repeats it.
     const message = String((err as Error).message ?? err).trim();
     const detail = streamed ? "(the engine's output above says why)" : `\n${message}`;
     console.error(`pulumi-run: ${parsed.operation} of stack ${parsed.stack} failed ${detail}`);

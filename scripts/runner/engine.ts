@@ -6,6 +6,8 @@ import { REPO_ROOT } from "../../lib/tektonSources";
 export interface Engine {
     /** Path of the `pulumi` CLI. */
     cli: string;
+    /** Its version (scripts/pulumi-engine.sh checked it: the one package.json pins). */
+    version: string;
     /** Environment for the CLI: PATH with the plugin directories first, PULUMI_* settings. */
     env: Record<string, string>;
 }
@@ -33,8 +35,8 @@ export function provideEngine(): Promise<Engine> {
                 const eq = line.indexOf("=");
                 if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
             }
-            if (!env.TEKTON_DAG_PULUMI) reject(new Error("scripts/pulumi-engine.sh printed no TEKTON_DAG_PULUMI"));
-            else resolve({ cli: env.TEKTON_DAG_PULUMI, env });
+            if (!env.TEKTON_DAG_PULUMI || !env.TEKTON_DAG_PULUMI_VERSION) reject(new Error("scripts/pulumi-engine.sh printed no TEKTON_DAG_PULUMI(_VERSION)"));
+            else resolve({ cli: env.TEKTON_DAG_PULUMI, version: env.TEKTON_DAG_PULUMI_VERSION, env });
         });
     });
 }

@@ -1,10 +1,13 @@
 /**
  * The policy pack as the engine runs it: the pack is started in a child process the way the Pulumi CLI
- * starts a Node.js pack (@pulumi/pulumi's run-policy-pack, ts-node with type checking), then asked over
- * gRPC for its policies, configured with policy/config.kind.json and asked to analyze a resource. Both forms
- * the engine may load answer the same: the TypeScript sources (`pulumi --policy-pack policy`) and the
- * compiled policy/bin that scripts/pulumi-run.ts hands the engine (scripts/runner/policyPack.ts).
- * Constructing a PolicyPack in the test process itself would start the server here and exit the process.
+ * starts a Node.js pack, then asked over gRPC for its policies, configured with policy/config.kind.json and
+ * asked to analyze a resource. Every way the pack may be started answers the same: the TypeScript sources
+ * under the Node.js language host (@pulumi/pulumi's run-policy-pack, ts-node with type checking; `pulumi
+ * --policy-pack policy` with an installed Pulumi), and under this repository's engine (the analyzer shim
+ * tools/pulumi-engine/pulumi-analyzer-policy-nodejs) both the compiled policy/bin that scripts/pulumi-run.ts
+ * hands the engine (scripts/runner/policyPack.ts), which the shim loads directly, and the sources, which it
+ * hands to run-policy-pack. Constructing a PolicyPack in the test process itself would start the server
+ * here and exit the process.
  */
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn } from "child_process";
@@ -23,12 +26,16 @@ function load(mod: string): any {
     return require(path.join(MODULES, mod));
 }
 
-const FORMS: [string, () => string][] = [
-    ["policy/index.ts, the TypeScript sources", () => POLICY_DIR],
-    ["policy/bin, compiled by the runner", () => compiledPolicyPack(POLICY_DIR)],
+const RUN_POLICY_PACK = path.join(MODULES, "@pulumi", "pulumi", "cmd", "run-policy-pack");
+const SHIM = path.join(REPO, "tools", "pulumi-engine", "pulumi-analyzer-policy-nodejs");
+/** How the engine starts the pack in each form: the command, run in the pack's directory with "<engine> ." after it. */
+const FORMS: [string, () => string, string[]][] = [
+    ["policy/index.ts, the TypeScript sources, by the Node.js language host", () => POLICY_DIR, [process.execPath, RUN_POLICY_PACK]],
+    ["policy/bin, compiled by the runner, by the analyzer shim", () => compiledPolicyPack(POLICY_DIR), ["sh", SHIM]],
+    ["policy/index.ts, the TypeScript sources, by the analyzer shim", () => POLICY_DIR, ["sh", SHIM]],
 ];
 
-for (const [form, packDir] of FORMS) describe(`policy pack served by the policy runtime (${form})`, function () {
+for (const [form, packDir, [command, ...launcher]] of FORMS) describe(`policy pack served by the policy runtime (${form})`, function () {
     this.timeout(180000);
     let child: ChildProcess | undefined;
     let client: any;
@@ -37,7 +44,7 @@ for (const [form, packDir] of FORMS) describe(`policy pack served by the policy 
 
     before(async function () {
         if (!fs.existsSync(path.join(MODULES, "@pulumi", "policy"))) this.skip(); // npm ci --prefix policy not run
-        child = spawn(process.execPath, [path.join(MODULES, "@pulumi", "pulumi", "cmd", "run-policy-pack"), "127.0.0.1:1", "."], {
+        child = spawn(command, [...launcher, "127.0.0.1:1", "."], {
             cwd: packDir(), stdio: ["ignore", "pipe", "pipe"],
         });
         let stderr = "";
