@@ -44,7 +44,7 @@ import type { OutputMap } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../lib/config";
 import { provideEngine } from "./runner/engine";
 import { ensureStack } from "./runner/ensureStack";
-import { inlineOperation, OperationReport } from "./runner/inlineOperation";
+import { inlineOperation, loadLanguageHost, OperationReport } from "./runner/inlineOperation";
 import { compiledPolicyPack } from "./runner/policyPack";
 import { lockStack } from "./runner/stackLock";
 import { prepareWorkDir } from "./runner/workDir";
@@ -173,11 +173,12 @@ async function main(args: Args): Promise<void> {
     prepareWorkDir({ workDir, stack: args.stack, stackFile, overrides });
     fs.mkdirSync(path.join(state, "backend"), { recursive: true });
 
-    // The engine check runs in its own process while this one loads the SDKs and the program (most of a
-    // second each, warm); both are imported here rather than at the top for that reason.
+    // The engine check runs in its own process while this one loads the part of the SDK that hosts the
+    // program; the program itself, with the rest of the SDKs (most of a second, warm), loads while the CLI
+    // starts: it is imported when the engine asks to run it.
     const enginePromise = provideEngine();
     enginePromise.catch(() => undefined); // handled at its await below, not an unhandled rejection meanwhile
-    const { tektonDagProgram } = await import("../program");
+    const host = loadLanguageHost();
     const engine = await enginePromise;
     // Plugins are found through the CLI's PATH, which it inherits from this process.
     Object.assign(process.env, engine.env);
@@ -195,7 +196,7 @@ async function main(args: Args): Promise<void> {
     const start = Date.now();
     const took = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
     const operation = (cliArgs: string[]) => inlineOperation({
-        program: async () => tektonDagProgram(), cli: engine.cli, stack: args.stack, workDir, envVars,
+        host, program: async () => (await import("../program")).tektonDagProgram(), cli: engine.cli, stack: args.stack, workDir, envVars,
         args: [...cliArgs, ...policy.args, "--color", "never", "--suppress-progress"],
         onOutput: (out: string) => process.stdout.write(out),
         onError: (err: string) => process.stderr.write(err),

@@ -12,11 +12,36 @@ export interface OperationReport {
     outputs: OutputMap;
 }
 
+/** The pieces of the pinned @pulumi/pulumi that host an inline program (see loadLanguageHost). */
+export interface LanguageHost { grpc: any; LanguageServer: any; langrpc: any; channelOptions: any }
+
+/**
+ * Loads the language server of the @pulumi/pulumi this repository pins (automation/server, which the package
+ * does not declare in its types) and the gRPC module the SDK itself loads (the service definitions belong to
+ * that instance). A small part of the SDK: the program, and with it the rest of the SDK, loads while the CLI
+ * starts (the program is imported when the engine asks to run it).
+ */
+export function loadLanguageHost(): LanguageHost {
+    const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+    try {
+        const host: LanguageHost = {
+            grpc: require(require.resolve("@grpc/grpc-js", { paths: [sdk] })),
+            LanguageServer: require(path.join(sdk, "automation", "server")).LanguageServer,
+            langrpc: require(path.join(sdk, "proto", "language_grpc_pb")),
+            channelOptions: require(path.join(sdk, "runtime", "settings")).grpcChannelOptions,
+        };
+        if (typeof host.LanguageServer !== "function" || !host.langrpc.LanguageRuntimeService) throw new Error("unexpected module shape");
+        return host;
+    } catch (err) {
+        const version = JSON.parse(fs.readFileSync(path.join(sdk, "package.json"), "utf8")).version;
+        throw new Error(`@pulumi/pulumi ${version} in ${sdk} has no language server where this runner looks for it ` +
+            `(automation/server, proto/language_grpc_pb: ${(err as Error).message}); the runner is written for the version package.json pins`);
+    }
+}
+
 /**
  * Runs one CLI operation (`preview`, `up --yes`, `up --yes --skip-preview`) of the stack with its program
- * hosted in this process, the way Automation's Stack.preview and Stack.up host an inline program (the
- * language server of the @pulumi/pulumi this repository pins: automation/server, which the package does not
- * declare in its types), but without the CLI calls Automation makes around it: `stack select` before (the
+ * hosted in this process, the way Automation's Stack.preview and Stack.up host an inline program, but without the CLI calls Automation makes around it: `stack select` before (the
  * caller makes sure the stack exists), `stack output` twice and `stack history` after an up. The changes and
  * outputs come from the engine's own event log instead. On two cores that is about a second per operation.
  *
@@ -24,6 +49,7 @@ export interface OperationReport {
  * stack the policy pack rejects fails in that preview, before anything is written or applied.
  */
 export async function inlineOperation(options: {
+    host: LanguageHost;
     program: InlineProgramArgs["program"];
     cli: string;
     stack: string;
@@ -34,20 +60,7 @@ export async function inlineOperation(options: {
     onOutput: (out: string) => void;
     onError: (err: string) => void;
 }): Promise<OperationReport> {
-    const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
-    let grpc: any, LanguageServer: any, langrpc: any, channelOptions: any;
-    try {
-        // The gRPC module the SDK itself loads: the service definitions belong to that instance.
-        grpc = require(require.resolve("@grpc/grpc-js", { paths: [sdk] }));
-        ({ LanguageServer } = require(path.join(sdk, "automation", "server")));
-        langrpc = require(path.join(sdk, "proto", "language_grpc_pb"));
-        channelOptions = require(path.join(sdk, "runtime")).grpcChannelOptions;
-        if (typeof LanguageServer !== "function" || !langrpc.LanguageRuntimeService) throw new Error("unexpected module shape");
-    } catch (err) {
-        const version = JSON.parse(fs.readFileSync(path.join(sdk, "package.json"), "utf8")).version;
-        throw new Error(`@pulumi/pulumi ${version} in ${sdk} has no language server where this runner looks for it ` +
-            `(automation/server, proto/language_grpc_pb: ${(err as Error).message}); the runner is written for the version package.json pins`);
-    }
+    const { grpc, LanguageServer, langrpc, channelOptions } = options.host;
     const server = new grpc.Server({ ...channelOptions });
     const languageServer = new LanguageServer(options.program);
     server.addService(langrpc.LanguageRuntimeService, languageServer);

@@ -6,10 +6,11 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AUDIT_LOG, cluster, kubectlOk, PIPELINES_NS, sleep } from "../cluster/harness";
+import { AUDIT_LOG, cluster, PIPELINES_NS, sleep } from "../cluster/harness";
 import { PR_STOPPER_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../../lib/identities";
 import { APP_REPOS, realPlan, realStepSuite } from "./real-steps";
-import { examples, pipelineRuns, post, prDelivery, repoId, startSink } from "./sink";
+import { examples, post, prDelivery, repoId, startSink } from "./sink";
+import { api } from "./adminApi";
 import { noObjectsOf, succeeded, waitDone } from "./tekton";
 
 const FIRST = "1111111111111111111111111111111111111111";
@@ -18,27 +19,27 @@ const RETESTED = "4444444444444444444444444444444444444444";
 const API = APP_REPOS["demo-api"];
 const FE = APP_REPOS["demo-fe"];
 
-const runsOfPr = (number: number): any[] => pipelineRuns().filter((p) => p.metadata.labels?.["tekton-dag.io/pr"] === String(number))
+const runsOfPr = async (number: number): Promise<any[]> => (await api().list(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/pipelineruns`, `tekton-dag.io/pr=${number}`))
     .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name));
-const ownTaskRuns = (task: string, number: number): any[] => JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", PIPELINES_NS,
-    "-l", `tekton.dev/task=${task},tekton-dag.io/pr=${number}`, "-o", "json"])).items.filter((t: any) => !t.metadata.labels["tekton.dev/pipelineRun"]);
+const ownTaskRuns = async (task: string, number: number): Promise<any[]> => (await api().list(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/taskruns`,
+    `tekton.dev/task=${task},tekton-dag.io/pr=${number}`)).filter((t: any) => !t.metadata.labels["tekton.dev/pipelineRun"]);
 
 /** The step runner's errors: a wait below gives up at once when the runner failed to end a pod. */
 let runnerErrors: string[] = [];
 
 /** Waits until `find` gives something (what the listener or a controller created); returns it. */
-async function until<T>(what: string, find: () => T | undefined, timeoutMs = 600_000): Promise<T> {
+async function until<T>(what: string, find: () => T | undefined | Promise<T | undefined>, timeoutMs = 600_000): Promise<T> {
     for (const end = Date.now() + timeoutMs; ; await sleep(250)) {
         if (runnerErrors.length) throw new Error(`${what}: the step runner failed: ${runnerErrors.join("; ")}`);
-        const found = find();
+        const found = await find();
         if (found) return found;
         if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs / 1000}s`);
     }
 }
 
 /** Waits until the TaskRun (of the listener's own) is done; returns it. */
-const taskRunDone = (task: string, number: number) => until(`${task} of PR ${number} done`, () =>
-    ownTaskRuns(task, number).find((t) => succeeded(t) && succeeded(t).status !== "Unknown"));
+const taskRunDone = (task: string, number: number) => until(`${task} of PR ${number} done`, async () =>
+    (await ownTaskRuns(task, number)).find((t) => succeeded(t) && succeeded(t).status !== "Unknown"));
 
 /** How many times Triggers' cel interceptor has refused a delivery with this filter (its log, one line per refusal). */
 function celRefusals(filterFragment: string): number {
@@ -94,13 +95,13 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
         before(async () => {
             assert.ok((await post(url, prDelivery("opened", API, 61, FIRST))) < 300);
             assert.ok((await post(url, prDelivery("opened", API, 62))) < 300);
-            first = await until("the run of PR 61", () => runsOfPr(61)[0]);
-            other = await until("the run of PR 62", () => runsOfPr(62)[0]);
+            first = await until("the run of PR 61", async () => (await runsOfPr(61))[0]);
+            other = await until("the run of PR 62", async () => (await runsOfPr(62))[0]);
             hold(first.metadata.name);
             hold(other.metadata.name);
             await until("both runs at validation, their intercepts up", () => reached.has(first.metadata.name) && reached.has(other.metadata.name));
             assert.ok((await post(url, prDelivery("synchronize", API, 61, PUSHED))) < 300);
-            second = await until("the push's run of PR 61", () => runsOfPr(61).find((r) => r.metadata.name !== first.metadata.name));
+            second = await until("the push's run of PR 61", async () => (await runsOfPr(61)).find((r) => r.metadata.name !== first.metadata.name));
             // The push's run reports only after the stopped run has ended: the comment's last word is the push's.
             const firstEnded = waitDone(first.metadata.name, suite.runner.errors, 600_000).finally(() => release(first.metadata.name));
             holds.set(second.metadata.name, firstEnded.then(() => undefined));
@@ -111,10 +112,10 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
         });
 
         it("the push's stop-pr-runs TaskRun, as tekton-dag-pr-stopper, stopped the first run and nothing else", async () => {
-            const stops = ownTaskRuns("stop-pr-runs", 61);
+            const stops = await ownTaskRuns("stop-pr-runs", 61);
             const mine = stops.find((t) => t.metadata.labels["tekton-dag.io/delivery"] === second.metadata.labels["tekton-dag.io/delivery"]);
             assert.ok(mine, JSON.stringify(stops.map((t) => t.metadata.labels)));
-            const done61 = await until("the push's stop-pr-runs done", () => ownTaskRuns("stop-pr-runs", 61).find((t) => t.metadata.name === mine.metadata.name && succeeded(t)?.status === "True"));
+            const done61 = await until("the push's stop-pr-runs done", async () => (await ownTaskRuns("stop-pr-runs", 61)).find((t) => t.metadata.name === mine.metadata.name && succeeded(t)?.status === "True"));
             const step = suite.runner.realSteps.find((s) => s.taskRun === done61.metadata.name)!;
             assert.equal(step.serviceAccount, PR_STOPPER_SERVICE_ACCOUNT);
             assert.match(step.stderr, new RegExp(`stopped ${PIPELINES_NS}/${first.metadata.name} \\(superseded by 2222222\\)`));
@@ -161,11 +162,11 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
         let done: any;
         before(async () => {
             assert.ok((await post(url, prDelivery("opened", FE, 63))) < 300);
-            run = await until("the run of PR 63", () => runsOfPr(63)[0]);
+            run = await until("the run of PR 63", async () => (await runsOfPr(63))[0]);
             hold(run.metadata.name);
             await until("the run at validation", () => reached.has(run.metadata.name));
             assert.ok((await post(url, prDelivery("closed", FE, 63))) < 300);
-            await until("the closed delivery's stop-pr-runs", () => ownTaskRuns("stop-pr-runs", 63).find((t) => t.spec.params.some((p: any) => p.name === "reason" && p.value === "closed")));
+            await until("the closed delivery's stop-pr-runs", async () => (await ownTaskRuns("stop-pr-runs", 63)).find((t) => t.spec.params.some((p: any) => p.name === "reason" && p.value === "closed")));
             done = await waitDone(run.metadata.name, suite.runner.errors, 600_000).finally(() => release(run.metadata.name));
         });
 
@@ -175,9 +176,9 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
             const sha = run.spec.params.find((p: any) => p.name === "app-revision").value;
             assert.deepEqual(suite.github.statuses(FE, sha).map((x) => [x.state, x.description]),
                 [["pending", "stack-pr-test: running"], ["error", "stack-pr-test: stopped, the PR was closed"]]);
-            const stops = ownTaskRuns("stop-pr-runs", 63);
-            for (const t of stops) await until(`${t.metadata.name} done`, () => ownTaskRuns("stop-pr-runs", 63).find((x) => x.metadata.name === t.metadata.name && succeeded(x)?.status === "True"));
-            assert.deepEqual(runsOfPr(63).map((r) => r.metadata.name), [run.metadata.name], "the closed delivery started no run");
+            const stops = await ownTaskRuns("stop-pr-runs", 63);
+            for (const t of stops) await until(`${t.metadata.name} done`, async () => (await ownTaskRuns("stop-pr-runs", 63)).find((x) => x.metadata.name === t.metadata.name && succeeded(x)?.status === "True"));
+            assert.deepEqual((await runsOfPr(63)).map((r) => r.metadata.name), [run.metadata.name], "the closed delivery started no run");
             await noObjectsOf(run.metadata.uid);
         });
     });
@@ -187,8 +188,8 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
             const before = celRefusals("== '/retest'");
             assert.ok((await post(url, commentDelivery(FE, 64, "/retest", "CONTRIBUTOR"), { "x-github-event": "issue_comment" })) < 300);
             await until("the refusal in the interceptors' log", () => celRefusals("== '/retest'") > before || undefined);
-            assert.deepEqual(ownTaskRuns("retest-pr", 64), []);
-            assert.deepEqual(runsOfPr(64), []);
+            assert.deepEqual(await ownTaskRuns("retest-pr", 64), []);
+            assert.deepEqual(await runsOfPr(64), []);
         });
 
         it("from a member reruns the PR's head, as GitHub names it, through retest-pr as tekton-dag-retest; the run completes", async () => {
@@ -198,7 +199,7 @@ describe("a PR's lifecycle through the real sink and Tekton's own controllers: a
             assert.equal(succeeded(retest).status, "True", JSON.stringify(succeeded(retest)));
             const step = suite.runner.realSteps.find((s) => s.taskRun === retest.metadata.name)!;
             assert.equal(step.serviceAccount, RETEST_SERVICE_ACCOUNT);
-            const [run, ...more] = runsOfPr(64);
+            const [run, ...more] = await runsOfPr(64);
             assert.equal(more.length, 0);
             assert.equal(run.spec.params.find((p: any) => p.name === "app-revision").value, RETESTED);
             assert.equal(run.metadata.labels["tekton-dag.io/delivery"], retest.metadata.labels["tekton-dag.io/delivery"]);

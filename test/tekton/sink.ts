@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { apply, kubectlOk, PIPELINES_NS, sleep } from "../cluster/harness";
+import { api } from "./adminApi";
 import { sign } from "../support/triggers";
 import { REPO } from "../support/repo";
 
@@ -73,7 +74,8 @@ export function pipelineRuns(): any[] {
 /** Waits until a PipelineRun for PR `number` exists (the sink created it); returns it. */
 export async function runFor(number: number, timeoutMs = 60_000): Promise<any> {
     for (const end = Date.now() + timeoutMs; ; await sleep(250)) {
-        const found = pipelineRuns().filter((p) => p.metadata.labels?.["tekton-dag.io/pr"] === String(number));
+        const all = await api().list(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/pipelineruns`);
+        const found = all.filter((p) => p.metadata.labels?.["tekton-dag.io/pr"] === String(number));
         if (found.length > 1) throw new Error(`${found.length} PipelineRuns for PR ${number}`);
         if (found.length === 1) return found[0];
         if (Date.now() > end) throw new Error(`no PipelineRun for PR ${number} within ${timeoutMs / 1000}s`);

@@ -20,6 +20,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { cluster, kubectl, kubectlOk, Rule, tokenId } from "../cluster/harness";
+import { api } from "./adminApi";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
 
@@ -143,9 +144,12 @@ export class StepRunner {
         if (this.busy || this.stopped) return;
         this.busy = true;
         try {
-            const r = kubectl(["get", "pods", "-n", this.namespace, "-l", "tekton.dev/taskRun", "-o", "json"]);
-            if (r.status !== 0) return;
-            const pods = JSON.parse(r.stdout).items as any[];
+            let pods: any[];
+            try {
+                pods = await api().list(`/api/v1/namespaces/${this.namespace}/pods`, "tekton.dev/taskRun");
+            } catch {
+                return; // the next tick asks again
+            }
             for (const p of pods) {
                 const done = this.endedStatus.get(p.metadata.uid);
                 if (done && !p.metadata.deletionTimestamp && stepsRunning(p)) this.patchStatus(done.name, done.statuses);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { apply, kubectl, kubectlOk, PIPELINES_NS, runObjects, sleep } from "../cluster/harness";
+import { api } from "./adminApi";
 import { repoId } from "./sink";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
@@ -97,13 +98,10 @@ export async function waitDone(name: string, errors: string[] = [], timeoutMs = 
     for (;;) {
         // The step runner failed to end a pod: the run would wait forever.
         if (errors.length > 0) throw new Error(`the step runner failed while ${name} ran: ${errors.join("; ")}`);
-        const r = kubectl(["get", "pipelineruns.v1.tekton.dev", name, "-n", PIPELINES_NS, "-o", "json"]);
-        if (r.status === 0) {
-            const pr = JSON.parse(r.stdout);
-            const c = succeeded(pr);
-            if (c && c.status !== "Unknown") return pr;
-        }
-        if (Date.now() > deadline) throw new Error(`PipelineRun ${name} not done within ${timeoutMs / 1000}s: ${r.stdout.slice(0, 2000)}`);
+        const pr = await api().get(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/pipelineruns/${name}`);
+        const c = pr && succeeded(pr);
+        if (c && c.status !== "Unknown") return pr;
+        if (Date.now() > deadline) throw new Error(`PipelineRun ${name} not done within ${timeoutMs / 1000}s: ${JSON.stringify(pr ?? "not there").slice(0, 2000)}`);
         await sleep(250);
     }
 }
