@@ -230,7 +230,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
                 assert.ok(o.ok, `${o.script} failed:\n${o.output}`);
             }
             assert.doesNotMatch(o.output, /forbidden/i, `${o.script} met a Forbidden under the program's Roles:\n${o.output}`);
-            purgeRunObjects();
+            await purgeRunObjects();
         }
     });
 
@@ -272,7 +272,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
                         assert.equal(o.ok, false, `${o.script} succeeded without the rule:\n${o.output}`);
                         assert.match(o.output, /forbidden/i, `${o.script} failed, but not with Forbidden:\n${o.output}`);
                         assert.ok(rule.resources.some((r) => o.output.includes(r)), `the Forbidden does not name ${rule.resources.join(",")}:\n${o.output}`);
-                        purgeRunObjects();
+                        await purgeRunObjects();
                     }
                 } finally {
                     apply([original]);
@@ -334,8 +334,8 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA, PR_CODE_SA, PR_STOPPER_SA, RETEST_SA];
         type Rules = RuleFile["rules"];
         /** The account's permissions in each namespace equal its rule files' plus `extra` (Roles outside them). */
-        function checkEffective(account: Account, extra: Array<{ ns: string; rules: Rules }> = []): void {
-            const creds = credentials(account);
+        async function checkEffective(account: Account, extra: Array<{ ns: string; rules: Rules }> = []): Promise<void> {
+            const creds = await credentials(account);
             for (const ns of [PIPELINES_NS, TARGET_NS, TELEPRESENCE_NS, "default", "kube-system"]) {
                 const expected = new Map<string, Set<string>>();
                 const granted: Rules[] = extra.filter((e) => e.ns === ns).map((e) => e.rules);
@@ -380,10 +380,10 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
             apply(objs);
             try {
                 await waitCan(PIPELINE_SA, "get", "secrets/github-token", PIPELINES_NS, true);
-                checkEffective(PIPELINE_SA, [{ ns: PIPELINES_NS, rules: role.rules }]);
+                await checkEffective(PIPELINE_SA, [{ ns: PIPELINES_NS, rules: role.rules }]);
                 for (const [verb, res, ns] of [["get", "secrets/another-secret", PIPELINES_NS], ["list", "secrets", PIPELINES_NS], ["watch", "secrets", PIPELINES_NS],
                     ["update", "secrets/github-token", PIPELINES_NS], ["delete", "secrets/github-token", PIPELINES_NS], ["get", "secrets/github-token", TARGET_NS]]) {
-                    assert.equal(canI(PIPELINE_SA, verb, res, ns), false, `${PIPELINE_SA.name} may ${verb} ${res} in ${ns}`);
+                    assert.equal(await canI(PIPELINE_SA, verb, res, ns), false, `${PIPELINE_SA.name} may ${verb} ${res} in ${ns}`);
                 }
             } finally {
                 kubectl(["delete", "role,rolebinding", name, "-n", PIPELINES_NS, "--ignore-not-found"]);

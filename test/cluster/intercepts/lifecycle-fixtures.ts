@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditSince } from "../audit";
 import {
-    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
+    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, listObjects, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
@@ -131,7 +131,7 @@ export function jobPods(job: Made): any[] {
 
 /** Waits until the Job controller has made the Job's pod (so a foreground delete has something to wait for). */
 export async function waitJobPod(job: Made): Promise<void> {
-    for (let i = 0; i < 600 && jobPods(job).length === 0; i++) await sleep(100);
+    for (let i = 0; i < 600 && (await listObjects("pods", job.namespace, `job-name=${job.name}`)).length === 0; i++) await sleep(100);
     assert.ok(jobPods(job).length > 0, `the Job controller made no pod for ${job.name}`);
 }
 
@@ -255,12 +255,12 @@ export function removeSecondNamespace(): void {
 export function twoNamespaceSuite(): { pipelineRole: any } {
     const suite = { pipelineRole: undefined as any };
     before(async () => { suite.pipelineRole = await installSecondNamespace(); });
-    after(() => {
-        purgeRunObjects();
+    after(async () => {
+        await purgeRunObjects();
         removeSecondNamespace();
     });
-    afterEach(() => {
-        purgeRunObjects();
+    afterEach(async () => {
+        await purgeRunObjects();
         purgeSecondNamespace();
     });
     return suite;
