@@ -11,6 +11,7 @@ import {
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { deploySuite, ProxyPods } from "./standins";
+import { HOLD, releaseWhenDeleted } from "./intercepts/lifecycle-fixtures";
 import { GitHubStandIn } from "../support/githubStandIn";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
 import * as fs from "node:fs";
@@ -234,7 +235,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         }
     });
 
-    it("a full mirrord run as tekton-dag-pipeline: deploy, cleanup, nothing left (agent Job created as tekton-dag-mirrord-proxy)", async () => {
+    it("a full mirrord run as tekton-dag-pipeline: deploy, cleanup, nothing left (agent Job created as tekton-dag-mirrord-proxy; one held a moment by a finalizer, as a slow agent would hold it)", async () => {
         const run = newRun("full");
         const mark = auditMark();
         const d = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe", "demo-api"]), PIPELINE_SA);
@@ -247,7 +248,14 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         assert.equal(lock.spec.holderIdentity, run.id, "the run holds demo-fe's intercept lock");
         const jobCreates = auditSince(mark).filter((e) => e.verb === "create" && e.resource === "jobs" && e.run === run.id);
         assert.deepEqual(jobCreates.map((e) => e.user), Array(2).fill("system:serviceaccount:staging:tekton-dag-mirrord-proxy"), "one agent Job per app");
-        const c = await runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        // An agent Job that outlives its deletion a moment (its pod slow to stop, simulated by a finalizer the
+        // test removes) makes the cleanup's `delete --wait` watch it: the jobs rule's watch verb is then used
+        // whatever the machine's speed (the usage check below reads it from the audit log).
+        const job = objs.find((k) => k.startsWith("Job/mirrord-agent-"))!.slice("Job/".length);
+        kubectlOk(["patch", "jobs.batch", job, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
+        const cleaning = runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        await releaseWhenDeleted("jobs.batch", { name: job, namespace: TARGET_NS });
+        const c = await cleaning;
         assert.equal(c.status, 0, c.stderr);
         assert.deepEqual([...runObjects(run.id).keys()], []);
     });
