@@ -28,6 +28,9 @@ SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 . "${SCRIPTS_DIR}/lib-intercept.sh"
 
 PROXY_SERVICE_ACCOUNT=tekton-dag-mirrord-proxy
+# What a run makes of an app, for find_earlier_attempt (lib-deploy.sh): PR pod, proxy pod, config, agent Job.
+# shellcheck disable=SC2034 # read by lib-deploy.sh
+ATTEMPT_KINDS=pods,configmaps,jobs.batch
 # Tells this attempt's proxy pods (and through their label, their agents) from those of an earlier
 # attempt of a retried TaskRun, whose agent may still be running.
 ATTEMPT_ID="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
@@ -43,9 +46,8 @@ validate_backend_inputs() {
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
     mirrord_config "$ns" "$app" >/dev/null
-    if ! deployment="$(kubectl get deployment "$app" -n "$ns" -o json 2>&1)"; then
-      die "app ${app}: cannot read Deployment ${ns}/${app} (the intercept target): ${deployment}"
-    fi
+    read_checked_deployment "$ns" "$app"
+    deployment="${CHECKED_DEPLOYMENTS["${ns}/${app}"]}"
     replicas="$(printf '%s' "$deployment" | jq -r '.spec.replicas // 1')"
     if [ "$replicas" != 1 ] && [ "$replicas" != 0 ]; then
       die "app ${app}: Deployment ${ns}/${app} has ${replicas} replicas (.spec.replicas); open-source mirrord steals from one random pod of a Deployment only, so requests carrying the header would reach the PR pod only now and then. Scale it to 1 replica in this PR namespace (kubectl scale deployment/${app} -n ${ns} --replicas=1) or use intercept-backend telepresence"
@@ -133,7 +135,8 @@ wait_agent_running() {
       die "no running mirrord agent with label $(agent_selector "$app" "$proxy") in ${ns} within ${POD_READY_TIMEOUT_SECONDS}s (agent pods: ${phases:-none}); mirrord said: $(pod_log_tail "$ns" "$proxy")"
     fi
     log "waiting for the mirrord agent of ${ns}/${app} (pods: ${phases:-none}); ${left}s left"
-    sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
+    pause_until "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))" pods -n "$ns" -l "$(agent_selector "$app" "$proxy")" \
+      --for=jsonpath='{.status.phase}'=Running
   done
 }
 
@@ -144,9 +147,11 @@ deploy_proxy() {
   labels="$(labels_json "$app" mirrord-config)"
   # A retried task replaces its own earlier proxy, agent and config (selected by this run's label): the
   # earlier agent would otherwise hold the target's iptables and the new agent would find them dirty.
-  kubectl delete pods -n "$ns" -l "$(run_selector "$app" mirrord-proxy)" --ignore-not-found --wait=true >&2
-  kubectl delete jobs.batch -n "$ns" -l "$(run_selector "$app" mirrord-agent)" --ignore-not-found --cascade=foreground --wait=true >&2
-  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" mirrord-config)" --ignore-not-found --wait=false >&2
+  if [ -n "$EARLIER_ATTEMPT" ]; then
+    kubectl delete pods -n "$ns" -l "$(run_selector "$app" mirrord-proxy)" --ignore-not-found --wait=true >&2
+    kubectl delete jobs.batch -n "$ns" -l "$(run_selector "$app" mirrord-agent)" --ignore-not-found --cascade=foreground --wait=true >&2
+    kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" mirrord-config)" --ignore-not-found --wait=false >&2
+  fi
   jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg config "$config" '{
     apiVersion: "v1", kind: "ConfigMap",
     metadata: {name: $name, namespace: $ns, labels: $labels},

@@ -24,6 +24,9 @@ SCRIPTS_DIR="${SCRIPTS_DIR:-$(dirname "$0")}"
 
 PROXY_SERVICE_ACCOUNT=tekton-dag-telepresence-client
 PROXY_SCRIPT=telepresence-proxy.sh
+# What a run makes of an app, for find_earlier_attempt (lib-deploy.sh): PR pod, proxy pod, proxy script.
+# shellcheck disable=SC2034 # read by lib-deploy.sh
+ATTEMPT_KINDS=pods,configmaps
 
 validate_backend_inputs() {
   require_env TELEPRESENCE_IMAGE
@@ -108,8 +111,10 @@ deploy_proxy() {
   name="$(object_name tp "$app" "$RUN_ID")"
   labels="$(labels_json "$app" telepresence-intercept)"
   # A retried task replaces its own earlier proxy (selected by this run's label).
-  kubectl delete pods -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found --wait=true >&2
-  kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found --wait=false >&2
+  if [ -n "$EARLIER_ATTEMPT" ]; then
+    kubectl delete pods -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found --wait=true >&2
+    kubectl delete configmaps -n "$ns" -l "$(run_selector "$app" telepresence-intercept)" --ignore-not-found --wait=false >&2
+  fi
   jq -n --arg name "$name" --arg ns "$ns" --argjson labels "$labels" --arg key "$PROXY_SCRIPT" \
     --rawfile script "${SCRIPTS_DIR}/${PROXY_SCRIPT}" '{
     apiVersion: "v1", kind: "ConfigMap",

@@ -11,8 +11,8 @@ delete_run_objects() {
   local ns="$1" run="$2" failed=0 sel
   validate_run_id "$run"
   sel="${RUN_LABEL}=${run}"
-  kubectl delete pods -n "$ns" -l "${sel},tekton-dag.io/role=mirrord-proxy" --ignore-not-found --wait=true >&2 || failed=1
-  kubectl delete pods -n "$ns" -l "${sel},tekton-dag.io/role=telepresence-intercept" --ignore-not-found --wait=true >&2 || failed=1
+  # Both backends' proxies in one delete (one kubectl, one wait), before anything else of the run.
+  kubectl delete pods -n "$ns" -l "${sel},tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)" --ignore-not-found --wait=true >&2 || failed=1
   kubectl delete jobs.batch -n "$ns" -l "$sel" --ignore-not-found --cascade=foreground --wait=true >&2 || failed=1
   kubectl delete pods -n "$ns" -l "$sel" --ignore-not-found --wait=true >&2 || failed=1
   # ConfigMaps and Leases have no finalizers: gone at once, nothing to wait (and watch) for.

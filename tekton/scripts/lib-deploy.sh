@@ -118,6 +118,16 @@ write_deployed_pods() {
   log "deployed-pods: ${json} (also in ${dir}/deployed-pods.json)"
 }
 
+# A retried TaskRun replaces what its earlier attempt made of the app (each object labelled with the run and
+# the app; the backend script names their kinds in ATTEMPT_KINDS). Whether there is any is one list: on a
+# first attempt, nearly always, the per-kind deletes (each a kubectl of its own) are skipped. Sets
+# EARLIER_ATTEMPT to the objects found (empty: none).
+find_earlier_attempt() {
+  local ns="$1" app="$2"
+  # shellcheck disable=SC2034 # read by deploy_pr_pod (lib-pr-pod.sh) and the backend's deploy_proxy
+  EARLIER_ATTEMPT="$(kubectl get "$ATTEMPT_KINDS" -n "$ns" -l "$(run_selector "$app")" -o name)"
+}
+
 # Runs the whole deploy for one backend. The backend script defines deploy_proxy NS APP PR_IP.
 run_deploy() {
   local backend="$1" app ns ip pods='{}' key
@@ -143,6 +153,7 @@ run_deploy() {
   done < <(printf '%s\n' "${keys[@]}" | sort -u)
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
+    find_earlier_attempt "$ns" "$app" </dev/null
     ip="$(deploy_pr_pod "$ns" "$app" </dev/null)"
     deploy_proxy "$ns" "$app" "$ip" </dev/null
     pods="$(jq -c --arg a "$app" --arg p "$(object_name pr "$app" "$RUN_ID")" '. + {($a): $p}' <<<"$pods")"

@@ -18,7 +18,8 @@ diagnose_pod() {
 # Waiting reasons of any container, init containers included, that will not start without a change.
 POD_START_FAILURES=ErrImagePull,ImagePullBackOff,InvalidImageName,CreateContainerConfigError,CreateContainerError,CrashLoopBackOff
 
-# Waits until the pod is Ready; fails early on a terminal state, late on the timeout.
+# Waits until the pod is Ready; fails early on a terminal state, late on the timeout. Leaves the pod as it
+# was read when Ready in READY_POD_JSON (its IP, without reading it again).
 wait_pod_ready() {
   local ns="$1" name="$2" timeout="$3" what="$4" deadline json phase ready reason failing left
   deadline=$(($(date +%s) + timeout))
@@ -35,6 +36,8 @@ wait_pod_ready() {
          | (.state.waiting.reason // "") as $r | select($stop | index($r))
          | $r + (if .name then " (\(.name))" else "" end)] | join(", ")' <<<"$json")"
     if [ "$ready" = "True" ]; then
+      # shellcheck disable=SC2034 # read by deploy_pr_pod (lib-pr-pod.sh)
+      READY_POD_JSON="$json"
       log "${what} ${ns}/${name} is Ready"
       return 0
     fi
@@ -54,8 +57,25 @@ wait_pod_ready() {
       die "${what} ${ns}/${name} was not Ready within pod-ready-timeout-seconds=${timeout} (phase ${phase}${reason:+, ${reason}})"
     fi
     log "waiting for ${what} ${ns}/${name} to be Ready (phase ${phase}${reason:+, ${reason}}); ${left}s left"
-    sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
+    pause_until "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))" pod "$name" -n "$ns" --for=condition=Ready
   done
+}
+
+# The pause of a wait loop: up to $1 seconds, ended early once what the rest of the arguments select meets
+# their condition (`kubectl wait ARGS...`, a watch), so the loop reads the state again as soon as it changed
+# instead of a poll interval later. When kubectl cannot watch it (no such object yet, no watch right), the
+# pause is a plain sleep of $1 seconds: never shorter, so a loop never spins.
+pause_until() {
+  local seconds="$1" out
+  shift
+  [ "$seconds" -gt 0 ] || return 0
+  if out="$(kubectl wait "$@" --timeout="${seconds}s" 2>&1)"; then
+    return 0
+  fi
+  case "$out" in
+    *"timed out waiting"*) return 0 ;;
+  esac
+  sleep "$seconds"
 }
 
 # The last lines of a pod's logs on one line, for an error message (mirrord's own error text).

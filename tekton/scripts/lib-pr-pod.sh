@@ -196,6 +196,19 @@ target_deployment() {
   printf '%s' "$out"
 }
 
+# The target Deployments as read for the checks made before anything is created (a backend's
+# validate_backend_inputs, check_pr_pod_sources), by "namespace/app": one read serves them all. The deploy
+# reads each again (target_deployment) once it holds the app's lock.
+declare -gA CHECKED_DEPLOYMENTS=()
+
+# Reads the app's Deployment into CHECKED_DEPLOYMENTS unless it is there (call it outside $(...), which
+# would keep the read to itself); dies as target_deployment does when it cannot be read.
+read_checked_deployment() {
+  local ns="$1" app="$2"
+  [ -z "${CHECKED_DEPLOYMENTS["${ns}/${app}"]+set}" ] || return 0
+  CHECKED_DEPLOYMENTS["${ns}/${app}"]="$(target_deployment "$ns" "$app")" || exit 1
+}
+
 # Builds every PR pod manifest once, so a Deployment the PR pod cannot be made from (no app container,
 # a tekton-dag ServiceAccount, a port mismatch, anything check_pr_pod_security refuses) fails the task
 # before any Lease or pod is created.
@@ -203,7 +216,8 @@ check_pr_pod_sources() {
   local app ns deployment replaced
   for app in "${DEPLOY_APPS[@]}"; do
     ns="$(app_namespace "$app")"
-    deployment="$(target_deployment "$ns" "$app")" || exit 1
+    read_checked_deployment "$ns" "$app"
+    deployment="${CHECKED_DEPLOYMENTS["${ns}/${app}"]}"
     pr_pod_manifest "$ns" "$app" "$(object_name pr "$app" "$RUN_ID")" "$deployment" >/dev/null || exit 1
     replaced="$(pr_pod_replaced_volumes "$deployment")"
     [ -z "$replaced" ] || log "app ${app}: volumes ${replaced} of Deployment ${ns}/${app} become emptyDir in the PR pod (it must not write staging's persistent data)"
@@ -217,10 +231,12 @@ deploy_pr_pod() {
   name="$(object_name pr "$app" "$RUN_ID")"
   deployment="$(target_deployment "$ns" "$app")" || exit 1
   manifest="$(pr_pod_manifest "$ns" "$app" "$name" "$deployment")" || exit 1
-  kubectl delete pod -n "$ns" -l "$(run_selector "$app" pr-pod)" --ignore-not-found --wait=true >&2
+  if [ -n "$EARLIER_ATTEMPT" ]; then
+    kubectl delete pod -n "$ns" -l "$(run_selector "$app" pr-pod)" --ignore-not-found --wait=true >&2
+  fi
   kubectl create -f - <<<"$manifest" >&2 || die "app ${app}: could not create PR pod ${ns}/${name}"
   wait_pod_ready "$ns" "$name" "$POD_READY_TIMEOUT_SECONDS" "PR pod"
-  ip="$(kubectl get pod "$name" -n "$ns" -o jsonpath='{.status.podIP}')"
+  ip="$(jq -r '.status.podIP // ""' <<<"$READY_POD_JSON")"
   [ -n "$ip" ] || die "PR pod ${ns}/${name} is Ready but has no pod IP"
   printf '%s' "$ip"
 }

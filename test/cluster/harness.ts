@@ -9,6 +9,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { REPO, SCRIPTS } from "../support/repo";
 import { cleanTmpDirs, tmpDir } from "../support/tmpDir";
+import { query, request, RequestOptions, requestOk, resourcePath, splitResource } from "./kubeApi";
 
 const STATE = process.env.TEKTON_DAG_CLUSTER_DIR ?? path.join(REPO, ".cluster");
 export const ADMIN_KUBECONFIG = path.join(STATE, "admin.kubeconfig");
@@ -73,6 +74,54 @@ export function getJson(args: string[]): any {
     return JSON.parse(kubectlOk([...args, "-o", "json"]));
 }
 
+/**
+ * A request of the admin made in-process (kubeApi.ts), for the harness's own reads and writes in loops and
+ * hooks, where a kubectl process per call would cost more CPU than the work. Resolves with any status.
+ */
+export function adminRequest(method: string, urlPath: string, body?: unknown, opts: RequestOptions = {}) {
+    cluster();
+    return request(ADMIN_KUBECONFIG, method, urlPath, body, opts);
+}
+
+/** An in-process request of the admin that must succeed (2xx); resolves with the parsed body. */
+export function adminOk(method: string, urlPath: string, body?: unknown, opts: RequestOptions = {}): Promise<any> {
+    cluster();
+    return requestOk(ADMIN_KUBECONFIG, method, urlPath, body, opts);
+}
+
+/** The objects of a resource ("pods", "jobs.batch", ...) in a namespace (all when omitted) matching the label selector. */
+export async function listObjects(resource: string, namespace: string | undefined, labelSelector?: string): Promise<any[]> {
+    return (await adminOk("GET", resourcePath(resource, namespace) + query({ labelSelector }))).items;
+}
+
+/**
+ * Deletes what the selector matches of each resource, as `kubectl delete -l SELECTOR` does (one request per
+ * resource), and with wait (kubectl's --wait=true) returns once every object it deleted is gone (by uid:
+ * finalizers, e.g. a foreground deletion's, hold some a moment). force: no grace period (--grace-period 0 --force).
+ */
+export async function deleteSelected(resources: string[], namespace: string, labelSelector: string | undefined, opts: { force?: boolean; wait?: boolean } = {}): Promise<void> {
+    const options = { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Background", ...(opts.force ? { gracePeriodSeconds: 0 } : {}) };
+    const doomed = await Promise.all(resources.map(async (resource) => {
+        const items = await listObjects(resource, namespace, labelSelector);
+        if (items.length === 0) return { resource, uids: new Set<string>() };
+        const p = resourcePath(resource, namespace) + query({ labelSelector });
+        const r = await adminRequest("DELETE", p, options);
+        if (r.status >= 300 && r.status !== 404) throw new Error(`deleting ${resource} in ${namespace} (${labelSelector ?? "all"}): HTTP ${r.status}: ${r.body?.message ?? r.text}`);
+        return { resource, uids: new Set<string>(items.map((o) => o.metadata.uid)) };
+    }));
+    if (!opts.wait) return;
+    // A deadline only for the failure message: the wait is on the objects being gone.
+    const deadline = Date.now() + 120_000;
+    for (const { resource, uids } of doomed) {
+        while (uids.size) {
+            const left = (await listObjects(resource, namespace, labelSelector)).filter((o) => uids.has(o.metadata.uid));
+            if (!left.length) break;
+            if (Date.now() > deadline) throw new Error(`not gone within 120 s: ${resource} ${left.map((o) => o.metadata.name).join(", ")} in ${namespace}`);
+            await sleep(50);
+        }
+    }
+}
+
 // A root-level hook (this module is loaded with the test files): after the last test of the run, the tmpDirs
 // go (they hold ServiceAccount token kubeconfigs, the stand-ins' homes, workspaces).
 if (typeof after === "function") after(() => cleanTmpDirs());
@@ -82,11 +131,14 @@ export function tokenId(token: string): string {
     return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8")).jti;
 }
 
-export interface Credentials { kubeconfig: string; tokenId: string; account: Account }
+export interface Credentials { kubeconfig: string; tokenId: string; account: Account; token: string }
 
 /** A kubeconfig holding a fresh token of the ServiceAccount, as the pod of a TaskRun would have. */
-export function credentials(account: Account, dir = tmpDir("sa")): Credentials {
-    const token = kubectlOk(["create", "token", account.name, "-n", account.namespace, "--duration", "2h"]).trim();
+export async function credentials(account: Account, dir = tmpDir("sa")): Promise<Credentials> {
+    // What `kubectl create token --duration 2h` asks for: a TokenRequest with the API server's own audiences.
+    const review = await adminOk("POST", `${resourcePath("serviceaccounts", account.namespace, account.name)}/token`,
+        { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 7200 } });
+    const token: string = review.status.token;
     const { server, ca } = cluster();
     const file = path.join(dir, `${account.namespace}-${account.name}-${randomUUID().slice(0, 8)}.kubeconfig`);
     fs.writeFileSync(file, YAML.stringify({
@@ -96,7 +148,7 @@ export function credentials(account: Account, dir = tmpDir("sa")): Credentials {
         contexts: [{ name: "sa", context: { cluster: "local", user: account.name, namespace: account.namespace } }],
         "current-context": "sa",
     }), { mode: 0o600 });
-    return { kubeconfig: file, tokenId: tokenId(token), account };
+    return { kubeconfig: file, tokenId: tokenId(token), account, token };
 }
 
 /** A call a script made to a recorded stand-in (standins/recorded-cli.js). */
@@ -151,8 +203,8 @@ function readCalls(dir: string): Call[] {
 export const STEP_MARKER = /^(pod|configmap)\/\S+ created$|^\S+ "\S+" deleted|lease \S+ taken|is Ready$|steal active/;
 
 /** Runs tekton/scripts/<script> as `account` with the task's environment; resolves when it exits. */
-export function runScriptAs(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
-    const creds = credentials(account);
+export async function runScriptAs(script: string, env: Record<string, string>, account: Account, opts: RunOptions = {}): Promise<ScriptRun> {
+    const creds = await credentials(account);
     const t0 = Date.now();
     const fakeDir = tmpDir("recorded-");
     fs.writeFileSync(path.join(fakeDir, "rules.json"), JSON.stringify(opts.recorded ?? []));
@@ -279,21 +331,29 @@ export async function installTokenSecret(name: string, token: string): Promise<(
     };
 }
 
-/** `kubectl auth can-i` as the account (the RBAC authorizer reads from an informer: changes land a moment later). */
-// resource is "pods", "deployments.apps", "configmaps/NAME" or "pods/log" (then asked as --subresource).
-export function canI(account: Account, verb: string, resource: string, namespace: string): boolean {
+/**
+ * What `kubectl auth can-i --as system:serviceaccount:NS:NAME` asks, in-process: a SelfSubjectAccessReview
+ * impersonating the account (the API server adds its ServiceAccount groups). The RBAC authorizer reads from an
+ * informer: changes land a moment later.
+ */
+// resource is "pods", "deployments.apps", "configmaps/NAME" or "pods/log" (then asked as the subresource).
+export async function canI(account: Account, verb: string, resource: string, namespace: string): Promise<boolean> {
     const [res, sub] = resource.split("/");
-    const subresource = sub && ["log", "portforward", "exec", "status"].includes(sub) ? ["--subresource", sub] : [];
-    const what = subresource.length ? res : resource;
-    return kubectl(["auth", "can-i", verb, what, ...subresource, "-n", namespace, "--as", `system:serviceaccount:${account.namespace}:${account.name}`]).stdout.trim() === "yes";
+    const isSubresource = sub !== undefined && ["log", "portforward", "exec", "status"].includes(sub);
+    const { resource: plural, group } = splitResource(res);
+    const review = await adminOk("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview",
+        spec: { resourceAttributes: { namespace, verb, group, resource: plural, subresource: isSubresource ? sub : undefined, name: isSubresource ? undefined : sub } },
+    }, { impersonate: `system:serviceaccount:${account.namespace}:${account.name}` });
+    return review.status?.allowed === true;
 }
 
 export async function waitCan(account: Account, verb: string, resource: string, namespace: string, want: boolean): Promise<void> {
     // A deadline only for the failure message: the wait itself is on the answer changing.
     const deadline = Date.now() + 60_000;
-    while (canI(account, verb, resource, namespace) !== want) {
+    while (await canI(account, verb, resource, namespace) !== want) {
         if (Date.now() > deadline) throw new Error(`RBAC did not settle: can ${account.name} ${verb} ${resource} in ${namespace} should be ${want}`);
-        await sleep(100);
+        await sleep(50);
     }
 }
 
@@ -323,10 +383,10 @@ export function awaitedLine(pattern: RegExp): { onLine: (line: string) => void; 
  */
 export async function serverClockPast(after: { metadata: { creationTimestamp: string } }): Promise<void> {
     for (;;) {
-        const probe = JSON.parse(kubectlOk(["create", "-o", "json", "-f", "-"], JSON.stringify({
+        const probe = await adminOk("POST", resourcePath("configmaps", PIPELINES_NS), {
             apiVersion: "v1", kind: "ConfigMap", metadata: { generateName: "clock-probe-", namespace: PIPELINES_NS },
-        })));
-        kubectlOk(["delete", "configmap", probe.metadata.name, "-n", PIPELINES_NS]);
+        });
+        await adminOk("DELETE", resourcePath("configmaps", PIPELINES_NS, probe.metadata.name));
         if (probe.metadata.creationTimestamp > after.metadata.creationTimestamp) return;
         await sleep(100);
     }
@@ -409,9 +469,9 @@ export function runObjects(runId?: string): Map<string, { uid: string; rv: strin
 }
 
 /** Removes every run-labelled object as the admin (between tests), without waiting for graceful ends. */
-export function purgeRunObjects(): void {
-    kubectl(["delete", RUN_KINDS.join(","), "-n", TARGET_NS, "-l", "tekton-dag.io/run", "--grace-period", "0", "--force", "--wait=true"]);
+export async function purgeRunObjects(): Promise<void> {
+    await deleteSelected(RUN_KINDS, TARGET_NS, "tekton-dag.io/run", { force: true, wait: true });
     // The apps' shared intercept locks carry no run label; records of runs a test left would hold the apps.
-    kubectl(["delete", "leases.coordination.k8s.io", "-n", TARGET_NS, "-l", "tekton-dag.io/role=intercept-lock", "--wait=true"]);
-    kubectl(["delete", "pipelineruns.tekton.dev", "-n", PIPELINES_NS, "--all", "--wait=false"]);
+    await deleteSelected(["leases.coordination.k8s.io"], TARGET_NS, "tekton-dag.io/role=intercept-lock", { wait: true });
+    await deleteSelected(["pipelineruns.tekton.dev"], PIPELINES_NS, undefined);
 }

@@ -80,13 +80,13 @@ describe("cluster: pod logs through the API server from kwok's endpoint (no cont
         assert.match(kubectlOk(["logs", POD, "-n", TARGET_NS, "--timestamps", "--tail=4"]).split("\n")[0], new RegExp(`^${old.toISOString().slice(0, 19)}\\.\\d+Z started an hour ago$`));
     });
 
-    it("pods/log is authorized by RBAC: tekton-dag-pipeline reads it in the target namespace, tekton-dag-pr-code is Forbidden", () => {
-        const run = (account: typeof PIPELINE_SA) => spawnSync("kubectl", ["logs", POD, "-n", TARGET_NS], {
-            encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: tmpDir("kubectl-home-"), KUBECONFIG: credentials(account).kubeconfig },
+    it("pods/log is authorized by RBAC: tekton-dag-pipeline reads it in the target namespace, tekton-dag-pr-code is Forbidden", async () => {
+        const run = async (account: typeof PIPELINE_SA) => spawnSync("kubectl", ["logs", POD, "-n", TARGET_NS], {
+            encoding: "utf8", env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: tmpDir("kubectl-home-"), KUBECONFIG: (await credentials(account)).kubeconfig },
         });
-        const ok = run(PIPELINE_SA);
+        const ok = await run(PIPELINE_SA);
         assert.equal(ok.status, 0, ok.stderr);
-        const denied = run(PR_CODE_SA);
+        const denied = await run(PR_CODE_SA);
         assert.notEqual(denied.status, 0);
         assert.match(denied.stderr, /Forbidden/);
     });

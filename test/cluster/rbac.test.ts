@@ -11,6 +11,7 @@ import {
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { deploySuite, ProxyPods } from "./standins";
+import { HOLD, releaseWhenDeleted } from "./intercepts/lifecycle-fixtures";
 import { GitHubStandIn } from "../support/githubStandIn";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
 import * as fs from "node:fs";
@@ -230,11 +231,11 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
                 assert.ok(o.ok, `${o.script} failed:\n${o.output}`);
             }
             assert.doesNotMatch(o.output, /forbidden/i, `${o.script} met a Forbidden under the program's Roles:\n${o.output}`);
-            purgeRunObjects();
+            await purgeRunObjects();
         }
     });
 
-    it("a full mirrord run as tekton-dag-pipeline: deploy, cleanup, nothing left (agent Job created as tekton-dag-mirrord-proxy)", async () => {
+    it("a full mirrord run as tekton-dag-pipeline: deploy, cleanup, nothing left (agent Job created as tekton-dag-mirrord-proxy; one held a moment by a finalizer, as a slow agent would hold it)", async () => {
         const run = newRun("full");
         const mark = auditMark();
         const d = await runScriptAs("deploy-intercept-mirrord.sh", deployEnv(run, ["demo-fe", "demo-api"]), PIPELINE_SA);
@@ -247,7 +248,14 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         assert.equal(lock.spec.holderIdentity, run.id, "the run holds demo-fe's intercept lock");
         const jobCreates = auditSince(mark).filter((e) => e.verb === "create" && e.resource === "jobs" && e.run === run.id);
         assert.deepEqual(jobCreates.map((e) => e.user), Array(2).fill("system:serviceaccount:staging:tekton-dag-mirrord-proxy"), "one agent Job per app");
-        const c = await runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        // An agent Job that outlives its deletion a moment (its pod slow to stop, simulated by a finalizer the
+        // test removes) makes the cleanup's `delete --wait` watch it: the jobs rule's watch verb is then used
+        // whatever the machine's speed (the usage check below reads it from the audit log).
+        const job = objs.find((k) => k.startsWith("Job/mirrord-agent-"))!.slice("Job/".length);
+        kubectlOk(["patch", "jobs.batch", job, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
+        const cleaning = runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
+        await releaseWhenDeleted("jobs.batch", { name: job, namespace: TARGET_NS });
+        const c = await cleaning;
         assert.equal(c.status, 0, c.stderr);
         assert.deepEqual([...runObjects(run.id).keys()], []);
     });
@@ -272,7 +280,7 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
                         assert.equal(o.ok, false, `${o.script} succeeded without the rule:\n${o.output}`);
                         assert.match(o.output, /forbidden/i, `${o.script} failed, but not with Forbidden:\n${o.output}`);
                         assert.ok(rule.resources.some((r) => o.output.includes(r)), `the Forbidden does not name ${rule.resources.join(",")}:\n${o.output}`);
-                        purgeRunObjects();
+                        await purgeRunObjects();
                     }
                 } finally {
                     apply([original]);
@@ -334,8 +342,8 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         const accounts = [PIPELINE_SA, MIRRORD_SA, TELEPRESENCE_SA, PR_CODE_SA, PR_STOPPER_SA, RETEST_SA];
         type Rules = RuleFile["rules"];
         /** The account's permissions in each namespace equal its rule files' plus `extra` (Roles outside them). */
-        function checkEffective(account: Account, extra: Array<{ ns: string; rules: Rules }> = []): void {
-            const creds = credentials(account);
+        async function checkEffective(account: Account, extra: Array<{ ns: string; rules: Rules }> = []): Promise<void> {
+            const creds = await credentials(account);
             for (const ns of [PIPELINES_NS, TARGET_NS, TELEPRESENCE_NS, "default", "kube-system"]) {
                 const expected = new Map<string, Set<string>>();
                 const granted: Rules[] = extra.filter((e) => e.ns === ns).map((e) => e.rules);
@@ -380,10 +388,10 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
             apply(objs);
             try {
                 await waitCan(PIPELINE_SA, "get", "secrets/github-token", PIPELINES_NS, true);
-                checkEffective(PIPELINE_SA, [{ ns: PIPELINES_NS, rules: role.rules }]);
+                await checkEffective(PIPELINE_SA, [{ ns: PIPELINES_NS, rules: role.rules }]);
                 for (const [verb, res, ns] of [["get", "secrets/another-secret", PIPELINES_NS], ["list", "secrets", PIPELINES_NS], ["watch", "secrets", PIPELINES_NS],
                     ["update", "secrets/github-token", PIPELINES_NS], ["delete", "secrets/github-token", PIPELINES_NS], ["get", "secrets/github-token", TARGET_NS]]) {
-                    assert.equal(canI(PIPELINE_SA, verb, res, ns), false, `${PIPELINE_SA.name} may ${verb} ${res} in ${ns}`);
+                    assert.equal(await canI(PIPELINE_SA, verb, res, ns), false, `${PIPELINE_SA.name} may ${verb} ${res} in ${ns}`);
                 }
             } finally {
                 kubectl(["delete", "role,rolebinding", name, "-n", PIPELINES_NS, "--ignore-not-found"]);

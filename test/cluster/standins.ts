@@ -11,34 +11,22 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Account, ADMIN_KUBECONFIG, cluster, credentials, Credentials, installApps, installRbac, kubectlOk, purgeRunObjects } from "./harness";
+import { Account, ADMIN_KUBECONFIG, adminOk, adminRequest, cluster, credentials, Credentials, installApps, installRbac, listObjects, purgeRunObjects } from "./harness";
+import { failure, query, request, resourcePath } from "./kubeApi";
 import { tmpDir } from "../support/tmpDir";
 
 const STANDIN_BIN = path.join(__dirname, "standins");
-const STANDIN_HOME = tmpDir("standin-home-");
 
 export interface StandInEvent { pod: string; actor: string; ok: boolean; message: string }
 
-function run(bin: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-        // HOME: kubectl keeps its discovery cache under it (without one, in the working directory).
-        const child = spawn(bin, args, {
-            env: { PATH: `${cluster().bin}:/usr/bin:/bin`, HOME: STANDIN_HOME, ...env },
-            stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (d) => { stdout += d; });
-        child.stderr!.on("data", (d) => { stderr += d; });
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-        if (child.stdin) {
-            // A child that exits before reading its input (a refusal, a crash) closes the pipe: the write's
-            // EPIPE is not an error of the test, its exit status says what happened. Unhandled, it would
-            // crash the mocha process (seen under load).
-            child.stdin.on("error", () => undefined);
-            child.stdin.end(input);
-        }
-    });
+/**
+ * A request of the simulated mirrord CLI, made in-process with the proxy pod's ServiceAccount token (RBAC
+ * decides as it would for the CLI); fails with the API server's message (e.g. Forbidden, naming the resource).
+ */
+async function asAccount(creds: Credentials, what: string, method: string, urlPath: string, body?: unknown): Promise<any> {
+    const r = await request(ADMIN_KUBECONFIG, method, urlPath, body, { token: creds.token });
+    if (r.status < 200 || r.status >= 300) throw new Error(`${what}: ${failure(method, urlPath, r).message}`);
+    return r.body;
 }
 
 export class ProxyPods {
@@ -46,7 +34,7 @@ export class ProxyPods {
     private seen = new Set<string>();
     private terminating = new Set<string>();
     private proxies = new Map<string, ChildProcess>();
-    private creds = new Map<string, Credentials>();
+    private creds = new Map<string, Promise<Credentials>>();
     private timer?: NodeJS.Timeout;
     private busy = false;
     // Made on first use, not when a suite is defined (all suites are defined before the first test runs).
@@ -56,7 +44,8 @@ export class ProxyPods {
     }
 
     start(): void {
-        this.timer = setInterval(() => { void this.tick(); }, 300);
+        // A list of a few pods is a millisecond in-process: a kubelet-like reaction within 0.1 s costs little.
+        this.timer = setInterval(() => { void this.tick(); }, 100);
     }
 
     async stop(): Promise<void> {
@@ -72,7 +61,7 @@ export class ProxyPods {
     }
 
     /** A fresh token each time the ServiceAccount changes rights is not needed: RBAC is checked per request. */
-    private account(a: Account): Credentials {
+    private account(a: Account): Promise<Credentials> {
         const key = `${a.namespace}/${a.name}`;
         if (!this.creds.has(key)) this.creds.set(key, credentials(a, this.dir));
         return this.creds.get(key)!;
@@ -82,10 +71,13 @@ export class ProxyPods {
         if (this.busy) return;
         this.busy = true;
         try {
-            const res = await run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "get", "pods", "-A",
-                "-l", "tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)", "-o", "json"], {});
-            if (res.status !== 0) return;
-            for (const pod of JSON.parse(res.stdout).items as any[]) {
+            let pods: any[];
+            try {
+                pods = await listObjects("pods", undefined, "tekton-dag.io/role in (mirrord-proxy,telepresence-intercept)");
+            } catch {
+                return; // as a kubelet retries: the next tick reads again
+            }
+            for (const pod of pods) {
                 const key = `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid}`;
                 if (pod.metadata.deletionTimestamp) {
                     this.terminate(pod, key);
@@ -94,7 +86,7 @@ export class ProxyPods {
                 if (this.seen.has(key) || !pod.spec.nodeName) continue; // not scheduled yet: no kubelet has it
                 this.seen.add(key);
                 if (pod.metadata.labels["tekton-dag.io/role"] === "mirrord-proxy") void this.mirrord(pod);
-                else this.telepresence(pod, key);
+                else await this.telepresence(pod, key);
             }
         } finally {
             this.busy = false;
@@ -105,8 +97,10 @@ export class ProxyPods {
     private terminate(pod: any, key: string): void {
         if (this.terminating.has(key)) return;
         this.terminating.add(key);
-        const remove = () => void run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "delete", "pod", pod.metadata.name, "-n", pod.metadata.namespace,
-            "--grace-period", "0", "--force", "--ignore-not-found", "--wait=false"], {});
+        // kubectl delete --grace-period 0 --force --ignore-not-found --wait=false, in-process: a failure is the
+        // test's to see (the pod stays), as it was with kubectl.
+        const remove = () => void adminRequest("DELETE", resourcePath("pods", pod.metadata.namespace, pod.metadata.name),
+            { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 }).catch(() => undefined);
         const child = this.proxies.get(key);
         if (child && child.exitCode === null && child.signalCode === null) {
             child.once("close", remove);
@@ -133,8 +127,8 @@ export class ProxyPods {
                 containerStatuses: [{ name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false,
                     state: { terminated: { exitCode: 1, reason: "Error", message: message.slice(0, 2000), startedAt: now, finishedAt: now } } }],
             };
-        void run("kubectl", ["--kubeconfig", ADMIN_KUBECONFIG, "patch", "pod", pod.metadata.name, "-n", pod.metadata.namespace,
-            "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status })], {});
+        void adminRequest("PATCH", `${resourcePath("pods", pod.metadata.namespace, pod.metadata.name)}/status`, { status },
+            { contentType: "application/merge-patch+json" }).catch(() => undefined);
     }
 
     private async mirrord(pod: any): Promise<void> {
@@ -148,17 +142,11 @@ export class ProxyPods {
         try {
             // The kubelet mounts the ConfigMap; the CLI reads /config/mirrord.json.
             const cm = pod.spec.volumes.find((v: any) => v.configMap)?.configMap.name;
-            const config = JSON.parse(JSON.parse(kubectlOk(["get", "configmap", cm, "-n", ns, "-o", "json"])).data["mirrord.json"]);
-            const sa = this.account({ name: pod.spec.serviceAccountName, namespace: ns });
-            const env = { KUBECONFIG: sa.kubeconfig };
-            const as = async (args: string[], input?: string) => {
-                const r = await run("kubectl", args, env, input);
-                if (r.status !== 0) throw new Error(`kubectl ${args.slice(0, 3).join(" ")}: ${r.stderr.trim()}`);
-                return r.stdout;
-            };
+            const config = JSON.parse((await adminOk("GET", resourcePath("configmaps", ns, cm))).data["mirrord.json"]);
+            const sa = await this.account({ name: pod.spec.serviceAccountName, namespace: ns });
             const [kind, target] = config.target.path.split("/");
             if (kind !== "deployment") throw new Error(`unexpected target ${config.target.path}`);
-            const dep = JSON.parse(await as(["get", "deployment", target, "-n", config.target.namespace, "-o", "json"]));
+            const dep = await asAccount(sa, `get deployment ${target}`, "GET", resourcePath("deployments.apps", config.target.namespace, target));
             if (dep.metadata.annotations?.["tekton-dag.test/mirrord-agent"] === "never-starts") {
                 // mirrord waits for an agent that never comes: the proxy stays unready (startup_timeout is longer
                 // than the tests wait).
@@ -166,7 +154,7 @@ export class ProxyPods {
                 return;
             }
             const sel = Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
-            const targets = JSON.parse(await as(["get", "pods", "-n", config.target.namespace, "-l", sel, "-o", "json"])).items;
+            const targets = (await asAccount(sa, "get pods", "GET", resourcePath("pods", config.target.namespace) + query({ labelSelector: sel }))).items;
             const targetPod = targets.find((p: any) => p.status.phase === "Running" && !p.metadata.deletionTimestamp);
             if (!targetPod) throw new Error(`no running pod of deployment/${target}`);
             const agent = config.agent;
@@ -189,12 +177,16 @@ export class ProxyPods {
                     },
                 },
             };
-            await as(["create", "-f", "-"], JSON.stringify(job));
+            await asAccount(sa, "create job", "POST", resourcePath("jobs.batch", agent.namespace), job);
             // The CLI waits for the agent pod, then connects through a port-forward.
-            await as(["get", "pods", "-n", agent.namespace, "-l", `job-name=${jobName}`, "-o", "name"]);
+            await asAccount(sa, "get pods", "GET", resourcePath("pods", agent.namespace) + query({ labelSelector: `job-name=${jobName}` }));
             for (const [verb, sub] of [["create", "portforward"], ["get", "log"]]) {
-                const r = await run("kubectl", ["auth", "can-i", verb, "pods", "--subresource", sub, "-n", agent.namespace], env);
-                if (r.stdout.trim() !== "yes") throw new Error(`Forbidden: ${verb} pods/${sub} in namespace ${agent.namespace} would be refused`);
+                // What `kubectl auth can-i VERB pods --subresource SUB` asks with the CLI's token.
+                const review = await asAccount(sa, `can-i ${verb} pods/${sub}`, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+                    apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview",
+                    spec: { resourceAttributes: { namespace: agent.namespace, verb, group: "", resource: "pods", subresource: sub } },
+                });
+                if (review.status?.allowed !== true) throw new Error(`Forbidden: ${verb} pods/${sub} in namespace ${agent.namespace} would be refused`);
             }
             record(true, `agent Job ${jobName} created`);
         } catch (e) {
@@ -202,14 +194,14 @@ export class ProxyPods {
         }
     }
 
-    private telepresence(pod: any, key: string): void {
+    private async telepresence(pod: any, key: string): Promise<void> {
         const ns = pod.metadata.namespace;
         const name = pod.metadata.name;
         const cm = pod.spec.volumes.find((v: any) => v.configMap)?.configMap.name;
-        const script = Object.values(JSON.parse(kubectlOk(["get", "configmap", cm, "-n", ns, "-o", "json"])).data)[0] as string;
+        const script = Object.values((await adminOk("GET", resourcePath("configmaps", ns, cm))).data)[0] as string;
         const dir = fs.mkdtempSync(path.join(this.dir, `${name}-`));
         fs.writeFileSync(path.join(dir, "proxy.sh"), script);
-        const sa = this.account({ name: pod.spec.serviceAccountName, namespace: ns });
+        const sa = await this.account({ name: pod.spec.serviceAccountName, namespace: ns });
         const podEnv = Object.fromEntries(pod.spec.containers[0].env.map((e: any) => [e.name, e.value]));
         const url = new URL(cluster().server);
         const child = spawn("bash", [path.join(dir, "proxy.sh")], {
@@ -258,7 +250,7 @@ export function deploySuite(): { proxies: ProxyPods; roles: any[] } {
     });
     after(async () => {
         await suite.proxies.stop();
-        purgeRunObjects();
+        await purgeRunObjects();
     });
     return suite;
 }

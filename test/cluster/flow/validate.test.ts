@@ -150,7 +150,7 @@ describe("cluster: validate-routing.sh as tekton-dag-pipeline (validate-stack-pr
     after(async () => {
         await proxies?.stop();
         for (const l of Object.values(logs)) l.detach();
-        purgeRunObjects();
+        await purgeRunObjects();
     });
     afterEach(async () => {
         await h?.close();

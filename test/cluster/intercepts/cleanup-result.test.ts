@@ -13,7 +13,7 @@ import {
 } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
-    jobPods, Made, ok, OTHER_NS, remaining, runLeftovers, waitJobPod, twoNamespaceSuite,
+    HOLD, jobPods, Made, ok, OTHER_NS, releaseWhenDeleted, remaining, runLeftovers, waitJobPod, twoNamespaceSuite,
 } from "./lifecycle-fixtures";
 import { tmpDir } from "../../support/tmpDir";
 
@@ -22,21 +22,6 @@ let pipelineRole: any;
 const cleanup = (runId: string, namespaces = `${TARGET_NS} ${OTHER_NS}`) =>
     runScriptAs("cleanup-stack-intercepts.sh", { RUN_ID: runId, TARGET_NAMESPACES: namespaces, DEFAULT_NAMESPACE: TARGET_NS }, PIPELINE_SA);
 const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e) => e.tokenId === r.tokenId);
-
-/** A finalizer nothing but the test removes. */
-const HOLD = "tekton-dag.test/hold";
-
-/** Waits until the object is being deleted, keeps it a second longer, then lets it go (removes HOLD). */
-async function releaseWhenDeleted(resource: string, obj: Made): Promise<void> {
-    for (let i = 0; i < 300; i++, await sleep(100)) {
-        const r = kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"]);
-        if (r.status !== 0 || r.stdout) break;
-    }
-    await sleep(1000);
-    const finalizers = JSON.parse(kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.finalizers}"]).stdout || "[]");
-    kubectl(["patch", resource, obj.name, "-n", obj.namespace, "--type", "json", "-p",
-        JSON.stringify([{ op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f: string) => f !== HOLD) }])]);
-}
 
 describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, check-intercept-backend.sh", function () {
     this.timeout(300_000);

@@ -55,7 +55,7 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
     });
     after(async () => {
         await proxies?.stop();
-        purgeRunObjects();
+        await purgeRunObjects();
         remove([`deployment/${FE.name}`, `deployment/${API.name}`]);
     });
 
@@ -289,8 +289,8 @@ describe("cluster: deploy-intercept-mirrord.sh as tekton-dag-pipeline (mirrord C
             changed.push(dep.metadata.name === FE.name ? feDeployment() : apiDeployment());
             putDeployments([dep], ready);
         };
-        afterEach(() => {
-            purgeRunObjects();
+        afterEach(async () => {
+            await purgeRunObjects();
             if (changed.length) putDeployments(changed); // back to the targets the other tests expect
             changed = [];
         });

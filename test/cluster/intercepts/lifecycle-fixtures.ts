@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditSince } from "../audit";
 import {
-    ADMIN_KUBECONFIG, apply, cluster, getJson, installRbac, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
+    ADMIN_KUBECONFIG, apply, cluster, deleteSelected, getJson, installRbac, kubectl, kubectlOk, listObjects, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
@@ -131,24 +131,42 @@ export function jobPods(job: Made): any[] {
 
 /** Waits until the Job controller has made the Job's pod (so a foreground delete has something to wait for). */
 export async function waitJobPod(job: Made): Promise<void> {
-    for (let i = 0; i < 600 && jobPods(job).length === 0; i++) await sleep(100);
+    for (let i = 0; i < 600 && (await listObjects("pods", job.namespace, `job-name=${job.name}`)).length === 0; i++) await sleep(100);
     assert.ok(jobPods(job).length > 0, `the Job controller made no pod for ${job.name}`);
 }
 
 const RESOURCE: Record<string, string> = { Pod: "pods", Job: "jobs.batch", ConfigMap: "configmaps", Lease: "leases.coordination.k8s.io" };
 
-/** Which of the objects still exist (same uid) in the API server. */
+/** Which of the objects still exist (same uid) in the API server: one list per kind and namespace. */
 export function remaining(made: Made[]): Made[] {
-    return made.filter((m) => {
-        const r = kubectl(["get", RESOURCE[m.kind], m.name, "-n", m.namespace, "-o", "jsonpath={.metadata.uid}"]);
-        return r.status === 0 && r.stdout === m.uid;
-    });
+    const present = new Map<string, Set<string>>();
+    for (const key of new Set(made.map((m) => `${RESOURCE[m.kind]} ${m.namespace}`))) {
+        const [resource, namespace] = key.split(" ");
+        const list = getJson(["get", resource, "-n", namespace]);
+        present.set(key, new Set(list.items.map((o: any) => o.metadata.uid)));
+    }
+    return made.filter((m) => present.get(`${RESOURCE[m.kind]} ${m.namespace}`)!.has(m.uid));
 }
 
 /** The run ids among the objects that are gone. */
 export function goneRuns(made: Made[]): string[] {
     const left = new Set(remaining(made).map((m) => m.uid));
     return [...new Set(made.filter((m) => !left.has(m.uid)).map((m) => m.run))].sort();
+}
+
+/** A finalizer nothing but the test removes: it holds an object being deleted, as a container slow to stop would. */
+export const HOLD = "tekton-dag.test/hold";
+
+/** Waits until the object is being deleted, keeps it a second longer, then lets it go (removes HOLD). */
+export async function releaseWhenDeleted(resource: string, obj: { name: string; namespace: string }): Promise<void> {
+    for (let i = 0; i < 300; i++, await sleep(100)) {
+        const r = kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+        if (r.status !== 0 || r.stdout) break;
+    }
+    await sleep(1000);
+    const finalizers = JSON.parse(kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.finalizers}"]).stdout || "[]");
+    kubectl(["patch", resource, obj.name, "-n", obj.namespace, "--type", "json", "-p",
+        JSON.stringify([{ op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f: string) => f !== HOLD) }])]);
 }
 
 // ---- PipelineRuns as the Tekton controller would leave them (no controller runs here) ----------------
@@ -237,13 +255,13 @@ export async function installSecondNamespace(): Promise<any> {
 }
 
 /** Removes every run-labelled object of the second namespace (between tests). */
-export function purgeSecondNamespace(): void {
-    kubectl(["delete", RUN_KINDS.join(","), "-n", OTHER_NS, "-l", "tekton-dag.io/run", "--grace-period", "0", "--force", "--wait=true"]);
+export function purgeSecondNamespace(): Promise<void> {
+    return deleteSelected(RUN_KINDS, OTHER_NS, "tekton-dag.io/run", { force: true, wait: true });
 }
 
 /** Deletes the second namespace and waits until it is gone: a file leaves no namespace behind. */
-export function removeSecondNamespace(): void {
-    purgeSecondNamespace();
+export async function removeSecondNamespace(): Promise<void> {
+    await purgeSecondNamespace();
     kubectl(["delete", "namespace", OTHER_NS, "--wait=true", "--timeout=180s"]);
 }
 
@@ -255,13 +273,13 @@ export function removeSecondNamespace(): void {
 export function twoNamespaceSuite(): { pipelineRole: any } {
     const suite = { pipelineRole: undefined as any };
     before(async () => { suite.pipelineRole = await installSecondNamespace(); });
-    after(() => {
-        purgeRunObjects();
-        removeSecondNamespace();
+    after(async () => {
+        await purgeRunObjects();
+        await removeSecondNamespace();
     });
-    afterEach(() => {
-        purgeRunObjects();
-        purgeSecondNamespace();
+    afterEach(async () => {
+        await purgeRunObjects();
+        await purgeSecondNamespace();
     });
     return suite;
 }

@@ -25,7 +25,7 @@ describe("cluster: the mirrord agent image and its pull secret through deploy-in
     });
     after(async () => {
         await proxies?.stop();
-        purgeRunObjects();
+        await purgeRunObjects();
         remove(APPS.map((a) => `deployment/${a.name}`));
     });
 

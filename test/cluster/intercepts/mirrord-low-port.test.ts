@@ -43,7 +43,7 @@ describe("cluster: mirrord and an app on port 80 (mirrord CLI simulated)", funct
     });
     after(async () => {
         await proxies?.stop();
-        purgeRunObjects();
+        await purgeRunObjects();
         remove([`deployment/${APP}`]);
     });
 

@@ -123,7 +123,7 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
     });
     after(async () => {
         await proxies?.stop();
-        purgeRunObjects();
+        await purgeRunObjects();
         remove(clusterScoped(), undefined);
     });
 
@@ -146,8 +146,8 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
                     out[c] = { app, dep: deps.find((d) => d.metadata.name === app), r, run, since, fe: r.status === 0 ? one(run, "pods", app, "pr-pod") : undefined };
                 }));
             });
-            after(() => {
-                purgeRunObjects();
+            after(async () => {
+                await purgeRunObjects();
                 remove([...apps.map((a) => `deployment/${a}`), `persistentvolumeclaim/pc-pvc-${suffix}-data`]);
             });
 
@@ -232,8 +232,8 @@ describe("cluster: what the PR pod may take from a real Deployment's template (p
 
     describe("wait_pod_ready: init containers and native sidecars", () => {
         const APP = "pc-init";
-        after(() => {
-            purgeRunObjects();
+        after(async () => {
+            await purgeRunObjects();
             remove([`deployment/${APP}`]);
         });
 

@@ -132,7 +132,7 @@ describe("cluster: the PR pod is the app's pod (a real Deployment; proxy contain
     });
     after(async () => {
         await proxies?.stop();
-        purgeRunObjects();
+        await purgeRunObjects();
         remove([`deployment/${APP}`, `serviceaccount/${APP}`]);
     });
 

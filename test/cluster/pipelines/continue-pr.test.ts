@@ -99,7 +99,7 @@ const containerizeTask = (builtImages = BUILT, workspaces?: any[]): TaskRunSpec 
 const READER = { name: "tekton-dag-test-continue-pr-reader", namespace: PIPELINES_NS };
 let readerKubeconfig = "";
 
-function installReader(): Promise<void> {
+async function installReader(): Promise<void> {
     const labels = { [TEST_LABEL]: "true" };
     apply([
         { apiVersion: "v1", kind: "ServiceAccount", metadata: { ...READER, labels } },
@@ -109,7 +109,7 @@ function installReader(): Promise<void> {
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: READER.name },
             subjects: [{ kind: "ServiceAccount", name: READER.name, namespace: READER.namespace }] },
     ]);
-    readerKubeconfig = credentials(READER).kubeconfig;
+    readerKubeconfig = (await credentials(READER)).kubeconfig;
     return waitCan(READER, "list", "taskruns.tekton.dev", PIPELINES_NS, true);
 }
 

@@ -122,7 +122,7 @@ describe("scripts/run-report.sh against the real API server (no Tekton controlle
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: READER.name },
                 subjects: [{ kind: "ServiceAccount", name: READER.name, namespace: READER.namespace }] },
         ]);
-        readerKubeconfig = credentials(READER).kubeconfig;
+        readerKubeconfig = (await credentials(READER)).kubeconfig;
         await waitCan(READER, "list", "taskruns.tekton.dev", PIPELINES_NS, true);
     });
     after(() => {

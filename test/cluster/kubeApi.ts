@@ -1,0 +1,127 @@
+// The harness's own requests to the local API server, made in-process over HTTPS as the admin (the client
+// certificate of the admin kubeconfig) instead of by spawning kubectl. Why: the real-API stage is CPU-bound on
+// two cores, and each kubectl process costs about 0.1 s of CPU (start, config, discovery, TLS) for a request
+// the API server answers in a millisecond; the stand-ins' loops and the waits on RBAC made thousands of them
+// (issue 18). Only the tests' own view goes through here: task scripts keep running their real kubectl as the
+// ServiceAccount their Task runs as.
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as YAML from "yaml";
+
+export interface ApiResponse { status: number; text: string; body: any }
+
+export interface RequestOptions {
+    /** Content-Type of the body (JSON by default; e.g. application/merge-patch+json). */
+    contentType?: string;
+    /** Acts as this user (Impersonate-User), as `kubectl --as` does: e.g. system:serviceaccount:ns:name. */
+    impersonate?: string;
+    /** A bearer token instead of the admin's certificate (a ServiceAccount's own requests). */
+    token?: string;
+}
+
+interface Client { server: URL; agent: https.Agent; ca: Buffer }
+const clients = new Map<string, Client>();
+
+/** The client of a kubeconfig (server, CA, and the admin's certificate), made once per file. */
+function client(kubeconfig: string): Client {
+    let c = clients.get(kubeconfig);
+    if (!c) {
+        const kc = YAML.parse(fs.readFileSync(kubeconfig, "utf8"));
+        const cluster = kc.clusters[0].cluster;
+        const user = kc.users[0].user;
+        const ca = fs.readFileSync(cluster["certificate-authority"]);
+        // Keep-alive: one TLS handshake serves many requests (idle sockets do not hold the process open).
+        const agent = new https.Agent({
+            keepAlive: true, maxSockets: 16, ca,
+            cert: user["client-certificate"] ? fs.readFileSync(user["client-certificate"]) : undefined,
+            key: user["client-key"] ? fs.readFileSync(user["client-key"]) : undefined,
+        });
+        c = { server: new URL(cluster.server), agent, ca };
+        clients.set(kubeconfig, c);
+    }
+    return c;
+}
+
+/** One request; resolves with any HTTP status (the caller decides what a 404 or 409 means). */
+export function request(kubeconfig: string, method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<ApiResponse> {
+    const c = client(kubeconfig);
+    const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (data !== undefined) {
+        headers["Content-Type"] = opts.contentType ?? "application/json";
+        headers["Content-Length"] = String(Buffer.byteLength(data));
+    }
+    if (opts.impersonate) headers["Impersonate-User"] = opts.impersonate;
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    return new Promise((resolve, reject) => {
+        const req = https.request({
+            host: c.server.hostname, port: c.server.port, method, path, headers,
+            // A bearer-token request must not present the admin's certificate: it gets an agent without it.
+            agent: opts.token ? tokenAgent(c) : c.agent,
+        }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (d: Buffer) => chunks.push(d));
+            res.on("end", () => {
+                const text = Buffer.concat(chunks).toString("utf8");
+                let parsed: any;
+                try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+                resolve({ status: res.statusCode ?? 0, text, body: parsed });
+            });
+            res.on("error", reject);
+        });
+        req.on("error", (e) => reject(new Error(`${method} ${c.server.origin}${path}: ${e.message}`)));
+        req.end(data);
+    });
+}
+
+const tokenAgents = new WeakMap<Client, https.Agent>();
+function tokenAgent(c: Client): https.Agent {
+    let a = tokenAgents.get(c);
+    if (!a) tokenAgents.set(c, (a = new https.Agent({ keepAlive: true, maxSockets: 16, ca: c.ca })));
+    return a;
+}
+
+/** The API server's message for a failed request (its Status object), or the raw text. */
+export function failure(method: string, path: string, r: ApiResponse): Error {
+    const message = r.body?.message ?? r.text.trim();
+    const reason = r.body?.reason ? ` (${r.body.reason})` : "";
+    return new Error(`${method} ${path}: HTTP ${r.status}${reason}: ${message}`);
+}
+
+/** A request that must succeed (2xx); resolves with the parsed body. */
+export async function requestOk(kubeconfig: string, method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<any> {
+    const r = await request(kubeconfig, method, path, body, opts);
+    if (r.status < 200 || r.status >= 300) throw failure(method, path, r);
+    return r.body;
+}
+
+// ---- where a resource lives: "pods", "jobs.batch", "leases.coordination.k8s.io" as kubectl names them ----
+
+/** API group versions of the resources the harness reads and writes (group -> version). */
+const VERSIONS: Record<string, string> = {
+    "": "v1", apps: "v1", batch: "v1", "coordination.k8s.io": "v1", "rbac.authorization.k8s.io": "v1",
+    "tekton.dev": "v1", "triggers.tekton.dev": "v1beta1", "authorization.k8s.io": "v1",
+};
+
+/** Splits kubectl's "resource.group" into its resource and group. */
+export function splitResource(resource: string): { resource: string; group: string } {
+    const dot = resource.indexOf(".");
+    return dot < 0 ? { resource, group: "" } : { resource: resource.slice(0, dot), group: resource.slice(dot + 1) };
+}
+
+/** The URL path of a resource (collection, or one object when name is given) in a namespace (or cluster-wide). */
+export function resourcePath(resource: string, namespace?: string, name?: string): string {
+    const { resource: res, group } = splitResource(resource);
+    const version = VERSIONS[group];
+    if (!version) throw new Error(`the in-process client knows no version of API group "${group}" (resource ${resource}); add it to VERSIONS`);
+    const base = group ? `/apis/${group}/${version}` : "/api/v1";
+    return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ""}/${res}${name ? `/${encodeURIComponent(name)}` : ""}`;
+}
+
+/** A query string from the defined values. */
+export function query(params: Record<string, string | number | boolean | undefined>): string {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+    const s = q.toString();
+    return s ? `?${s}` : "";
+}
