@@ -6,11 +6,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AUDIT_LOG, cluster, PIPELINES_NS, sleep } from "../cluster/harness";
+import { AUDIT_LOG, cluster, listObjects, PIPELINES_NS, sleep } from "../cluster/harness";
 import { PR_STOPPER_SERVICE_ACCOUNT, RETEST_SERVICE_ACCOUNT } from "../../lib/identities";
 import { APP_REPOS, realPlan, realStepSuite } from "./real-steps";
 import { examples, post, prDelivery, repoId, startSink } from "./sink";
-import { api } from "./adminApi";
 import { noObjectsOf, succeeded, waitDone } from "./tekton";
 
 const FIRST = "1111111111111111111111111111111111111111";
@@ -19,9 +18,9 @@ const RETESTED = "4444444444444444444444444444444444444444";
 const API = APP_REPOS["demo-api"];
 const FE = APP_REPOS["demo-fe"];
 
-const runsOfPr = async (number: number): Promise<any[]> => (await api().list(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/pipelineruns`, `tekton-dag.io/pr=${number}`))
+const runsOfPr = async (number: number): Promise<any[]> => (await listObjects("pipelineruns.tekton.dev", PIPELINES_NS, `tekton-dag.io/pr=${number}`))
     .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name));
-const ownTaskRuns = async (task: string, number: number): Promise<any[]> => (await api().list(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/taskruns`,
+const ownTaskRuns = async (task: string, number: number): Promise<any[]> => (await listObjects("taskruns.tekton.dev", PIPELINES_NS,
     `tekton.dev/task=${task},tekton-dag.io/pr=${number}`)).filter((t: any) => !t.metadata.labels["tekton.dev/pipelineRun"]);
 
 /** The step runner's errors: a wait below gives up at once when the runner failed to end a pod. */

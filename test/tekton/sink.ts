@@ -4,8 +4,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { apply, kubectlOk, PIPELINES_NS, sleep } from "../cluster/harness";
-import { api } from "./adminApi";
+import { apply, kubectlOk, listObjects, PIPELINES_NS, sleep } from "../cluster/harness";
 import { sign } from "../support/triggers";
 import { REPO } from "../support/repo";
 
@@ -74,7 +73,7 @@ export function pipelineRuns(): any[] {
 /** Waits until a PipelineRun for PR `number` exists (the sink created it); returns it. */
 export async function runFor(number: number, timeoutMs = 60_000): Promise<any> {
     for (const end = Date.now() + timeoutMs; ; await sleep(250)) {
-        const all = await api().list(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/pipelineruns`);
+        const all = await listObjects("pipelineruns.tekton.dev", PIPELINES_NS);
         const found = all.filter((p) => p.metadata.labels?.["tekton-dag.io/pr"] === String(number));
         if (found.length > 1) throw new Error(`${found.length} PipelineRuns for PR ${number}`);
         if (found.length === 1) return found[0];

@@ -19,8 +19,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { cluster, kubectl, kubectlOk, Rule, tokenId } from "../cluster/harness";
-import { api } from "./adminApi";
+import { cluster, kubectl, kubectlOk, listObjects, Rule, tokenId } from "../cluster/harness";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
 
@@ -146,7 +145,7 @@ export class StepRunner {
         try {
             let pods: any[];
             try {
-                pods = await api().list(`/api/v1/namespaces/${this.namespace}/pods`, "tekton.dev/taskRun");
+                pods = await listObjects("pods", this.namespace, "tekton.dev/taskRun");
             } catch {
                 return; // the next tick asks again
             }

@@ -6,8 +6,8 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { apply, kubectl, kubectlOk, PIPELINES_NS, runObjects, sleep } from "../cluster/harness";
-import { api } from "./adminApi";
+import { adminRequest, apply, kubectl, kubectlOk, PIPELINES_NS, runObjects, sleep } from "../cluster/harness";
+import { resourcePath } from "../cluster/kubeApi";
 import { repoId } from "./sink";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
@@ -98,7 +98,8 @@ export async function waitDone(name: string, errors: string[] = [], timeoutMs = 
     for (;;) {
         // The step runner failed to end a pod: the run would wait forever.
         if (errors.length > 0) throw new Error(`the step runner failed while ${name} ran: ${errors.join("; ")}`);
-        const pr = await api().get(`/apis/tekton.dev/v1/namespaces/${PIPELINES_NS}/pipelineruns/${name}`);
+        const r = await adminRequest("GET", resourcePath("pipelineruns.tekton.dev", PIPELINES_NS, name));
+        const pr = r.status === 200 ? r.body : undefined;
         const c = pr && succeeded(pr);
         if (c && c.status !== "Unknown") return pr;
         if (Date.now() > deadline) throw new Error(`PipelineRun ${name} not done within ${timeoutMs / 1000}s: ${JSON.stringify(pr ?? "not there").slice(0, 2000)}`);
