@@ -101,7 +101,12 @@ function repoBuild(log) {
     const hash = sourceHash(REPO, files);
     const base = path.join(REPO, ".build");
     const out = compileOnce({ root: REPO, tsconfig: "tsconfig.build.json", out: path.join(base, hash.slice(0, 16)), files, hash, what: "the program and its scripts", log });
-    // Builds of older sources: a process started before the change may still run from one, so only old ones go.
+    // Its time is that of its last use, so that the pruning below goes by use, not by age: a build made hours
+    // ago and started from a minute ago is in use.
+    const now = new Date();
+    fs.utimesSync(out, now, now);
+    // Builds of older sources: a process started before the change may still run from one, so only those
+    // unused for an hour go.
     for (const e of fs.readdirSync(base, { withFileTypes: true })) {
         const p = path.join(base, e.name);
         if (p === out || !e.isDirectory()) continue;

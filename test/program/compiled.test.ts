@@ -47,6 +47,26 @@ describe("scripts/compiled.js (the program and its scripts compiled ahead of tim
         }
     });
 
+    it("prunes builds by their last use: one made hours ago but started from now stays, one unused for over an hour goes", () => {
+        const inUse = path.dirname(compiledPath("program.ts"));
+        const unused = path.join(REPO, ".build", "0000000000000000");
+        const file = path.join(REPO, "lib", "zz-compiled-test-prune.ts");
+        const hoursAgo = new Date(Date.now() - 3 * 60 * 60 * 1000);
+        try {
+            fs.mkdirSync(unused, { recursive: true });
+            fs.utimesSync(unused, hoursAgo, hoursAgo);
+            fs.utimesSync(inUse, hoursAgo, hoursAgo);
+            assert.equal(path.dirname(compiledPath("program.ts")), inUse, "started from again");
+            fs.writeFileSync(file, `export const probe = ${Date.now()};\n`);
+            compiledPath("lib/zz-compiled-test-prune.ts"); // another build, which prunes
+            assert.ok(fs.existsSync(inUse), "the build started from a moment ago was pruned");
+            assert.ok(!fs.existsSync(unused), "the build unused for three hours was kept");
+        } finally {
+            fs.rmSync(file, { force: true });
+            fs.rmSync(unused, { recursive: true, force: true });
+        }
+    });
+
     it("refuses what it cannot run, naming the entry: no argument, a file that is not TypeScript, one outside the build", () => {
         const none = launch();
         assert.equal(none.status, 2);

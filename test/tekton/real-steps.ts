@@ -92,7 +92,7 @@ export function realStepSuite(): { runner: StepRunner; github: GitHubStandIn; pr
         suite.objs.push(...await installProgram({ githubTokenSecret: TOKEN_SECRET }));
         apply([{ apiVersion: "v1", kind: "Secret", metadata: { name: TOKEN_SECRET, namespace: PIPELINES_NS }, type: "Opaque", data: { token: Buffer.from(TOKEN).toString("base64") } }]);
         purgePipelineRuns();
-        purgeRunObjects();
+        await purgeRunObjects();
         await suite.github.start();
         suite.proxies.start();
         suite.runner.start();
@@ -102,7 +102,7 @@ export function realStepSuite(): { runner: StepRunner; github: GitHubStandIn; pr
         await suite.proxies.stop();
         await suite.github.stop();
         purgePipelineRuns();
-        purgeRunObjects();
+        await purgeRunObjects();
     });
     return suite;
 }
