@@ -1,8 +1,8 @@
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { fileURLToPath } from "url";
 import { PROJECT } from "../../lib/config";
+import { runPulumi } from "./inlineOperation";
 
 /**
  * Makes sure the stack exists in its backend before an operation names it with --stack. In a local (file://)
@@ -14,14 +14,10 @@ export async function ensureStack(options: { cli: string; stack: string; workDir
         const stacks = path.join(fileURLToPath(options.backend), ".pulumi", "stacks", PROJECT);
         if ([".json", ".json.gz"].some((ext) => fs.existsSync(path.join(stacks, `${options.stack}${ext}`)))) return;
     }
-    const args = ["stack", "select", "--create", "--stack", options.stack, "--non-interactive"];
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.envVars, PULUMI_AUTOMATION_API: "true" };
-    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(options.cli, args, { cwd: options.workDir, env, stdio: ["ignore", "ignore", "pipe"] });
-        let err = "";
-        child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-        child.on("error", reject);
-        child.on("close", (c) => resolve({ code: c, stderr: err }));
+    let stderr = "";
+    await runPulumi(options.cli, ["stack", "select", "--create", "--stack", options.stack, "--non-interactive"], {
+        workDir: options.workDir, envVars: options.envVars, onOutput: () => undefined, onError: (err) => { stderr += err; },
+    }).catch((err: Error) => {
+        throw new Error(`${err.message}:\n${stderr.trim()}`);
     });
-    if (code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${code}):\n${stderr.trim()}`);
 }

@@ -41,8 +41,9 @@ export function loadLanguageHost(): LanguageHost {
 
 /**
  * Runs one CLI operation (`preview`, `up --yes`, `up --yes --skip-preview`) of the stack with its program
- * hosted in this process, the way Automation's Stack.preview and Stack.up host an inline program, but without the CLI calls Automation makes around it: `stack select` before (the
- * caller makes sure the stack exists), `stack output` twice and `stack history` after an up. The changes and
+ * hosted in this process, the way Automation's Stack.preview and Stack.up host an inline program, but
+ * without the CLI calls Automation makes around it: `stack select` before (the caller makes sure the stack
+ * exists, ensureStack.ts), `stack output` twice and `stack history` after an up. The changes and
  * outputs come from the engine's own event log instead. On two cores that is about a second per operation.
  *
  * An `up` without --skip-preview is the CLI's own preview followed by the update in one process: a
@@ -70,7 +71,7 @@ export async function inlineOperation(options: {
     const eventLog = path.join(logDir, "events.jsonl");
     let failed = true;
     try {
-        await runCli(options.cli, [...options.args, `--client=127.0.0.1:${port}`, "--exec-kind", "auto.inline",
+        await runPulumi(options.cli, [...options.args, `--client=127.0.0.1:${port}`, "--exec-kind", "auto.inline",
             "--stack", options.stack, "--non-interactive", "--event-log", eventLog], options);
         failed = false;
         return report(eventLog);
@@ -100,7 +101,7 @@ function report(eventLog: string): OperationReport {
 }
 
 /** The CLI as Automation runs it: its own directory first on PATH (its bundled plugins), output streamed. */
-function runCli(cli: string, args: string[], options: { workDir: string; envVars: Record<string, string>;
+export function runPulumi(cli: string, args: string[], options: { workDir: string; envVars: Record<string, string>;
     onOutput: (out: string) => void; onError: (err: string) => void }): Promise<void> {
     // PULUMI_DEBUG_COMMANDS: the CLI offers --event-log only then (Automation sets it too).
     const env: NodeJS.ProcessEnv = { ...process.env, ...options.envVars, PULUMI_AUTOMATION_API: "true", PULUMI_DEBUG_COMMANDS: "true" };
@@ -110,6 +111,9 @@ function runCli(cli: string, args: string[], options: { workDir: string; envVars
         child.stdout.on("data", (d: Buffer) => options.onOutput(d.toString()));
         child.stderr.on("data", (d: Buffer) => options.onError(d.toString()));
         child.on("error", reject);
-        child.on("close", (code, signal) => (code === 0 ? resolve() : reject(new Error(`pulumi ${args[0]} failed (exit ${code ?? signal})`))));
+        // Named by its command words (`pulumi up`, `pulumi stack select`), without the flags.
+        const flag = args.findIndex((a) => a.startsWith("-"));
+        const command = (flag < 0 ? args : args.slice(0, flag)).join(" ");
+        child.on("close", (code, signal) => (code === 0 ? resolve() : reject(new Error(`pulumi ${command} failed (exit ${code ?? signal})`))));
     });
 }
