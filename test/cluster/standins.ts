@@ -45,7 +45,9 @@ export class ProxyPods {
 
     start(): void {
         // A list of a few pods is a millisecond in-process: a kubelet-like reaction within 0.1 s costs little.
-        this.timer = setInterval(() => { void this.tick(); }, 100);
+        this.timer = setInterval(() => {
+            this.tick().catch((e) => { this.events.push({ pod: "", actor: "kubelet stand-in", ok: false, message: `poll loop: ${(e as Error).message}` }); });
+        }, 100);
     }
 
     async stop(): Promise<void> {
@@ -86,7 +88,7 @@ export class ProxyPods {
                 if (this.seen.has(key) || !pod.spec.nodeName) continue; // not scheduled yet: no kubelet has it
                 this.seen.add(key);
                 if (pod.metadata.labels["tekton-dag.io/role"] === "mirrord-proxy") void this.mirrord(pod);
-                else await this.telepresence(pod, key);
+                else await this.telepresence(pod, key).catch((e) => this.notStarted(pod, e));
             }
         } finally {
             this.busy = false;
@@ -109,6 +111,15 @@ export class ProxyPods {
             remove();
         }
         this.proxies.delete(key);
+    }
+
+    /**
+     * A container the stand-in kubelet could not start (its ConfigMap or ServiceAccount gone: the run that made
+     * the pod is being cleaned up): a kubelet would leave it waiting, so the status stays; the event says why.
+     * Without this the error would escape the poll loop as an unhandled rejection, failing whichever test runs.
+     */
+    private notStarted(pod: any, e: unknown): void {
+        this.events.push({ pod: pod.metadata.name, actor: "kubelet stand-in", ok: false, message: `container not started: ${(e as Error).message}` });
     }
 
     /** Pod status as the kubelet would report it for the one container. */

@@ -28,7 +28,7 @@ describe("a run stopped with CancelledRunFinally while its intercept is up, by T
         const created = createFromTemplate(suite.objs, { "repo-full-name": APP_REPOS["demo-fe"], "app-revision": SHA, "pr-number": "77", "intercept-backend": "telepresence" });
         runId = created.metadata.uid;
         suite.runner.plan(created.metadata.name, realPlan(suite.github, { gates: { "validate-stack-propagation": (ctx) => { reached(ctx.pipelineRun.metadata.name); return afterTheEnd; } } }));
-        const name = await atValidation;
+        const name = await suite.runner.orFailure(atValidation);
         kubectlOk(["annotate", "pipelineruns.v1.tekton.dev", name, "-n", PIPELINES_NS, `tekton-dag.io/superseded-by=${NEWER}`]);
         kubectlOk(["patch", "pipelineruns.v1.tekton.dev", name, "-n", PIPELINES_NS, "--type", "merge", "-p", JSON.stringify({ spec: { status: "CancelledRunFinally" } })]);
         try {

@@ -52,7 +52,7 @@ describe("the controllers, interceptors and sink SIGKILLed mid-run and started a
         await post(url, prDelivery("opened", APP_REPOS["demo-fe"], 61));
         const run = await runFor(61);
         // The intercept is up and validation is running: everything Tekton holds is mid-flight.
-        await atValidation;
+        await suite.runner.orFailure(atValidation);
         killed = await killTekton();
         const start = spawnSync("bash", [path.join(REPO, "scripts", "cluster.sh"), "tekton-start"], { encoding: "utf8" });
         assert.equal(start.status, 0, `tekton-start after the kill: ${start.stderr}`);

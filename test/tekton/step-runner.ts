@@ -19,7 +19,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { cluster, kubectl, kubectlOk, listObjects, Rule, tokenId } from "../cluster/harness";
+import { adminOk, adminRequest, cluster, kubectlOk, listObjects, Rule, tokenId } from "../cluster/harness";
+import { resourcePath } from "../cluster/kubeApi";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
 
@@ -116,6 +117,24 @@ export class StepRunner {
     private stopped = false;
     private work = tmpDir("step-runner-");
     errors: string[] = [];
+    private onError = new Set<(e: Error) => void>();
+
+    private fail(message: string): void {
+        this.errors.push(message);
+        for (const reject of this.onError) reject(new Error(`the step runner failed: ${message}`));
+    }
+
+    /**
+     * Resolves as `p` does, or rejects with the runner's first error: a test waiting for a step the runner could
+     * not end (a gate it never reached) fails at once, naming why, instead of waiting out its timeout.
+     */
+    orFailure<T>(p: Promise<T>): Promise<T> {
+        if (this.errors.length) return Promise.reject(new Error(`the step runner failed: ${this.errors.join("; ")}`));
+        let reject!: (e: Error) => void;
+        const failed = new Promise<never>((_, r) => { reject = r; });
+        this.onError.add(reject);
+        return Promise.race([p, failed]).finally(() => this.onError.delete(reject));
+    }
 
     constructor(private readonly namespace: string) {}
 
@@ -129,7 +148,8 @@ export class StepRunner {
     }
 
     start(): void {
-        this.timer = setInterval(() => { void this.tick(); }, 250);
+        // An error of the loop itself goes to errors (waitDone reports them), never unhandled into whichever test runs.
+        this.timer = setInterval(() => { this.tick().catch((e) => { this.fail(`step runner: ${(e as Error).message}`); }); }, 250);
     }
 
     async stop(): Promise<void> {
@@ -151,14 +171,20 @@ export class StepRunner {
             }
             for (const p of pods) {
                 const done = this.endedStatus.get(p.metadata.uid);
-                if (done && !p.metadata.deletionTimestamp && stepsRunning(p)) this.patchStatus(done.name, done.statuses);
+                if (!done || p.metadata.deletionTimestamp || !stepsRunning(p)) continue;
+                // A pod deleted since the list (its run cancelled or purged) needs no status: the next list says.
+                try {
+                    await this.patchStatus(done.name, done.statuses);
+                } catch {
+                    continue;
+                }
             }
             const ready = pods.filter((p) => !this.handled.has(p.metadata.uid) && this.isRunning(p) && this.planOf(p.metadata.labels["tekton.dev/pipelineRun"]));
             // Pods run concurrently, as kubelets run them; a gated pod holds up no other.
             for (const p of ready) {
                 this.handled.add(p.metadata.uid);
                 const done: Promise<void> = this.endSteps(p)
-                    .catch((e) => { this.errors.push(`${p.metadata.name}: ${e.message}`); })
+                    .catch((e) => { this.fail(`${p.metadata.name}: ${e.message}`); })
                     .finally(() => { this.inFlight.delete(done); });
                 this.inFlight.add(done);
             }
@@ -174,8 +200,16 @@ export class StepRunner {
         return ready && stepsRunning(pod);
     }
 
-    private patchStatus(name: string, statuses: any[]): void {
-        kubectlOk(["patch", "pod", name, "-n", this.namespace, "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status: { containerStatuses: statuses } })]);
+    // The step runner's reads and writes go in-process (test/cluster/kubeApi.ts): a kubectl process per call
+    // would block this process (its GitHub stand-in, the other pods' steps) for each one.
+    private async patchStatus(name: string, statuses: any[]): Promise<void> {
+        await adminOk("PATCH", `${resourcePath("pods", this.namespace, name)}/status`, { status: { containerStatuses: statuses } },
+            { contentType: "application/merge-patch+json" });
+    }
+
+    /** An object of the runner's namespace. */
+    private get(resource: string, name: string): Promise<any> {
+        return adminOk("GET", resourcePath(resource, this.namespace, name));
     }
 
     private async endSteps(pod: any): Promise<void> {
@@ -184,16 +218,16 @@ export class StepRunner {
         const plan = this.planOf(pipelineRun)!;
         const stepPlan = plan.tasks[task] ?? plan.default ?? {};
         const steps: Container[] = pod.spec.containers.filter((c: Container) => c.name.startsWith("step-"));
-        const ctx = pipelineRun ? this.context(pipelineRun) : ownTaskRunContext(pod);
+        const ctx = pipelineRun ? await this.context(pipelineRun) : ownTaskRunContext(pod);
         if (stepPlan.gate) {
             await stepPlan.gate(ctx);
             // Deleted meanwhile (a cancelled TaskRun's pod): its kubelet would have killed the containers.
-            const now = kubectl(["get", "pod", pod.metadata.name, "-n", this.namespace, "-o", "json"]);
-            if (now.status !== 0 || JSON.parse(now.stdout).metadata.deletionTimestamp) return;
+            const now = await adminRequest("GET", resourcePath("pods", this.namespace, pod.metadata.name));
+            if (now.status !== 200 || now.body.metadata.deletionTimestamp) return;
         }
         if (this.stopped) return;
         if (!("real" in stepPlan) && stepPlan.files) {
-            const ws = this.workspaceDir(pod, steps);
+            const ws = await this.workspaceDir(pod, steps);
             for (const [rel, text] of Object.entries(derive(stepPlan.files, ctx))) {
                 const file = path.join(ws, rel);
                 fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -218,15 +252,15 @@ export class StepRunner {
                 // declares and the test did not choose gets a value naming it as simulated.
                 const last = i === steps.length - 1;
                 exitCode = last ? stepPlan.exitCode ?? 0 : 0;
-                const results = { ...this.placeholders(pod.metadata.labels["tekton.dev/task"]), ...derive(stepPlan.results ?? {}, ctx) };
+                const results = { ...await this.placeholders(pod.metadata.labels["tekton.dev/task"]), ...derive(stepPlan.results ?? {}, ctx) };
                 if (last && exitCode === 0) for (const [key, value] of Object.entries(results)) entries.push({ key, value, type: TYPE_TASK_RESULT });
             }
             if (exitCode !== 0) failed = true;
             ended[steps[i].name] = { exitCode, message: JSON.stringify(entries), started, finished: new Date().toISOString() };
         }
         // Which TaskRuns of the run exist as this pod ends: the DAG-order check reads it.
-        const existing = !pipelineRun ? [] : JSON.parse(kubectlOk(["get", "taskruns.v1.tekton.dev", "-n", this.namespace, "-l", `tekton.dev/pipelineRun=${pipelineRun}`, "-o", "json"]))
-            .items.map((t: any) => t.metadata.labels["tekton.dev/pipelineTask"]);
+        const existing = !pipelineRun ? [] : (await listObjects("taskruns.tekton.dev", this.namespace, `tekton.dev/pipelineRun=${pipelineRun}`))
+            .map((t: any) => t.metadata.labels["tekton.dev/pipelineTask"]);
         // The whole containerStatuses list, each step terminated (others as kwok left them).
         const statuses = pod.status.containerStatuses.map((s: any) => {
             const e = ended[s.name];
@@ -237,17 +271,17 @@ export class StepRunner {
             };
         });
         this.endedStatus.set(pod.metadata.uid, { name: pod.metadata.name, statuses });
-        this.patchStatus(pod.metadata.name, statuses);
+        await this.patchStatus(pod.metadata.name, statuses);
         this.ended.push({ pod: pod.metadata.name, task, pipelineRun, serviceAccount: pod.spec.serviceAccountName, tokenVolume: hasTokenVolume(pod), failed, tasksExisting: existing });
     }
 
     private pipelineDefaults = new Map<string, Record<string, string>>();
 
-    private context(pipelineRun: string): StepContext {
-        const pr = JSON.parse(kubectlOk(["get", "pipelineruns.v1.tekton.dev", pipelineRun, "-n", this.namespace, "-o", "json"]));
+    private async context(pipelineRun: string): Promise<StepContext> {
+        const pr = await this.get("pipelineruns.tekton.dev", pipelineRun);
         const pipeline = pr.spec.pipelineRef.name;
         if (!this.pipelineDefaults.has(pipeline)) {
-            const p = JSON.parse(kubectlOk(["get", "pipelines.v1.tekton.dev", pipeline, "-n", this.namespace, "-o", "json"]));
+            const p = await this.get("pipelines.tekton.dev", pipeline);
             this.pipelineDefaults.set(pipeline, Object.fromEntries((p.spec.params ?? []).filter((x: any) => x.default !== undefined).map((x: any) => [x.name, x.default])));
         }
         const given = Object.fromEntries((pr.spec.params ?? []).map((x: any) => [x.name, x.value]));
@@ -268,8 +302,8 @@ export class StepRunner {
     }
 
     /** The shared workspace of the pod as a directory: where its steps mount it (with the mount's subPath). */
-    private workspaceDir(pod: any, steps: Container[]): string {
-        const dirs = this.volumeDirs(pod);
+    private async workspaceDir(pod: any, steps: Container[]): Promise<string> {
+        const dirs = await this.volumeDirs(pod);
         for (const c of steps) {
             const m = (c.volumeMounts ?? []).find((v: any) => v.mountPath === WORKSPACE_MOUNT);
             if (m) return mountDir(dirs, m);
@@ -279,35 +313,36 @@ export class StepRunner {
 
     private taskResults = new Map<string, string[]>();
 
-    private placeholders(taskName: string): Record<string, string> {
+    private async placeholders(taskName: string): Promise<Record<string, string>> {
         if (!this.taskResults.has(taskName)) {
-            const task = JSON.parse(kubectlOk(["get", "tasks.v1.tekton.dev", taskName, "-n", this.namespace, "-o", "json"]));
+            const task = await this.get("tasks.tekton.dev", taskName);
             this.taskResults.set(taskName, (task.spec.results ?? []).map((r: any) => r.name));
         }
         return Object.fromEntries(this.taskResults.get(taskName)!.map((r) => [r, `simulated-${r}`]));
     }
 
     /** A directory for each of the pod's volumes, as the kubelet would mount them. */
-    private volumeDirs(pod: any): Map<string, string> {
+    private async volumeDirs(pod: any): Promise<Map<string, string>> {
         const key = pod.metadata.uid;
         const base = path.join(this.work, key);
         const dirs = new Map<string, string>();
         for (const v of pod.spec.volumes ?? []) {
             let dir = path.join(base, v.name);
             if (v.persistentVolumeClaim) {
-                const pvc = JSON.parse(kubectlOk(["get", "pvc", v.persistentVolumeClaim.claimName, "-n", this.namespace, "-o", "json"]));
-                const pv = JSON.parse(kubectlOk(["get", "pv", pvc.spec.volumeName, "-o", "json"]));
+                const pvc = await this.get("persistentvolumeclaims", v.persistentVolumeClaim.claimName);
+                const pv = await adminOk("GET", resourcePath("persistentvolumes", undefined, pvc.spec.volumeName)); // cluster-scoped
                 if (!pv.spec.hostPath) throw new Error(`PV ${pv.metadata.name} of ${v.name} is not a hostPath volume`);
                 dir = pv.spec.hostPath.path;
             } else if (!fs.existsSync(dir)) {
+                // Read before the directory is made: it stands for the whole volume once it exists.
+                const cm = v.configMap ? await this.get("configmaps", v.configMap.name) : undefined;
+                const secret = v.secret ? await this.get("secrets", v.secret.secretName) : undefined;
                 fs.mkdirSync(dir, { recursive: true });
-                if (v.configMap) {
-                    const cm = JSON.parse(kubectlOk(["get", "configmap", v.configMap.name, "-n", this.namespace, "-o", "json"]));
+                if (cm) {
                     for (const [f, text] of Object.entries<string>(cm.data ?? {})) fs.writeFileSync(path.join(dir, f), text, { mode: v.configMap.defaultMode ?? 0o644 });
-                } else if (v.secret) {
-                    const s = JSON.parse(kubectlOk(["get", "secret", v.secret.secretName, "-n", this.namespace, "-o", "json"]));
-                    const items: Array<{ key: string; path: string }> = v.secret.items ?? Object.keys(s.data ?? {}).map((k) => ({ key: k, path: k }));
-                    for (const it of items) fs.writeFileSync(path.join(dir, it.path), Buffer.from(s.data[it.key], "base64"), { mode: 0o600 });
+                } else if (secret) {
+                    const items: Array<{ key: string; path: string }> = v.secret.items ?? Object.keys(secret.data ?? {}).map((k) => ({ key: k, path: k }));
+                    for (const it of items) fs.writeFileSync(path.join(dir, it.path), Buffer.from(secret.data[it.key], "base64"), { mode: 0o600 });
                 }
                 // emptyDir, projected, downwardAPI: an empty directory (Tekton's own paths; nothing reads them here).
             }
@@ -318,7 +353,7 @@ export class StepRunner {
 
     private async runReal(pod: any, c: Container, task: string, plan: Real): Promise<{ exitCode: number; results: Record<string, string> }> {
         const overrides = plan.env ?? {};
-        const dirs = this.volumeDirs(pod);
+        const dirs = await this.volumeDirs(pod);
         // Longest mount path first, so /workspace/shared-workspace wins over /workspace.
         const mounts = (c.volumeMounts ?? []).map((m: any) => ({ from: m.mountPath as string, to: mountDir(dirs, m) }))
             .sort((a, b) => b.from.length - a.from.length);
@@ -334,10 +369,10 @@ export class StepRunner {
             if (e.value !== undefined) env[e.name] = rewrite(e.value);
             else if (e.valueFrom?.fieldRef) env[e.name] = fieldOf(pod, e.valueFrom.fieldRef.fieldPath);
             else if (e.valueFrom?.secretKeyRef) {
-                const s = JSON.parse(kubectlOk(["get", "secret", e.valueFrom.secretKeyRef.name, "-n", this.namespace, "-o", "json"]));
+                const s = await this.get("secrets", e.valueFrom.secretKeyRef.name);
                 env[e.name] = Buffer.from(s.data[e.valueFrom.secretKeyRef.key], "base64").toString("utf8");
             } else if (e.valueFrom?.configMapKeyRef) {
-                const cm = JSON.parse(kubectlOk(["get", "configmap", e.valueFrom.configMapKeyRef.name, "-n", this.namespace, "-o", "json"]));
+                const cm = await this.get("configmaps", e.valueFrom.configMapKeyRef.name);
                 env[e.name] = cm.data[e.valueFrom.configMapKeyRef.key];
             }
         }
@@ -345,9 +380,9 @@ export class StepRunner {
         const [cmd, ...args] = entrypointCommand(c).map(rewrite);
         const home = tmpDir("step-home-");
         const sa = pod.spec.serviceAccountName;
-        const hadToken = pod.spec.automountServiceAccountToken !== false && saMountsToken(sa, this.namespace);
+        const hadToken = pod.spec.automountServiceAccountToken !== false && (await this.get("serviceaccounts", sa)).automountServiceAccountToken !== false;
         let jti: string | undefined;
-        if (hadToken) ({ kubeconfig: env.KUBECONFIG, tokenId: jti } = this.podKubeconfig(pod, home));
+        if (hadToken) ({ kubeconfig: env.KUBECONFIG, tokenId: jti } = await this.podKubeconfig(pod, home));
         const resultsDir = dirs.get(resultsVolume(c)) ?? tmpDir("results-");
         const pathDirs = [...(plan.path ?? []), cluster().bin, "/usr/local/bin", "/usr/bin", "/bin"];
         if (plan.recorded) {
@@ -387,9 +422,13 @@ export class StepRunner {
     }
 
     /** A kubeconfig with a token of the pod's ServiceAccount bound to the pod, as the kubelet would project. */
-    private podKubeconfig(pod: any, dir: string): { kubeconfig: string; tokenId: string } {
-        const token = kubectlOk(["create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--bound-object-kind", "Pod",
-            "--bound-object-name", pod.metadata.name, "--bound-object-uid", pod.metadata.uid, "--duration", "1h"]).trim();
+    private async podKubeconfig(pod: any, dir: string): Promise<{ kubeconfig: string; tokenId: string }> {
+        // What `kubectl create token SA --bound-object-kind Pod ... --duration 1h` asks for.
+        const review = await adminOk("POST", `${resourcePath("serviceaccounts", this.namespace, pod.spec.serviceAccountName)}/token`, {
+            apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest",
+            spec: { expirationSeconds: 3600, boundObjectRef: { kind: "Pod", apiVersion: "v1", name: pod.metadata.name, uid: pod.metadata.uid } },
+        });
+        const token: string = review.status.token;
         const { server, ca } = cluster();
         const file = path.join(dir, "kubeconfig");
         fs.writeFileSync(file, YAML.stringify({
@@ -435,11 +474,6 @@ function stepsRunning(pod: any): boolean {
 
 function hasTokenVolume(pod: any): boolean {
     return (pod.spec.volumes ?? []).some((v: any) => v.projected?.sources?.some((s: any) => s.serviceAccountToken));
-}
-
-function saMountsToken(name: string, namespace: string): boolean {
-    const sa = JSON.parse(kubectlOk(["get", "serviceaccount", name, "-n", namespace, "-o", "json"]));
-    return sa.automountServiceAccountToken !== false;
 }
 
 function fieldOf(pod: any, fieldPath: string): string {
