@@ -134,10 +134,15 @@ export function tokenId(token: string): string {
 export interface Credentials { kubeconfig: string; tokenId: string; account: Account; token: string }
 
 /** A kubeconfig holding a fresh token of the ServiceAccount, as the pod of a TaskRun would have. */
-export async function credentials(account: Account, dir = tmpDir("sa")): Promise<Credentials> {
-    // What `kubectl create token --duration 2h` asks for: a TokenRequest with the API server's own audiences.
+export async function credentials(account: Account, dir = tmpDir("sa"), opts: { boundToPod?: { name: string; uid: string }; expirationSeconds?: number } = {}): Promise<Credentials> {
+    // What `kubectl create token --duration 2h` asks for: a TokenRequest with the API server's own audiences
+    // (bound to a pod, as the kubelet projects a pod's token: `--bound-object-kind Pod`).
+    const spec = {
+        expirationSeconds: opts.expirationSeconds ?? 7200,
+        ...(opts.boundToPod ? { boundObjectRef: { kind: "Pod", apiVersion: "v1", ...opts.boundToPod } } : {}),
+    };
     const review = await adminOk("POST", `${resourcePath("serviceaccounts", account.namespace, account.name)}/token`,
-        { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 7200 } });
+        { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec });
     const token: string = review.status.token;
     const { server, ca } = cluster();
     const file = path.join(dir, `${account.namespace}-${account.name}-${randomUUID().slice(0, 8)}.kubeconfig`);

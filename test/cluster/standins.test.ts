@@ -1,6 +1,6 @@
 // The proxy pods' kubelet stand-in (standins.ts) itself: a pod it cannot start must not break its poll loop.
 // A run's cleanup can delete a proxy pod's ConfigMap in the moment the stand-in first sees the pod; an error
-// escaping the loop then reached mocha as an unhandled rejection and failed whichever test was running.
+// escaping the loop was an unhandled rejection, which mocha drops: the pod was never started, and nothing said why.
 import { strict as assert } from "node:assert";
 import { randomUUID } from "node:crypto";
 import { adminOk, sleep, TARGET_NS, TELEPRESENCE_SA } from "./harness";

@@ -116,7 +116,8 @@ export class ProxyPods {
     /**
      * A container the stand-in kubelet could not start (its ConfigMap or ServiceAccount gone: the run that made
      * the pod is being cleaned up): a kubelet would leave it waiting, so the status stays; the event says why.
-     * Without this the error would escape the poll loop as an unhandled rejection, failing whichever test runs.
+     * Without this the error escaped the poll loop as an unhandled rejection, which mocha drops unseen: the
+     * pod was never started and the test waiting on it only timed out, with no word of why.
      */
     private notStarted(pod: any, e: unknown): void {
         this.events.push({ pod: pod.metadata.name, actor: "kubelet stand-in", ok: false, message: `container not started: ${(e as Error).message}` });

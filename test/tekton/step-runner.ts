@@ -18,8 +18,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as YAML from "yaml";
-import { adminOk, adminRequest, cluster, kubectlOk, listObjects, Rule, tokenId } from "../cluster/harness";
+import { adminOk, adminRequest, cluster, credentials, kubectlOk, listObjects, Rule } from "../cluster/harness";
 import { resourcePath } from "../cluster/kubeApi";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
@@ -148,7 +147,8 @@ export class StepRunner {
     }
 
     start(): void {
-        // An error of the loop itself goes to errors (waitDone reports them), never unhandled into whichever test runs.
+        // An error of the loop itself goes to errors (waitDone and orFailure report them): as an unhandled
+        // rejection mocha would drop it unseen, and the test waiting on the run would only time out.
         this.timer = setInterval(() => { this.tick().catch((e) => { this.fail(`step runner: ${(e as Error).message}`); }); }, 250);
     }
 
@@ -172,11 +172,10 @@ export class StepRunner {
             for (const p of pods) {
                 const done = this.endedStatus.get(p.metadata.uid);
                 if (!done || p.metadata.deletionTimestamp || !stepsRunning(p)) continue;
-                // A pod deleted since the list (its run cancelled or purged) needs no status: the next list says.
                 try {
                     await this.patchStatus(done.name, done.statuses);
                 } catch {
-                    continue;
+                    // A pod deleted since the list (its run cancelled or purged) needs no status: the next list says.
                 }
             }
             const ready = pods.filter((p) => !this.handled.has(p.metadata.uid) && this.isRunning(p) && this.planOf(p.metadata.labels["tekton.dev/pipelineRun"]));
@@ -382,7 +381,9 @@ export class StepRunner {
         const sa = pod.spec.serviceAccountName;
         const hadToken = pod.spec.automountServiceAccountToken !== false && (await this.get("serviceaccounts", sa)).automountServiceAccountToken !== false;
         let jti: string | undefined;
-        if (hadToken) ({ kubeconfig: env.KUBECONFIG, tokenId: jti } = await this.podKubeconfig(pod, home));
+        // The pod's token, bound to the pod as the kubelet would project it.
+        if (hadToken) ({ kubeconfig: env.KUBECONFIG, tokenId: jti } = await credentials({ name: sa, namespace: this.namespace }, home,
+            { boundToPod: { name: pod.metadata.name, uid: pod.metadata.uid }, expirationSeconds: 3600 }));
         const resultsDir = dirs.get(resultsVolume(c)) ?? tmpDir("results-");
         const pathDirs = [...(plan.path ?? []), cluster().bin, "/usr/local/bin", "/usr/bin", "/bin"];
         if (plan.recorded) {
@@ -419,26 +420,6 @@ export class StepRunner {
                 resolve({ exitCode, results });
             });
         });
-    }
-
-    /** A kubeconfig with a token of the pod's ServiceAccount bound to the pod, as the kubelet would project. */
-    private async podKubeconfig(pod: any, dir: string): Promise<{ kubeconfig: string; tokenId: string }> {
-        // What `kubectl create token SA --bound-object-kind Pod ... --duration 1h` asks for.
-        const review = await adminOk("POST", `${resourcePath("serviceaccounts", this.namespace, pod.spec.serviceAccountName)}/token`, {
-            apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest",
-            spec: { expirationSeconds: 3600, boundObjectRef: { kind: "Pod", apiVersion: "v1", name: pod.metadata.name, uid: pod.metadata.uid } },
-        });
-        const token: string = review.status.token;
-        const { server, ca } = cluster();
-        const file = path.join(dir, "kubeconfig");
-        fs.writeFileSync(file, YAML.stringify({
-            apiVersion: "v1", kind: "Config",
-            clusters: [{ name: "local", cluster: { server, "certificate-authority": ca } }],
-            users: [{ name: "pod", user: { token } }],
-            contexts: [{ name: "pod", context: { cluster: "local", user: "pod", namespace: this.namespace } }],
-            "current-context": "pod",
-        }), { mode: 0o600 });
-        return { kubeconfig: file, tokenId: tokenId(token) };
     }
 }
 
