@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as YAML from "yaml";
 
-export interface ApiResponse { status: number; text: string; body: any }
+export interface ApiResponse { status: number; text: string; body: any; retryAfter?: number }
 
 export interface RequestOptions {
     /** Content-Type of the body (JSON by default; e.g. application/merge-patch+json). */
@@ -42,8 +42,23 @@ function client(kubeconfig: string): Client {
     return c;
 }
 
-/** One request; resolves with any HTTP status (the caller decides what a 404 or 409 means). */
-export function request(kubeconfig: string, method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<ApiResponse> {
+/** Retries of a request the API server asked to retry later: client-go's limit, which kubectl has. */
+const MAX_RETRIES = 10;
+
+/**
+ * One request; resolves with any HTTP status (the caller decides what a 404 or 409 means). A response that
+ * says when to retry (429 or 5xx with Retry-After, e.g. "storage is (re)initializing" while a new CRD's
+ * storage comes up) is retried after that wait, as client-go does for kubectl.
+ */
+export async function request(kubeconfig: string, method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<ApiResponse> {
+    for (let attempt = 0; ; attempt++) {
+        const r = await requestOnce(kubeconfig, method, path, body, opts);
+        if (r.retryAfter === undefined || !(r.status === 429 || r.status >= 500) || attempt >= MAX_RETRIES) return r;
+        await new Promise((done) => setTimeout(done, r.retryAfter! * 1000));
+    }
+}
+
+function requestOnce(kubeconfig: string, method: string, path: string, body: unknown, opts: RequestOptions): Promise<ApiResponse> {
     const c = client(kubeconfig);
     const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: "application/json" };
@@ -65,7 +80,8 @@ export function request(kubeconfig: string, method: string, path: string, body?:
                 const text = Buffer.concat(chunks).toString("utf8");
                 let parsed: any;
                 try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
-                resolve({ status: res.statusCode ?? 0, text, body: parsed });
+                const retryAfter = Number(res.headers["retry-after"]);
+                resolve({ status: res.statusCode ?? 0, text, body: parsed, retryAfter: Number.isInteger(retryAfter) && retryAfter >= 0 ? retryAfter : undefined });
             });
             res.on("error", reject);
         });
