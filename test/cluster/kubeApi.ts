@@ -52,7 +52,16 @@ const MAX_RETRIES = 10;
  */
 export async function request(kubeconfig: string, method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<ApiResponse> {
     for (let attempt = 0; ; attempt++) {
-        const r = await requestOnce(kubeconfig, method, path, body, opts);
+        let r: ApiResponse;
+        try {
+            r = await requestOnce(kubeconfig, method, path, body, opts);
+        } catch (e) {
+            // A kept-alive socket the server closed as this request went out ("socket hang up", ECONNRESET):
+            // the request never reached it, and Go's HTTP client (kubectl's) sends it again on a new connection.
+            // Not for POST: a create might have been received.
+            if (!(e as { reusedSocket?: boolean }).reusedSocket || method === "POST" || attempt >= MAX_RETRIES) throw e;
+            continue;
+        }
         if (r.retryAfter === undefined || !(r.status === 429 || r.status >= 500) || attempt >= MAX_RETRIES) return r;
         await new Promise((done) => setTimeout(done, r.retryAfter! * 1000));
     }
@@ -85,7 +94,8 @@ function requestOnce(kubeconfig: string, method: string, path: string, body: unk
             });
             res.on("error", reject);
         });
-        req.on("error", (e) => reject(new Error(`${method} ${c.server.origin}${path}: ${e.message}`)));
+        req.on("error", (e) => reject(Object.assign(new Error(`${method} ${c.server.origin}${path}: ${e.message}`),
+            { reusedSocket: req.reusedSocket && ["ECONNRESET", "EPIPE"].includes((e as NodeJS.ErrnoException).code ?? "") })));
         req.end(data);
     });
 }
