@@ -16,8 +16,8 @@
 # pipelines controller; the triggers controller takes its lease in tekton-pipelines).
 #
 # Ports: the probes, profiling and metrics ports are free ones (by env). Two are fixed in the binaries:
-# knative's shared main serves health probes on :8080 (the pipelines controller gets it; the triggers
-# controller logs the bind error and keeps reconciling) and the core interceptors listen on :8443. When
+# knative's shared main serves health probes on :8080 (the pipelines controller gets it: the triggers
+# controller starts once it holds it, and reconciles without it) and the core interceptors listen on :8443. When
 # either is taken, tekton-start fails naming the process holding it: two checkouts on one machine cannot
 # both run Tekton's controllers.
 #
@@ -212,6 +212,10 @@ tekton_start() {
         -sidecarlogresults-image local.invalid/sidecarlogresults -workingdirinit-image local.invalid/workingdirinit \
         -shell-image local.invalid/busybox -shell-image-win local.invalid/powershell
     wait_for tekton-pipelines-controller 90 pipelines_ready "$probes"
+    # knative's shared main binds :8080 only once its controllers start, later than the readiness above; the
+    # triggers controller would bind it too, and on a busy machine it can get there first. Whichever binds
+    # second keeps reconciling without it (knative logs the bind error as it stops): waiting here makes the holder the pipelines controller.
+    wait_for tekton-pipelines-controller 60 port_in_use 8080
 
     tkc=$(tekton_sa_kubeconfig tekton-triggers-controller)
     { tekton_common_env; printf '%s\n' CONFIG_LOGGING_NAME=config-logging-triggers \
