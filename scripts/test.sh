@@ -126,22 +126,49 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     fi
 fi
 
-# The real-API tier (test/cluster) and the Tekton tier (test/tekton) run side by side, each on its own local
-# control plane: the Tekton tier waits on its controllers' reconciles most of the time (about half of two
-# cores idle when it runs alone), the real-API tier on CPU, and neither sees the other's objects.
-# Tekton's tier has its own state dir beside the first one's.
+# The real-API tier (test/cluster, in two parts) and the Tekton tier (test/tekton) run side by side, each
+# part on a local control plane of its own (state dirs .cluster, .cluster-intercepts, .cluster-tekton):
+# each part waits a good share of its time (on leases, watches, Tekton's reconciles), so together they keep
+# two cores busier than one after the other, and none sees another's objects.
 cluster_dir=${TEKTON_DAG_CLUSTER_DIR:-$PWD/.cluster}
-tekton_dir=${cluster_dir%/}-tekton
+cluster_dir=${cluster_dir%/}
+declare -A part_dir=([others]=$cluster_dir [intercepts]=$cluster_dir-intercepts [tekton]=$cluster_dir-tekton)
+declare -A part_pid=()
 # Stops the control plane of state dir $1; a failed stop is said and counted.
 stop_cluster() {
     TEKTON_DAG_CLUSTER_DIR=$1 bash scripts/cluster.sh stop || { echo "test.sh: scripts/cluster.sh stop ($1) failed: counted as one failure" >&2; failed=$((failed + 1)); }
 }
-tekton_pid=""
-# On an early end of this script: the background tier's mocha, then both control planes.
+# On an early end of this script: the parts' mocha runs, then their control planes.
 stop_all_quietly() {
-    if [ -n "$tekton_pid" ]; then kill "$tekton_pid" 2>/dev/null || true; fi
-    local dir
-    for dir in "$cluster_dir" "$tekton_dir"; do TEKTON_DAG_CLUSTER_DIR=$dir bash scripts/cluster.sh stop >/dev/null 2>&1 || true; done
+    local pid dir
+    for pid in "${part_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for dir in "${part_dir[@]}"; do TEKTON_DAG_CLUSTER_DIR=$dir bash scripts/cluster.sh stop >/dev/null 2>&1 || true; done
+}
+# Starts part $1's mocha (the rest of the arguments) in the background against its control plane; its report
+# goes to .bench/test-$1.log, whose last line is its wall time ("test.sh: N s").
+start_part() {
+    local part=$1 tests=""
+    shift
+    # Which part of test/cluster (its .mocharc.js reads it); test/tekton has no parts.
+    [ "$part" = tekton ] || tests=$part
+    (
+        t0=$SECONDS status=0
+        TEKTON_DAG_CLUSTER_DIR=${part_dir[$part]} TEKTON_DAG_CLUSTER_TESTS=$tests npx --no-install mocha "$@" --no-color || status=$?
+        echo "test.sh: $((SECONDS - t0)) s"
+        exit "$status"
+    ) >".bench/test-$part.log" 2>&1 &
+    part_pid[$part]=$!
+    echo "(test part '$part' runs in the background: live in .bench/test-$part.log; its report follows when it is done)"
+}
+# Waits for part $1 ($2: what it runs), prints its report and adds its counts and wall time.
+finish_part() {
+    local part=$1 status=0 log=".bench/test-$1.log"
+    wait "${part_pid[$part]}" || status=$?
+    unset "part_pid[$part]"
+    printf '\n==> %s (it ran side by side with the other parts)\n' "$2"
+    cat "$log"
+    count_mocha_log "$log" "$status" "mocha ($2)"
+    stage_part "$(sed -n 's/^test\.sh: \([0-9]*\) s$/\1/p' "$log" | tail -1)" "$2"
 }
 if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     stage "real API server and Tekton's controllers: their binaries (scripts/cluster-build.sh, scripts/tekton-build.sh; the first run builds them)"
@@ -151,48 +178,34 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
     finish_build cluster-build || { cluster_built=false tekton_built=false; failed=$((failed + 1)); }
     finish_build tekton-build || { tekton_built=false; failed=$((failed + 1)); }
     if [ "$cluster_built" = true ]; then
-        stage "real API server and Tekton's controllers: start two local control planes (test/cluster's; test/tekton's with the pipelines and triggers controllers)"
-        # One after the other: each picks free ports, which the other must already hold.
-        cluster_up=false tekton_up=false
-        if TEKTON_DAG_CLUSTER_DIR=$cluster_dir bash scripts/cluster.sh start >/dev/null; then cluster_up=true; else failed=$((failed + 1)); fi
+        stage "real API server and Tekton's controllers: start three local control planes (two for test/cluster's parts; test/tekton's with the pipelines and triggers controllers)"
+        # One after the other: each picks free ports, which the ones before must already hold.
+        declare -A up=()
+        for part in others intercepts; do
+            if TEKTON_DAG_CLUSTER_DIR=${part_dir[$part]} bash scripts/cluster.sh start >/dev/null; then up[$part]=1; else failed=$((failed + 1)); fi
+        done
         if [ "$tekton_built" = true ]; then
-            if TEKTON_DAG_CLUSTER_DIR=$tekton_dir bash scripts/cluster.sh start >/dev/null &&
-                TEKTON_DAG_CLUSTER_DIR=$tekton_dir bash scripts/cluster.sh tekton-start; then
-                tekton_up=true
+            if TEKTON_DAG_CLUSTER_DIR=${part_dir[tekton]} bash scripts/cluster.sh start >/dev/null &&
+                TEKTON_DAG_CLUSTER_DIR=${part_dir[tekton]} bash scripts/cluster.sh tekton-start; then
+                up[tekton]=1
             else
                 failed=$((failed + 1))
             fi
         fi
-        stage "real API server: test/cluster (pulumi up, task scripts as their ServiceAccounts, RBAC, isolation, soak), with Tekton's own controllers: test/tekton (PipelineRuns reconciled by Tekton; what is simulated is in each test's name) beside it"
-        tekton_log=.bench/test-tekton.log
-        if [ "$tekton_up" = true ]; then
-            echo "(test/tekton runs beside test/cluster; its report follows when both are done, live in $tekton_log)"
-            # Its own wall time goes to the stage table too (the last line of its log: "test.sh: N s").
-            (
-                t0=$SECONDS status=0
-                TEKTON_DAG_CLUSTER_DIR=$tekton_dir npx --no-install mocha --config test/tekton/.mocharc.yml --no-color || status=$?
-                echo "test.sh: $((SECONDS - t0)) s"
-                exit "$status"
-            ) >"$tekton_log" 2>&1 &
-            tekton_pid=$!
-        fi
-        if [ "$cluster_up" = true ]; then
+        stage "real API server: test/cluster (pulumi up, task scripts as their ServiceAccounts, RBAC, isolation, soak), with Tekton's own controllers: test/tekton (PipelineRuns reconciled by Tekton; what is simulated is in each test's name) side by side"
+        mkdir -p .bench
+        if [ -n "${up[tekton]:-}" ]; then start_part tekton --config test/tekton/.mocharc.yml; fi
+        if [ -n "${up[intercepts]:-}" ]; then start_part intercepts --config test/cluster/.mocharc.js; fi
+        # The third part in the foreground: its report shows as it runs.
+        if [ -n "${up[others]:-}" ]; then
             t0=$SECONDS
-            TEKTON_DAG_CLUSTER_DIR=$cluster_dir run_mocha --config test/cluster/.mocharc.yml
-            stage_part "$((SECONDS - t0))" test/cluster
+            TEKTON_DAG_CLUSTER_DIR=${part_dir[others]} TEKTON_DAG_CLUSTER_TESTS=others run_mocha --config test/cluster/.mocharc.js
+            stage_part "$((SECONDS - t0))" "test/cluster but its intercepts/"
         fi
-        if [ "$tekton_up" = true ]; then
-            tekton_status=0
-            wait "$tekton_pid" || tekton_status=$?
-            tekton_pid=""
-            printf '\n==> test/tekton (it ran beside test/cluster)\n'
-            cat "$tekton_log"
-            count_mocha_log "$tekton_log" "$tekton_status" "mocha --config test/tekton/.mocharc.yml"
-            stage_part "$(sed -n 's/^test\.sh: \([0-9]*\) s$/\1/p' "$tekton_log" | tail -1)" test/tekton
-        fi
-        stage "real API server and Tekton's controllers: stop both local control planes"
-        stop_cluster "$cluster_dir"
-        stop_cluster "$tekton_dir"
+        if [ -n "${up[intercepts]:-}" ]; then finish_part intercepts "test/cluster/intercepts"; fi
+        if [ -n "${up[tekton]:-}" ]; then finish_part tekton "test/tekton"; fi
+        stage "real API server and Tekton's controllers: stop the local control planes"
+        for part in others intercepts tekton; do stop_cluster "${part_dir[$part]}"; done
     fi
     trap stop_builds EXIT
 fi
