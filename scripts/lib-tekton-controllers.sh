@@ -214,7 +214,8 @@ tekton_start() {
     wait_for tekton-pipelines-controller 90 pipelines_ready "$probes"
     # knative's shared main binds :8080 only once its controllers start, later than the readiness above; the
     # triggers controller would bind it too, and on a busy machine it can get there first. Whichever binds
-    # second keeps reconciling without it (knative logs the bind error as it stops): waiting here makes the holder the pipelines controller.
+    # second keeps reconciling without it (knative logs the bind error as it stops): waiting here makes the
+    # holder the pipelines controller.
     wait_for tekton-pipelines-controller 60 port_in_use 8080
 
     tkc=$(tekton_sa_kubeconfig tekton-triggers-controller)

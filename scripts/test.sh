@@ -45,21 +45,24 @@ npx --no-install tsc --noEmit -p tsconfig.json
 # mocha runs: a cold build takes most of an hour on two cores, and mocha leaves a core idle most of the
 # time. Warm, each is a check of a few seconds. Each runs in its own session so that an early end of this
 # script (a failing stage, ^C) stops the builds and their go processes too.
+# Runs "$@" in the background (redirections of the call apply), in a session of its own where setsid exists,
+# so that stop_tree stops it with every process it started; its pid is in bg_pid. A background job of this
+# (non-interactive) shell is no group leader, so setsid makes it the leader of a new session in place: its pid
+# is the group to stop. --wait keeps the exit status if it forked.
+in_background() {
+    if command -v setsid >/dev/null 2>&1; then setsid --wait "$@" & else "$@" & fi
+    bg_pid=$!
+}
+stop_tree() { kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true; }
 declare -A build_pid=()
 stop_builds() {
     local pid
-    for pid in "${build_pid[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${build_pid[@]}"; do stop_tree "$pid"; done
 }
 start_build() {
     mkdir -p .bench
-    # A background job of this (non-interactive) shell is no group leader, so setsid makes it the leader
-    # of a new session in place: its pid is the group to stop. --wait keeps the exit status if it forked.
-    if command -v setsid >/dev/null 2>&1; then
-        setsid --wait bash "scripts/$1.sh" >/dev/null 2>".bench/$1.log" &
-    else
-        bash "scripts/$1.sh" >/dev/null 2>".bench/$1.log" &
-    fi
-    build_pid[$1]=$!
+    in_background bash "scripts/$1.sh" >/dev/null 2>".bench/$1.log"
+    build_pid[$1]=$bg_pid
     printf '(building or checking in the background: scripts/%s.sh, progress in .bench/%s.log)\n' "$1" "$1"
 }
 # Waits for a background build and shows its progress lines; its exit status is the build's.
@@ -141,7 +144,7 @@ stop_cluster() {
 # On an early end of this script: the parts' mocha runs, then their control planes.
 stop_all_quietly() {
     local pid dir
-    for pid in "${part_pid[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${part_pid[@]}"; do stop_tree "$pid"; done
     for dir in "${part_dir[@]}"; do TEKTON_DAG_CLUSTER_DIR=$dir bash scripts/cluster.sh stop >/dev/null 2>&1 || true; done
 }
 # Starts part $1's mocha (the rest of the arguments) in the background against its control plane; its report
@@ -151,13 +154,11 @@ start_part() {
     shift
     # Which part of test/cluster (its .mocharc.js reads it); test/tekton has no parts.
     [ "$part" = tekton ] || tests=$part
-    (
-        t0=$SECONDS status=0
-        TEKTON_DAG_CLUSTER_DIR=${part_dir[$part]} TEKTON_DAG_CLUSTER_TESTS=$tests npx --no-install mocha "$@" --no-color || status=$?
-        echo "test.sh: $((SECONDS - t0)) s"
-        exit "$status"
-    ) >".bench/test-$part.log" 2>&1 &
-    part_pid[$part]=$!
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    TEKTON_DAG_CLUSTER_DIR=${part_dir[$part]} TEKTON_DAG_CLUSTER_TESTS=$tests in_background bash -c \
+        'status=0; npx --no-install mocha "$@" --no-color || status=$?; echo "test.sh: $SECONDS s"; exit "$status"' \
+        "$part" "$@" >".bench/test-$part.log" 2>&1
+    part_pid[$part]=$bg_pid
     echo "(test part '$part' runs in the background: live in .bench/test-$part.log; its report follows when it is done)"
 }
 # Waits for part $1 ($2: what it runs), prints its report and adds its counts and wall time.
