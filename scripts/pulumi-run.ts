@@ -37,6 +37,9 @@
  * Relative paths among the config values (renderYamlToDirectory) are relative to the repository root.
  * Exit status: 0 done; 1 the operation failed (config error, policy violation, engine error); 2 bad usage.
  */
+// First: it defers modules the Pulumi SDK loads but never uses here, in this process and (nodeOptionsWithDeferral)
+// in the policy analyzer the engine starts.
+import { nodeOptionsWithDeferral } from "./runner/deferredModules";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -174,8 +177,8 @@ async function main(args: Args): Promise<void> {
     fs.mkdirSync(path.join(state, "backend"), { recursive: true });
 
     // The engine check runs in its own process while this one loads the part of the SDK that hosts the
-    // program; the program itself, with the rest of the SDKs (most of a second, warm), loads while the CLI
-    // starts: it is imported when the engine asks to run it.
+    // program; the program itself, with the rest of the SDKs (most of a second, warm), loads while the engine
+    // starts the policy analyzer (onPluginsAsked below).
     const enginePromise = provideEngine();
     enginePromise.catch(() => undefined); // handled at its await below, not an unhandled rejection meanwhile
     const host = loadLanguageHost();
@@ -185,6 +188,8 @@ async function main(args: Args): Promise<void> {
     const backend = process.env.PULUMI_BACKEND_URL || `file://${path.join(state, "backend")}`;
     const envVars: Record<string, string> = { PULUMI_BACKEND_URL: backend };
     if (passphrase) envVars.PULUMI_CONFIG_PASSPHRASE = passphrase;
+    const nodeOptions = nodeOptionsWithDeferral(process.env.NODE_OPTIONS);
+    if (nodeOptions) envVars.NODE_OPTIONS = nodeOptions;
     // A fresh render's state is thrown away with its run: checkpoints after each resource would only cost time.
     if (render) envVars.PULUMI_SKIP_CHECKPOINTS = "true";
 
@@ -195,8 +200,12 @@ async function main(args: Args): Promise<void> {
     streamed = true;
     const start = Date.now();
     const took = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
+    // One import for every operation; started while the engine starts the analyzer (onPluginsAsked).
+    let programModule: Promise<typeof import("../program")> | undefined;
+    const loadProgram = () => (programModule ??= import("../program"));
     const operation = (cliArgs: string[]) => inlineOperation({
-        host, program: async () => (await import("../program")).tektonDagProgram(), cli: engine.cli, stack: args.stack, workDir, envVars,
+        host, program: async () => (await loadProgram()).tektonDagProgram(), onPluginsAsked: () => void loadProgram().catch(() => undefined),
+        cli: engine.cli, stack: args.stack, workDir, envVars,
         args: [...cliArgs, ...policy.args, "--color", "never", "--suppress-progress"],
         onOutput: (out: string) => process.stdout.write(out),
         onError: (err: string) => process.stderr.write(err),

@@ -60,10 +60,26 @@ export async function inlineOperation(options: {
     args: string[];
     onOutput: (out: string) => void;
     onError: (err: string) => void;
+    /**
+     * Called once the engine has asked the program for its plugins, the last thing it asks before it starts
+     * the policy analyzer (most of a second, in a process of its own) and then runs the program: work done here
+     * (loading the program's modules) overlaps with the analyzer's start instead of following it.
+     */
+    onPluginsAsked?: () => void;
 }): Promise<OperationReport> {
     const { grpc, LanguageServer, langrpc, channelOptions } = options.host;
     const server = new grpc.Server({ ...channelOptions });
     const languageServer = new LanguageServer(options.program);
+    const { onPluginsAsked } = options;
+    if (onPluginsAsked) {
+        const answer = languageServer.getRequiredPlugins.bind(languageServer);
+        languageServer.getRequiredPlugins = (call: unknown, callback: unknown) => {
+            // Once the answer's HTTP/2 stream has closed, i.e. the engine has it: a synchronous load any earlier
+            // holds the answer back (grpc-js sends its status in a later turn of the event loop).
+            httpStream(call)?.once("close", () => setImmediate(onPluginsAsked));
+            answer(call, callback);
+        };
+    }
     server.addService(langrpc.LanguageRuntimeService, languageServer);
     const port: number = await new Promise((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
@@ -80,6 +96,19 @@ export async function inlineOperation(options: {
         server.forceShutdown();
         fs.rmSync(logDir, { recursive: true, force: true });
     }
+}
+
+/**
+ * The HTTP/2 stream under a grpc-js server call: the innermost of its interceptor chain holds it (grpc-js
+ * 1.14). Undefined if grpc-js is built otherwise; the program then loads when the engine runs it, as without
+ * onPluginsAsked.
+ */
+function httpStream(call: unknown): { once: (event: "close", listener: () => void) => void } | undefined {
+    let layer = (call as { call?: any })?.call;
+    for (let depth = 0; layer && depth < 10; depth++, layer = layer.nextCall) {
+        if (typeof layer.stream?.once === "function") return layer.stream;
+    }
+    return undefined;
 }
 
 /** The last summary's changes and the stack resource's outputs, from the engine's event log (one JSON event per line). */

@@ -1,13 +1,15 @@
 /**
  * Previews through the real engine of stacks that are not the render stack: a cluster stack with prebuilt,
  * pinned images and no Tekton or Telepresence install previews cleanly (no cluster is reachable: the
- * kubernetes provider previews without one), and a config error is reported by the program, naming the key.
+ * kubernetes provider previews without one), with neither the runner nor the policy analyzer loading the SDK
+ * modules deferred by scripts/runner/deferredModules.ts; a config error is reported by the program, naming the key.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { renderStack } from "../../scripts/mocks/render";
+import { DEFERRED_MODULES } from "../../scripts/runner/deferredModules";
 import { pulumiRun, RunResult } from "./helpers";
 import { tmpDir } from "../support/tmpDir";
 
@@ -27,11 +29,25 @@ describe("previews through the real engine", function () {
 
     describe("a cluster stack: buildImages=false, pinned images, no Tekton/Telepresence install", () => {
         let run: RunResult;
+        let probes: string;
         before(async () => {
             const stackFile = path.join(tmp, "Pulumi.prebuilt.yaml");
             fs.writeFileSync(stackFile, YAML.stringify({ config: PINNED }));
+            // Every Node.js process of the run (the runner; the analyzer, which inherits NODE_OPTIONS through the
+            // engine) writes the deferred modules it loaded when it ends.
+            probes = path.join(tmp, "probes");
+            fs.mkdirSync(probes);
+            const probe = path.join(tmp, "probe.js");
+            fs.writeFileSync(probe, `
+                const write = () => require("fs").writeFileSync(${JSON.stringify(probes)} + "/" + process.pid + ".json", JSON.stringify({
+                    argv: process.argv.slice(1),
+                    loaded: ${JSON.stringify(DEFERRED_MODULES)}.filter((m) => Object.keys(require.cache).some((f) => f.includes("/node_modules/" + m + "/"))),
+                }));
+                process.on("exit", write);
+                for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));
+            `);
             run = await pulumiRun(["preview", "--stack", "prebuilt", "--stack-file", stackFile, "--state", path.join(tmp, "prebuilt")],
-                { PULUMI_CONFIG_PASSPHRASE: "engine-test-prebuilt" });
+                { PULUMI_CONFIG_PASSPHRASE: "engine-test-prebuilt", NODE_OPTIONS: `--require ${probe}` });
         });
 
         it("previews cleanly with the policy pack", () => {
@@ -48,6 +64,15 @@ describe("previews through the real engine", function () {
             const m = /\+ (\d+) to create/.exec(run.out);
             assert.ok(m, run.out);
             assert.equal(Number(m![1]), expected, run.out);
+        });
+
+        it("neither the runner nor the policy analyzer loaded TypeScript's compiler or npm's arborist", () => {
+            const processes = fs.readdirSync(probes).map((f) => JSON.parse(fs.readFileSync(path.join(probes, f), "utf8")));
+            const which = (pattern: RegExp) => processes.filter((p) => pattern.test(p.argv.join(" ")));
+            // The analyzer runs the pack by its path (run-policy-pack sets its argv to it).
+            const ours = [...which(/pulumi-run\.js/), ...which(/policy[\\/]bin|run-policy-pack/)];
+            assert.equal(ours.length, 2, `the runner and the analyzer among ${JSON.stringify(processes)}`);
+            for (const p of ours) assert.deepEqual(p.loaded, [], JSON.stringify(p.argv));
         });
     });
 
