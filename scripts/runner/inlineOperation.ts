@@ -18,8 +18,8 @@ export interface LanguageHost { grpc: any; LanguageServer: any; langrpc: any; ch
 /**
  * Loads the language server of the @pulumi/pulumi this repository pins (automation/server, which the package
  * does not declare in its types) and the gRPC module the SDK itself loads (the service definitions belong to
- * that instance). A small part of the SDK: the program, and with it the rest of the SDK, loads while the CLI
- * starts (the program is imported when the engine asks to run it).
+ * that instance). A small part of the SDK: the program, and with it the rest of the SDK, loads while the engine
+ * starts the policy analyzer (see onPluginsAsked below).
  */
 export function loadLanguageHost(): LanguageHost {
     const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
