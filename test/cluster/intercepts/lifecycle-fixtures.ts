@@ -39,9 +39,6 @@ export const iso = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 10
 
 export interface Made { kind: string; name: string; namespace: string; uid: string; run: string; created: number }
 
-/** Seconds since the object was created, as the sweeper computes it (`date +%s` minus creationTimestamp). */
-export const ageOf = (m: Made) => Math.floor(Date.now() / 1000) - m.created;
-
 function labels(run: string, role: string, app = "demo-fe"): Record<string, string> {
     return {
         "app.kubernetes.io/part-of": "tekton-dag", "app.kubernetes.io/managed-by": "tekton-dag-pipeline",

@@ -6,16 +6,31 @@ import { strict as assert } from "node:assert";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { kubectlOk, PIPELINE_SA, PIPELINES_NS, runScriptAs, ScriptRun, sleep, sweepEnv, TARGET_NS } from "../harness";
+import { cluster, kubectlOk, PIPELINE_SA, PIPELINES_NS, runScriptAs, ScriptRun, sleep, sweepEnv, TARGET_NS } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
-    ageOf, goneRuns, Made, manyPipelineRuns, newRunWithObject, ok, OTHER_NS, pipelineRun, remaining, runConfigMap, runConfigMaps, runLease, runPod,
+    goneRuns, Made, manyPipelineRuns, newRunWithObject, ok, OTHER_NS, pipelineRun, remaining, runConfigMap, runConfigMaps, runLease, runPod,
     twoNamespaceSuite,
 } from "./lifecycle-fixtures";
 import { tmpDir } from "../../support/tmpDir";
 
-const sweep = (extra: Record<string, string> = {}) =>
-    runScriptAs("sweep-orphans.sh", sweepEnv({ TARGET_NAMESPACES: `${TARGET_NS} ${OTHER_NS}`, ...extra }), PIPELINE_SA);
+/**
+ * Runs the sweeper; with `clockAt` (epoch seconds) its clock (`date +%s`, read once after its lists) is held at
+ * that instant by a `date` stand-in first on its PATH, so the ages it computes are the ones the test set its
+ * thresholds from, however long the sweep itself takes on a busy machine.
+ */
+const sweep = (extra: Record<string, string> = {}, clockAt?: number) => {
+    const env = sweepEnv({ TARGET_NAMESPACES: `${TARGET_NS} ${OTHER_NS}`, ...extra });
+    if (clockAt !== undefined) {
+        const bin = tmpDir("sweep-clock-");
+        fs.writeFileSync(path.join(bin, "date"),
+            `#!/bin/bash\nif [ "$*" = "+%s" ]; then echo ${clockAt}; else PATH="\${PATH#*:}" exec date "$@"; fi\n`, { mode: 0o755 });
+        env.PATH = `${bin}:${cluster().bin}:/usr/local/bin:/usr/bin:/bin`;
+    }
+    return runScriptAs("sweep-orphans.sh", env, PIPELINE_SA);
+};
+/** Now, in whole seconds, as the API server's creationTimestamps count. */
+const epochNow = () => Math.floor(Date.now() / 1000);
 const tokenEntries = (r: ScriptRun, mark: number) => auditSince(mark).filter((e) => e.tokenId === r.tokenId);
 
 describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob's identity (Tekton controller simulated)", function () {
@@ -25,13 +40,14 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
 
     const removed = (r: ScriptRun) => Number(/sweep done: (\d+) run\(s\) removed/.exec(r.stderr)?.[1]);
 
-    // Ages come from the API server's creationTimestamps (whole seconds): objects made GAP seconds apart,
-    // thresholds set between them with SLACK seconds to spare for the sweep's own run time on a busy machine
-    // (it reads its clock after listing the runs and objects; GAP - 1 > SLACK keeps the old ones old).
-    const GAP = 14;
-    const SLACK = 12;
+    // Ages come from the API server's creationTimestamps (whole seconds): objects made at least GAP seconds
+    // apart, thresholds set SLACK seconds above the younger one's age, and the sweeper's clock held at the
+    // instant those ages were measured (sweep's clockAt), so the old ones stay old (GAP > SLACK) and the young
+    // ones young however long the sweep takes.
+    const GAP = 3;
+    const SLACK = 1;
 
-    it("removes only the objects of runs that no longer exist or are too old, by their run label, and logs them", async () => {
+    it("removes only the objects of runs that no longer exist or are too old, by their run label, and logs them (its clock held: time simulated)", async () => {
         const liveOld = pipelineRun({ state: "running" });
         const gone = randomUUID();
         const made = [
@@ -41,9 +57,10 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
         await sleep(GAP * 1000);
         const liveYoung = pipelineRun({ state: "running" });
         made.push(runConfigMap(liveYoung, "cm-live-young"), runConfigMap(liveYoung, "cm-live-young-2", OTHER_NS));
-        // liveYoung's objects stay younger than this while the sweep runs; liveOld's first one is GAP s older.
-        const maxAge = Math.max(1, ageOf(made[3]) + SLACK);
-        const r = await sweep({ MAX_AGE_SECONDS: String(maxAge), MIN_AGE_SECONDS: "0" });
+        // liveYoung's objects are younger than this at the sweeper's clock; liveOld's first one is GAP s older.
+        const now = epochNow();
+        const maxAge = Math.max(1, now - made[3].created + SLACK);
+        const r = await sweep({ MAX_AGE_SECONDS: String(maxAge), MIN_AGE_SECONDS: "0" }, now);
         ok(r);
         assert.deepEqual(goneRuns(made), [gone, liveOld].sort(), r.stderr);
         assert.match(r.stderr, new RegExp(`removing run ${gone} in staging \\(PipelineRun no longer exists\\): pods/pr-gone leases.coordination.k8s.io/tekton-dag-intercept-gone`));
@@ -88,7 +105,7 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
         assert.equal(removed(r), 0);
     });
 
-    it("keeps the objects of a run it does not see while its newest object is younger than MIN_AGE_SECONDS (default 600)", async () => {
+    it("keeps the objects of a run it does not see while its newest object is younger than MIN_AGE_SECONDS (default 600) (its clock held but for the default: time simulated)", async () => {
         const gone = randomUUID();
         const goneYoung = randomUUID();
         const made = [runConfigMap(gone, "cm-gone-old")];
@@ -97,7 +114,8 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
         await sleep(GAP * 1000);
         made.push(runConfigMap(goneYoung, "cm-gone-young"));
         // gone: its oldest object is past this minimum age, its newest is not.
-        const byNewest = await sweep({ MIN_AGE_SECONDS: String(ageOf(made[1]) + SLACK) });
+        let now = epochNow();
+        const byNewest = await sweep({ MIN_AGE_SECONDS: String(now - made[1].created + SLACK) }, now);
         ok(byNewest);
         assert.deepEqual(goneRuns(made), [], `the newest object decides, not the oldest:\n${byNewest.stderr}`);
         const byDefault = await sweep({ MIN_AGE_SECONDS: "" });
@@ -105,7 +123,8 @@ describe("cluster: sweep-orphans.sh as tekton-dag-pipeline, the sweeper CronJob'
         assert.deepEqual(goneRuns(made), [], byDefault.stderr);
         assert.match(byDefault.stderr, new RegExp(`keeping run ${goneYoung} in staging \\(PipelineRun no longer exists\\): its newest object is \\d+s old, younger than MIN_AGE_SECONDS=600`));
         // gone's newest object is now GAP s older than goneYoung's only one.
-        const shorter = await sweep({ MIN_AGE_SECONDS: String(ageOf(made[2]) + SLACK) });
+        now = epochNow();
+        const shorter = await sweep({ MIN_AGE_SECONDS: String(now - made[2].created + SLACK) }, now);
         ok(shorter);
         assert.deepEqual(goneRuns(made), [gone], shorter.stderr);
     });
