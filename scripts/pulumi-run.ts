@@ -33,6 +33,9 @@
  * PULUMI_BACKEND_URL another backend for the state; PULUMI_CONFIG_PASSPHRASE(_FILE) the stack's secrets
  * passphrase, required except for the project's local stacks (render, kind, local, and any stack whose config sets
  * renderYamlToDirectory), which default to the public "tekton-dag-local-render-only": it protects nothing.
+ * NODE_OPTIONS reaches the engine and the policy analyzer as given, with a --require of
+ * scripts/runner/deferredModules added (modules the Pulumi SDK loads but neither the program nor the pack uses
+ * load only when used).
  *
  * Relative paths among the config values (renderYamlToDirectory) are relative to the repository root.
  * Exit status: 0 done; 1 the operation failed (config error, policy violation, engine error); 2 bad usage.
@@ -200,11 +203,13 @@ async function main(args: Args): Promise<void> {
     streamed = true;
     const start = Date.now();
     const took = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
-    // One import for every operation; started while the engine starts the analyzer (onPluginsAsked).
+    // One import for every operation; started while the engine starts the analyzer (onPluginsAsked), except
+    // for a destroy, which never runs the program.
     let programModule: Promise<typeof import("../program")> | undefined;
     const loadProgram = () => (programModule ??= import("../program"));
+    const preload = args.operation === "destroy" ? undefined : () => void loadProgram().catch(() => undefined);
     const operation = (cliArgs: string[]) => inlineOperation({
-        host, program: async () => (await loadProgram()).tektonDagProgram(), onPluginsAsked: () => void loadProgram().catch(() => undefined),
+        host, program: async () => (await loadProgram()).tektonDagProgram(), onPluginsAsked: preload,
         cli: engine.cli, stack: args.stack, workDir, envVars,
         args: [...cliArgs, ...policy.args, "--color", "never", "--suppress-progress"],
         onOutput: (out: string) => process.stdout.write(out),

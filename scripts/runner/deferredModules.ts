@@ -75,12 +75,12 @@ install();
 
 /**
  * NODE_OPTIONS for a child process (the engine, and through it the analyzer) that loads this module first,
- * keeping what `current` already holds. Undefined when this module is not plain JavaScript (under ts-node)
- * and so cannot be given to a plain `node`: the child then starts as it would without it.
+ * keeping what `current` already holds. `current` as it is when this module is not plain JavaScript (under
+ * ts-node) and so cannot be given to a plain `node`: the child then starts as it would without it.
  */
 export function nodeOptionsWithDeferral(current: string | undefined): string | undefined {
     if (!__filename.endsWith(".js")) return current;
     // NODE_OPTIONS reads a double-quoted value with backslash escapes, so any path fits.
-    const require = `--require "${__filename.replace(/["\\]/g, "\\$&")}"`;
-    return current ? `${current} ${require}` : require;
+    const preload = `--require "${__filename.replace(/["\\]/g, "\\$&")}"`;
+    return current ? `${current} ${preload}` : preload;
 }

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { renderStack } from "../../scripts/mocks/render";
-import { DEFERRED_MODULES } from "../../scripts/runner/deferredModules";
+import { LOADED_DEFERRED_MODULES_JS } from "../support/deferredModules";
 import { pulumiRun, RunResult } from "./helpers";
 import { tmpDir } from "../support/tmpDir";
 
@@ -39,10 +39,9 @@ describe("previews through the real engine", function () {
             fs.mkdirSync(probes);
             const probe = path.join(tmp, "probe.js");
             fs.writeFileSync(probe, `
-                const write = () => require("fs").writeFileSync(${JSON.stringify(probes)} + "/" + process.pid + ".json", JSON.stringify({
-                    argv: process.argv.slice(1),
-                    loaded: ${JSON.stringify(DEFERRED_MODULES)}.filter((m) => Object.keys(require.cache).some((f) => f.includes("/node_modules/" + m + "/"))),
-                }));
+                ${LOADED_DEFERRED_MODULES_JS}
+                const write = () => require("fs").writeFileSync(${JSON.stringify(probes)} + "/" + process.pid + ".json",
+                    JSON.stringify({ argv: process.argv.slice(1), loaded: loaded() }));
                 process.on("exit", write);
                 for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));
             `);

@@ -5,9 +5,10 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { LOADED_DEFERRED_MODULES_JS } from "../support/deferredModules";
 import { REPO } from "../support/repo";
+import { tmpDir } from "../support/tmpDir";
 import { DEFERRED_MODULES, deferredModule, nodeOptionsWithDeferral } from "../../scripts/runner/deferredModules";
 
 const { compiledPath } = require(path.join(REPO, "scripts", "compiled.js")) as typeof import("../../scripts/compiled");
@@ -22,9 +23,6 @@ function inNode(script: string, options: string | undefined, cwd = REPO): any {
     return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-/** A script line: which of the deferred modules this process has loaded. */
-const LOADED = `const loaded = () => ${JSON.stringify(DEFERRED_MODULES)}.filter((m) => Object.keys(require.cache).some((f) => f.includes("/node_modules/" + m + "/")));`;
-
 describe("scripts/runner/deferredModules.ts (the SDK's closure-serialization modules, loaded at first use)", function () {
     this.timeout(300_000);
     let compiled: string;
@@ -33,7 +31,7 @@ describe("scripts/runner/deferredModules.ts (the SDK's closure-serialization mod
     });
 
     it("without it, loading the program loads them all; with it, none, and the program loads the same", () => {
-        const script = `${LOADED} const p = require(${JSON.stringify(compiledPath("program.ts"))}); ` +
+        const script = `${LOADED_DEFERRED_MODULES_JS} const p = require(${JSON.stringify(compiledPath("program.ts"))}); ` +
             "console.log(JSON.stringify({ loaded: loaded(), program: typeof p.tektonDagProgram }));";
         assert.deepEqual(inNode(script, undefined), { loaded: [...DEFERRED_MODULES], program: "function" },
             "the SDK loads them at start (else this deferral has nothing left to do)");
@@ -41,7 +39,7 @@ describe("scripts/runner/deferredModules.ts (the SDK's closure-serialization mod
     });
 
     it("pulumi.runtime.serializeFunction still serializes a function, loading TypeScript's compiler then", () => {
-        const script = `${LOADED} const pulumi = require("@pulumi/pulumi"); const before = loaded(); ` +
+        const script = `${LOADED_DEFERRED_MODULES_JS} const pulumi = require("@pulumi/pulumi"); const before = loaded(); ` +
             "pulumi.runtime.serializeFunction(() => 6 * 7).then((r) => console.log(JSON.stringify({ before, text: r.text, after: loaded() })));";
         const r = inNode(script, nodeOptionsWithDeferralFor(compiled));
         assert.deepEqual(r.before, []);
@@ -50,10 +48,10 @@ describe("scripts/runner/deferredModules.ts (the SDK's closure-serialization mod
     });
 
     it("pulumi.runtime.computeCodePaths still reads a package's tree, loading npm's arborist then", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deferred-modules-"));
+        const dir = tmpDir("deferred-modules");
         try {
             fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "probe", version: "1.0.0", dependencies: {} }));
-            const script = `${LOADED} const pulumi = require(${JSON.stringify(require.resolve("@pulumi/pulumi"))}); ` +
+            const script = `${LOADED_DEFERRED_MODULES_JS} const pulumi = require(${JSON.stringify(require.resolve("@pulumi/pulumi"))}); ` +
                 'pulumi.runtime.computeCodePaths({ extraIncludePaths: ["package.json"] })' +
                 ".then((paths) => console.log(JSON.stringify({ paths: [...paths.keys()], after: loaded() })));";
             const r = inNode(script, nodeOptionsWithDeferralFor(compiled), dir);
@@ -80,14 +78,14 @@ describe("scripts/runner/deferredModules.ts (the SDK's closure-serialization mod
     });
 
     it("NODE_OPTIONS keep what they held, and a path with a space or a quote still reaches node", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deferred modules \"quoted\" "));
+        const dir = tmpDir("deferred modules \"quoted\"");
         try {
             // The compiled module needs nothing beside it, so a copy anywhere is the same module.
             const copy = path.join(dir, "deferredModules.js");
             fs.copyFileSync(compiled, copy);
             const options = nodeOptionsWithDeferralFor(copy, "--max-old-space-size=999");
             assert.match(options, /^--max-old-space-size=999 --require "/);
-            const script = `${LOADED} require("@pulumi/pulumi"); ` +
+            const script = `${LOADED_DEFERRED_MODULES_JS} require("@pulumi/pulumi"); ` +
                 'console.log(JSON.stringify({ loaded: loaded(), heap: require("v8").getHeapStatistics().heap_size_limit }));';
             const r = inNode(script, options);
             assert.deepEqual(r.loaded, []);
