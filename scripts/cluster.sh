@@ -12,7 +12,8 @@
 #
 # State lives in .cluster/ of the repo (gitignored): certs, tokens, etcd data, logs, pids/, kubeconfig.
 # `start` creates the namespaces the stacks expect and loads the Tekton CRDs (pipeline config/300-crds and
-# the triggers CRDs from their Go module zips; never their webhook configurations: no webhook runs here).
+# the triggers CRDs from their Go module zips; never their webhook configurations: no webhook runs here, so
+# a CRD that Tekton's webhook converts serves its storage version only).
 #
 # Pod logs: kwok plays the kubelet's log endpoint. The API server proxies `pods/log` (after RBAC) to the
 # node's InternalIP (127.0.0.1) and daemonEndpoints port, where kwok serves TLS with its own certificate
@@ -377,7 +378,17 @@ load_crds() {
     files+=("$f")
     local args=()
     for f in "${files[@]}"; do args+=(-f "$f"); done
-    kubectl_admin apply --server-side "${args[@]}" >/dev/null
+    command -v jq >/dev/null 2>&1 || die "jq is required to load the Tekton CRDs (apt-get install jq)"
+    # A CRD whose versions are converted by Tekton's webhook serves only its storage version here. The API
+    # server keeps a watch cache per served version; with no webhook to convert, the caches of the others
+    # fail on every stored object and retry without end (measured: half the CPU of the Tekton tier's API
+    # server over a test run, with 60,000 errors logged), and a request at such a version could only fail.
+    kubectl_admin create --dry-run=client -o json "${args[@]}" |
+        jq -s '{apiVersion: "v1", kind: "List", items: map(
+            if .spec.conversion.strategy == "Webhook"
+            then .spec.conversion = {strategy: "None"} | .spec.versions |= map(.served = .storage)
+            else . end)}' |
+        kubectl_admin apply --server-side -f - >/dev/null
     kubectl_admin wait --for condition=Established --timeout 60s crd --all >/dev/null
 }
 

@@ -46,9 +46,10 @@ load_deploy_inputs() {
     log "propagation chain: ${chain//$'\n'/ }"
   fi
 
+  load_app_fields
   local port ns path
   for app in "${DEPLOY_APPS[@]}"; do
-    jq -e --arg a "$app" '.apps | has($a)' >/dev/null <<<"$STACK" ||
+    [ -n "${APP_FIELDS["${app}"$'\x1f']+set}" ] ||
       die "build app \"${app}\" is not in the stack (apps: $(jq -r '.apps | keys | join(", ")' <<<"$STACK"))"
     validate_dns_label "app name" "$app"
     port="$(app_field "$app" containerPort)"
@@ -73,6 +74,7 @@ load_deploy_inputs() {
 # build-apps, also the pinned graph's buildApps), each pushed to the configured image-registry under its
 # own name and pinned by digest. So PR code can choose neither the app (and with it the Deployment,
 # namespace and pod template) nor an image from elsewhere.
+declare -gA IMAGE_OF=()
 check_built_images() {
   local registry="${IMAGE_REGISTRY%/}" app image want stack_build
   if [[ ! "$registry" =~ ^[A-Za-z0-9.:/_-]+$ ]] || [[ "$registry" == *://* ]]; then
@@ -85,19 +87,59 @@ check_built_images() {
       *) die "build app \"${app}\" is not among stack-json's buildApps (${stack_build# }); build-apps and stack-json must come from the same resolve-stack" ;;
     esac
   done
-  want="$(printf '%s\n' "${DEPLOY_APPS[@]}" | jq -R . | jq -sc 'sort')"
-  jq -e --argjson want "$want" 'keys == $want' >/dev/null <<<"$IMAGES" ||
-    die "built-images must name exactly the build apps ($(jq -r 'join(", ")' <<<"$want")); it names: $(jq -r 'keys | join(", ") | if . == "" then "none" else . end' <<<"$IMAGES")"
+  # One jq: "exact" when built-images names exactly the build apps, then their images as NUL-terminated
+  # "<app>\x1f<image>" records (IMAGE_OF), except an image holding a control character: that one is read
+  # again below, only to be named in the error.
+  local -a records
+  local record
+  mapfile -d '' records < <(jq -j '(keys == ($ARGS.positional | unique)) as $exact
+    | if $exact then "exact\u0000", (to_entries[] | select(.value | explode | all(. >= 32 and . != 127))
+        | "\(.key)\u001f\(.value)\u0000") else empty end' --args "${DEPLOY_APPS[@]}" <<<"$IMAGES")
+  wait "$!" || die "built-images could not be read: ${IMAGES:0:200}"
+  if [ "${records[0]-}" != exact ]; then
+    want="$(printf '%s\n' "${DEPLOY_APPS[@]}" | LC_ALL=C sort -u | paste -sd, - | sed 's/,/, /g')"
+    die "built-images must name exactly the build apps (${want}); it names: $(jq -r 'keys | join(", ") | if . == "" then "none" else . end' <<<"$IMAGES")"
+  fi
+  for record in "${records[@]:1}"; do IMAGE_OF["${record%%$'\x1f'*}"]="${record#*$'\x1f'}"; done
   for app in "${DEPLOY_APPS[@]}"; do
-    image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
+    image="${IMAGE_OF["$app"]-}"
+    [ -n "$image" ] || image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
     if [[ "$image" != "${registry}/${app}@sha256:"* ]] || [[ ! "${image#"${registry}/${app}@sha256:"}" =~ ^[0-9a-f]{64}$ ]]; then
       die "built-images: the image of \"${app}\" must be ${registry}/${app}@sha256:<64 hex digits> (image-registry, the app's name, the digest containerize pushed); got \"${image:0:200}\""
     fi
   done
 }
 
+# The stack's fields of the build apps that app_field is asked for, by "<app>\x1f<field>", read by one jq:
+# app_field runs in $(...) a dozen times per app, and a jq 1.6 start costs tens of milliseconds of CPU.
+# "<app>\x1f" is set for each build app that is in the stack.
+declare -gA APP_FIELDS=()
+APP_FIELD_NAMES='["containerPort","namespace","readinessPath","servicePort"]'
+load_app_fields() {
+  local record i rest field value
+  local -a records
+  # NUL-terminated records "<index in DEPLOY_APPS>\x1f<field>\x1f<value>": any value can be held, and an
+  # app is named by its index, so not even a build app's (not yet validated) name can break a record.
+  mapfile -d '' records < <(jq -j --argjson fields "$APP_FIELD_NAMES" '.apps as $apps | $ARGS.positional
+    | to_entries[] | .key as $i | .value as $a | select($apps | has($a))
+    | "\($i)\u001f\u0000", ($apps[$a] | objects | $fields[] as $f | "\($i)\u001f\($f)\u001f\(.[$f] // "" | tostring)\u0000")' \
+    --args "${DEPLOY_APPS[@]}" <<<"$STACK")
+  wait "$!" || die "stack-json: could not read the fields of the build apps (${DEPLOY_APPS[*]})"
+  for record in "${records[@]}"; do
+    i="${record%%$'\x1f'*}" rest="${record#*$'\x1f'}"
+    field="${rest%%$'\x1f'*}" value="${rest#*$'\x1f'}"
+    APP_FIELDS["${DEPLOY_APPS[i]}"$'\x1f'"${field}"]="$value"
+  done
+}
+
+# The stack's field $2 of app $1 ("" when unset or null), from APP_FIELDS when loaded there.
 app_field() {
-  jq -r --arg a "$1" --arg f "$2" '.apps[$a][$f] // "" | tostring' <<<"$STACK"
+  local key="$1"$'\x1f'"$2"
+  if [ -n "${APP_FIELDS["$key"]+set}" ]; then
+    printf '%s\n' "${APP_FIELDS["$key"]}"
+  else
+    jq -r --arg a "$1" --arg f "$2" '.apps[$a][$f] // "" | tostring' <<<"$STACK"
+  fi
 }
 
 app_namespace() {

@@ -27,14 +27,18 @@ wait_pod_ready() {
     if ! json="$(kubectl get pod "$name" -n "$ns" -o json 2>&1)"; then
       die "${what} ${ns}/${name} could not be read: ${json}"
     fi
-    phase="$(jq -r '.status.phase // "Pending"' <<<"$json")"
-    ready="$(jq -r '[.status.conditions[]? | select(.type == "Ready") | .status][0] // "False"' <<<"$json")"
+    # One jq for the four facts a poll needs (a pod is read every few seconds while the task waits): phase,
+    # Ready, the waiting reasons, and those of them that will not clear without a change, split by the ASCII
+    # unit separator (a tab is IFS whitespace to read: an empty field between two would vanish).
     # Init containers and native sidecars (restartPolicy Always) report in initContainerStatuses.
-    reason="$(jq -r '[(.status.initContainerStatuses[]?, .status.containerStatuses[]?) | .state.waiting.reason // empty] | join(",")' <<<"$json")"
-    failing="$(jq -r --arg stop "$POD_START_FAILURES" '($stop | split(",")) as $stop
-      | [(.status.initContainerStatuses[]?, .status.containerStatuses[]?)
-         | (.state.waiting.reason // "") as $r | select($stop | index($r))
-         | $r + (if .name then " (\(.name))" else "" end)] | join(", ")' <<<"$json")"
+    IFS=$'\x1f' read -r phase ready reason failing < <(jq -r --arg stop "$POD_START_FAILURES" '($stop | split(",")) as $stop
+      | [(.status.initContainerStatuses[]?, .status.containerStatuses[]?)] as $statuses
+      | [.status.phase // "Pending",
+         ([.status.conditions[]? | select(.type == "Ready") | .status][0] // "False"),
+         ([$statuses[] | .state.waiting.reason // empty] | join(",")),
+         ([$statuses[] | (.state.waiting.reason // "") as $r | select($stop | index($r))
+           | $r + (if .name then " (\(.name))" else "" end)] | join(", "))]
+      | join("\u001f")' <<<"$json")
     if [ "$ready" = "True" ]; then
       # shellcheck disable=SC2034 # read by deploy_pr_pod (lib-pr-pod.sh)
       READY_POD_JSON="$json"

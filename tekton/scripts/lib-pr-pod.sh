@@ -12,21 +12,25 @@ APP_CONTAINER_ANNOTATION=tekton-dag.io/app-container
 # order: the container the Deployment's annotation tekton-dag.io/app-container names; the container named
 # after the app; the only container. Anything else is an error naming the containers.
 app_container_name() {
-  local ns="$1" app="$2" deployment="$3" names annotated
-  names="$(jq -r '[.spec.template.spec.containers[]?.name] | join(", ")' <<<"$deployment")"
+  local ns="$1" app="$2" deployment="$3" rule container names annotated
+  # One jq (this runs twice per app and deploy; a jq 1.6 start costs tens of milliseconds of CPU): the rule
+  # that picked the container (annotated, named, only; unknown-annotated or none when none did), the
+  # container, the containers' names and the annotation, split by the ASCII unit separator.
+  IFS=$'\x1f' read -r rule container names annotated < <(jq -r --arg k "$APP_CONTAINER_ANNOTATION" --arg app "$app" '
+    [.spec.template.spec.containers[]?.name] as $names
+    | (.metadata.annotations[$k] // "") as $annotated
+    | if $annotated != "" then (if any($names[]; . == $annotated) then ["annotated", $annotated] else ["unknown-annotated", ""] end)
+      elif any($names[]; . == $app) then ["named", $app]
+      elif ($names | length) == 1 then ["only", $names[0]]
+      else ["none", ""] end
+    | . + [($names | join(", ")), $annotated] | join("\u001f")' <<<"$deployment") ||
+    die "app ${app}: could not read the pod template of Deployment ${ns}/${app}"
   [ -n "$names" ] || die "app ${app}: Deployment ${ns}/${app} has no containers in its pod template"
-  annotated="$(jq -r --arg k "$APP_CONTAINER_ANNOTATION" '.metadata.annotations[$k] // ""' <<<"$deployment")"
-  if [ -n "$annotated" ]; then
-    jq -e --arg c "$annotated" 'any(.spec.template.spec.containers[]; .name == $c)' >/dev/null <<<"$deployment" ||
-      die "app ${app}: Deployment ${ns}/${app} has annotation ${APP_CONTAINER_ANNOTATION}=${annotated}, but its pod template has no container of that name (containers: ${names})"
-    printf '%s' "$annotated"
-  elif jq -e --arg c "$app" 'any(.spec.template.spec.containers[]; .name == $c)' >/dev/null <<<"$deployment"; then
-    printf '%s' "$app"
-  elif jq -e '.spec.template.spec.containers | length == 1' >/dev/null <<<"$deployment"; then
-    jq -r '.spec.template.spec.containers[0].name' <<<"$deployment"
-  else
-    die "app ${app}: cannot tell which container of Deployment ${ns}/${app} runs the app (containers: ${names}); name it ${app}, or annotate the Deployment: kubectl annotate deployment/${app} -n ${ns} ${APP_CONTAINER_ANNOTATION}=<container>"
-  fi
+  case "$rule" in
+    annotated | named | only) printf '%s' "$container" ;;
+    unknown-annotated) die "app ${app}: Deployment ${ns}/${app} has annotation ${APP_CONTAINER_ANNOTATION}=${annotated}, but its pod template has no container of that name (containers: ${names})" ;;
+    *) die "app ${app}: cannot tell which container of Deployment ${ns}/${app} runs the app (containers: ${names}); name it ${app}, or annotate the Deployment: kubectl annotate deployment/${app} -n ${ns} ${APP_CONTAINER_ANNOTATION}=<container>" ;;
+  esac
 }
 
 # The PR pod runs untrusted PR code with the app's identity, so its template is held to three rules, each
@@ -156,7 +160,8 @@ pr_pod_manifest() {
     tekton-dag-*) die "app ${app}: Deployment ${ns}/${app} runs as ServiceAccount ${sa}, a tekton-dag ServiceAccount; the PR pod runs untrusted PR code and must not get the intercept tooling's rights. Give the app its own ServiceAccount" ;;
   esac
   check_pr_pod_template "$ns" "$app" "$deployment" "$container"
-  image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
+  image="${IMAGE_OF["$app"]-}"
+  [ -n "$image" ] || image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
   port="$(app_field "$app" containerPort)"
   path="$(app_field "$app" readinessPath)"
   labels="$(labels_json "$app" pr-pod)"
