@@ -132,11 +132,12 @@ acquire_lease() {
     esac
     blockers="$(jq -r '.blockers | join("; ")' <<<"$decision")"
     left=$((deadline - $(date +%s)))
+    # Said on every blocked pass, the last one too: on a busy node the first pass may already end the wait.
+    log "waiting for lease ${ns}/${name} (${lock_mode}, ${LOCK_BACKEND}): held by ${blockers}; $((left > 0 ? left : 0))s left"
     if [ "$left" -le 0 ]; then
       release_lock "$ns" "$app" "$RUN_ID"
       die "app ${app} in namespace ${ns} is being intercepted by ${blockers}; gave up after lease-wait-seconds=${LEASE_WAIT_SECONDS} waiting for the ${lock_mode} intercept lock ${name}. If that run is gone or finished (a cancelled run may skip its cleanup), the orphan sweeper removes its lock record and objects on its next pass."
     fi
-    log "waiting for lease ${ns}/${name} (${lock_mode}, ${LOCK_BACKEND}): held by ${blockers}; ${left}s left"
     sleep "$((POLL_INTERVAL_SECONDS < left ? POLL_INTERVAL_SECONDS : left))"
   done
 }

@@ -11,7 +11,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Account, ADMIN_KUBECONFIG, adminOk, adminRequest, cluster, credentials, Credentials, installApps, installRbac, listObjects, purgeRunObjects } from "./harness";
+import { Account, ADMIN_KUBECONFIG, adminOk, adminRequest, cluster, credentials, Credentials, installApps, installRbac, listObjects, purgeRunObjects, SHORT_LIVED_GO_ENV } from "./harness";
 import { failure, query, request, resourcePath } from "./kubeApi";
 import { tmpDir } from "../support/tmpDir";
 
@@ -218,7 +218,7 @@ export class ProxyPods {
         const url = new URL(cluster().server);
         const child = spawn("bash", [path.join(dir, "proxy.sh")], {
             env: {
-                ...podEnv, PATH: `${STANDIN_BIN}:${cluster().bin}:/usr/bin:/bin`, HOME: dir,
+                ...podEnv, ...SHORT_LIVED_GO_ENV, PATH: `${STANDIN_BIN}:${cluster().bin}:/usr/bin:/bin`, HOME: dir,
                 KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port,
                 TP_KUBECONFIG: path.join(dir, "kubeconfig"), TP_READY_FILE: path.join(dir, "ready"), TP_STANDIN_KUBECONFIG: sa.kubeconfig,
             },

@@ -18,7 +18,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { adminOk, adminRequest, cluster, credentials, kubectlOk, listObjects, Rule } from "../cluster/harness";
+import { adminOk, adminRequest, cluster, credentials, kubectlOk, listObjects, Rule, SHORT_LIVED_GO_ENV } from "../cluster/harness";
 import { resourcePath } from "../cluster/kubeApi";
 import { REPO } from "../support/repo";
 import { tmpDir } from "../support/tmpDir";
@@ -395,7 +395,7 @@ export class StepRunner {
         return new Promise((resolve) => {
             const child = spawn(cmd, args, {
                 cwd: c.workingDir ? local(c.workingDir) : home,
-                env: { PATH: pathDirs.join(":"), HOME: home, ...env },
+                env: { PATH: pathDirs.join(":"), HOME: home, ...SHORT_LIVED_GO_ENV, ...env },
                 stdio: ["ignore", "pipe", "pipe"],
             });
             let stdout = "";
