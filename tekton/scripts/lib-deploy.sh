@@ -102,12 +102,20 @@ check_built_images() {
   fi
   for record in "${records[@]:1}"; do IMAGE_OF["${record%%$'\x1f'*}"]="${record#*$'\x1f'}"; done
   for app in "${DEPLOY_APPS[@]}"; do
-    image="${IMAGE_OF["$app"]-}"
-    [ -n "$image" ] || image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
+    image="$(built_image "$app")"
     if [[ "$image" != "${registry}/${app}@sha256:"* ]] || [[ ! "${image#"${registry}/${app}@sha256:"}" =~ ^[0-9a-f]{64}$ ]]; then
       die "built-images: the image of \"${app}\" must be ${registry}/${app}@sha256:<64 hex digits> (image-registry, the app's name, the digest containerize pushed); got \"${image:0:200}\""
     fi
   done
+}
+
+# The built image of app $1: from IMAGE_OF (check_built_images), else read from built-images.
+built_image() {
+  if [ -n "${IMAGE_OF["$1"]-}" ]; then
+    printf '%s' "${IMAGE_OF["$1"]}"
+  else
+    jq -r --arg a "$1" '.[$a]' <<<"$IMAGES"
+  fi
 }
 
 # The stack's fields of the build apps that app_field is asked for, by "<app>\x1f<field>", read by one jq:

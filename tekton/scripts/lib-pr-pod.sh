@@ -160,8 +160,7 @@ pr_pod_manifest() {
     tekton-dag-*) die "app ${app}: Deployment ${ns}/${app} runs as ServiceAccount ${sa}, a tekton-dag ServiceAccount; the PR pod runs untrusted PR code and must not get the intercept tooling's rights. Give the app its own ServiceAccount" ;;
   esac
   check_pr_pod_template "$ns" "$app" "$deployment" "$container"
-  image="${IMAGE_OF["$app"]-}"
-  [ -n "$image" ] || image="$(jq -r --arg a "$app" '.[$a]' <<<"$IMAGES")"
+  image="$(built_image "$app")"
   port="$(app_field "$app" containerPort)"
   path="$(app_field "$app" readinessPath)"
   labels="$(labels_json "$app" pr-pod)"
