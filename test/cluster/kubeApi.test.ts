@@ -86,4 +86,22 @@ describe("cluster: the harness's in-process API client on a busy API server's an
             assert.equal(s.seen.filter((r) => r.startsWith("POST")).length, 1, `requests seen: ${s.seen.join(", ")}`);
         } finally { s.close(); }
     });
+
+    it("opens a new connection for a request after a kept-alive one sat idle for over 30 s, so a POST then never meets the server's idle close", async () => {
+        // The API server closes connections idle for 90 s; this stand-in drops every reused one, so only a
+        // request on a new connection gets an answer. The clock is moved on instead of waited on.
+        const s = await standIn((req, res) => req.onReusedSocket ? res.socket!.destroy() : json(res, 201, { kind: "TokenRequest" }));
+        const realNow = Date.now;
+        try {
+            assert.equal((await request(s.kubeconfig, "GET", "/api/v1/namespaces")).status, 201);
+            const freed = realNow();
+            Date.now = () => freed + 31_000;
+            const r = await request(s.kubeconfig, "POST", "/api/v1/namespaces/tekton-dag/serviceaccounts/x/token", {});
+            assert.equal(r.status, 201, "the POST went out on a new connection");
+            assert.deepEqual(s.seen, ["GET /api/v1/namespaces", "POST /api/v1/namespaces/tekton-dag/serviceaccounts/x/token"]);
+        } finally {
+            Date.now = realNow;
+            s.close();
+        }
+    });
 });

@@ -6,6 +6,7 @@
 // ServiceAccount their Task runs as.
 import * as fs from "node:fs";
 import * as https from "node:https";
+import type { Socket } from "node:net";
 import * as YAML from "yaml";
 
 export interface ApiResponse { status: number; text: string; body: any; retryAfter?: number }
@@ -36,7 +37,7 @@ function client(kubeconfig: string): Client {
             cert: user["client-certificate"] ? fs.readFileSync(user["client-certificate"]) : undefined,
             key: user["client-key"] ? fs.readFileSync(user["client-key"]) : undefined,
         });
-        c = { server: new URL(cluster.server), agent, ca };
+        c = { server: new URL(cluster.server), agent: tracked(agent), ca };
         clients.set(kubeconfig, c);
     }
     return c;
@@ -67,8 +68,39 @@ export async function request(kubeconfig: string, method: string, path: string, 
     }
 }
 
+// ---- kept-alive sockets the API server is about to close ----------------------------------------------
+// The API server closes a connection idle for 90 s (k8s.io/apiserver's secure serving, IdleTimeout). A request
+// sent on such a socket as it closes fails with "socket hang up", and a POST cannot be sent again (a CI run under
+// load failed so, creating a token). Node's agent drops a closed socket only once its event loop sees the close,
+// and the tests block that loop (spawnSync of kubectl) while sockets sit idle in the pool; so
+// the age of each free socket is checked before every request, and one idle for longer than this is closed.
+const MAX_IDLE_MS = 30_000;
+const freedAt = new WeakMap<Socket, number>();
+
+function tracked(agent: https.Agent): https.Agent {
+    agent.on("free", (socket: Socket) => freedAt.set(socket, Date.now()));
+    return agent;
+}
+
+/** Closes, and takes out of the agent's pool, every free socket idle for longer than MAX_IDLE_MS. */
+function dropIdleSockets(agent: https.Agent): void {
+    const now = Date.now();
+    const pools = agent.freeSockets as Record<string, Socket[] | undefined>;
+    for (const [name, pool] of Object.entries(pools)) {
+        if (!pool) continue;
+        const stale = pool.filter((s) => now - (freedAt.get(s) ?? now) > MAX_IDLE_MS);
+        if (!stale.length) continue;
+        // Taken out here, not left to the close event: the agent would hand out a destroyed socket meanwhile.
+        const fresh = pool.filter((s) => !stale.includes(s));
+        if (fresh.length) pools[name] = fresh;
+        else delete pools[name];
+        for (const s of stale) s.destroy();
+    }
+}
+
 function requestOnce(kubeconfig: string, method: string, path: string, body: unknown, opts: RequestOptions): Promise<ApiResponse> {
     const c = client(kubeconfig);
+    dropIdleSockets(opts.token ? tokenAgent(c) : c.agent);
     const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     const headers: Record<string, string> = { Accept: "application/json" };
     if (data !== undefined) {
@@ -103,7 +135,7 @@ function requestOnce(kubeconfig: string, method: string, path: string, body: unk
 const tokenAgents = new WeakMap<Client, https.Agent>();
 function tokenAgent(c: Client): https.Agent {
     let a = tokenAgents.get(c);
-    if (!a) tokenAgents.set(c, (a = new https.Agent({ keepAlive: true, maxSockets: 16, ca: c.ca })));
+    if (!a) tokenAgents.set(c, (a = tracked(new https.Agent({ keepAlive: true, maxSockets: 16, ca: c.ca }))));
     return a;
 }
 
