@@ -35,6 +35,9 @@ def records:
   else [] end;
 def compatible($a; $b): $a.mode == "shared" and $b.mode == "shared" and $a.header != $b.header;
 def describe: "PipelineRun \(.pipelineRun) (run \(.run), header \(.header), \(.backend), \(.mode)\(if .state == "waiting" then ", waiting" else "" end))";
+def rv: if . == null then "" else .metadata.resourceVersion // "" end;
+def printable: explode | map(if . < 32 or . == 127 then 63 else . end) | implode;
+def fields: map(tostring | . + "\u0000") | join("");
 '
 
 # The lock Lease with the given records (JSON array), to create or to replace (resourceVersion from $rv).
@@ -67,16 +70,16 @@ write_lock() {
   die "could not write the intercept lock ${ns}/$(lease_name "$app") of app ${app}: ${out}"
 }
 
-# Reads the Lease into LOCK_JSON ("null" when there is none) and LOCK_RV.
+# Reads the Lease into LOCK_JSON ("null" when there is none); the jq that decides on it reads its
+# resourceVersion too (def rv).
 read_lock() {
   local ns="$1" app="$2" out
   if out="$(kubectl get lease "$(lease_name "$app")" -n "$ns" -o json 2>&1)"; then
     LOCK_JSON="$out"
-    LOCK_RV="$(jq -r '.metadata.resourceVersion' <<<"$out")"
     return 0
   fi
   case "$out" in
-    *NotFound* | *"not found"*) LOCK_JSON=null LOCK_RV="" ;;
+    *NotFound* | *"not found"*) LOCK_JSON=null ;;
     *) die "could not read the intercept lock ${ns}/$(lease_name "$app"): ${out}" ;;
   esac
 }
@@ -91,15 +94,19 @@ my_record() {
 # Takes the app's lock in mode shared or exclusive; waits at most LEASE_WAIT_SECONDS, logging whom it waits
 # for. A retried task finds its own record: holding counts as taken, waiting goes on waiting in its place.
 acquire_lease() {
-  local ns="$1" app="$2" lock_mode="$3" name me deadline decision verdict records blockers left status
+  local ns="$1" app="$2" lock_mode="$3" name me deadline verdict rv records blockers holders left status
+  local -a decision
   name="$(lease_name "$app")"
   deadline=$(($(date +%s) + LEASE_WAIT_SECONDS))
   me="$(my_record "$lock_mode")"
   while true; do
     read_lock "$ns" "$app"
+    # One jq per pass (each start costs tens of milliseconds of CPU, and a waiting run passes again and again):
+    # NUL-terminated fields verdict, resourceVersion, new records (JSON; take and queue), blockers, holders.
     # verdict: held (already ours), take, queue (add our waiting record), wait (already queued) or legacy.
-    decision="$(jq -c --argjson me "$me" "${LOCK_JQ_DEFS}"'
-      records as $all
+    mapfile -d '' decision < <(jq -j --argjson me "$me" "${LOCK_JQ_DEFS}"'
+      rv as $rv
+      | records as $all
       | ([$all[] | .run] | index($me.run)) as $pos
       | ($all | map(select(.run != $me.run))) as $others
       | (if $pos == null then $others else [$all[:$pos][] | select(.run != $me.run)] end) as $ahead
@@ -112,25 +119,26 @@ acquire_lease() {
           | {verdict: "take", records: (if $pos == null then $all + [$held] else $all | .[$pos] = $held end)}
         elif $mine == null and any($all[]; .legacy) then {verdict: "legacy", blockers: ($blockers | map(describe))}
         elif $mine == null then {verdict: "queue", records: ($all + [$me]), blockers: ($blockers | map(describe))}
-        else {verdict: "wait", blockers: ($blockers | map(describe))} end' <<<"$LOCK_JSON")"
-    verdict="$(jq -r '.verdict' <<<"$decision")"
+        else {verdict: "wait", blockers: ($blockers | map(describe))} end
+      | [.verdict, $rv, (.records | if . == null then "" else tojson end), (.blockers // [] | join("; ") | printable),
+         ([.records // [] | .[] | select(.state == "holding") | .pipelineRun] | join(", ") | printable)] | fields' <<<"$LOCK_JSON")
+    wait "$!" || die "could not decide on the intercept lock ${ns}/${name}: jq failed on the Lease read: ${LOCK_JSON:0:200}"
+    verdict="${decision[0]-}" rv="${decision[1]-}" records="${decision[2]-}" blockers="${decision[3]-}" holders="${decision[4]-}"
     case "$verdict" in
       held)
         log "intercept lock ${ns}/${name} is already held by this run"
         return 0
         ;;
       take | queue)
-        records="$(jq -c '.records' <<<"$decision")"
         status=0
-        write_lock "$ns" "$app" "$records" "$LOCK_RV" || status=$?
+        write_lock "$ns" "$app" "$records" "$rv" || status=$?
         [ "$status" -eq 0 ] || continue # someone else wrote first: decide again on what is there now
         if [ "$verdict" = take ]; then
-          log "lease ${ns}/${name} taken (${lock_mode}) for run ${RUN_NAME} (${RUN_ID}); holders now: $(jq -r '[.[] | select(.state == "holding") | .pipelineRun] | join(", ")' <<<"$records")"
+          log "lease ${ns}/${name} taken (${lock_mode}) for run ${RUN_NAME} (${RUN_ID}); holders now: ${holders}"
           return 0
         fi
         ;;
     esac
-    blockers="$(jq -r '.blockers | join("; ")' <<<"$decision")"
     left=$((deadline - $(date +%s)))
     # Said on every blocked pass, the last one too: on a busy node the first pass may already end the wait.
     log "waiting for lease ${ns}/${name} (${lock_mode}, ${LOCK_BACKEND}): held by ${blockers}; $((left > 0 ? left : 0))s left"
@@ -144,14 +152,18 @@ acquire_lease() {
 
 # Removes the run's records from the app's lock (none: nothing to do). Returns non-zero if it could not write.
 release_lock() {
-  local ns="$1" app="$2" run="$3" records status
+  local ns="$1" app="$2" run="$3" rv records status
+  local -a fields
   while true; do
     read_lock "$ns" "$app"
-    records="$(jq -c --arg run "$run" "${LOCK_JQ_DEFS}"'if . == null or ((.metadata.annotations // {}) | has("tekton-dag.io/holders") | not) then null
-      else records | if any(.[]; .run == $run) then map(select(.run != $run)) else null end end' <<<"$LOCK_JSON")"
+    # NUL-terminated fields resourceVersion and the records without the run's ("null": nothing to remove).
+    mapfile -d '' fields < <(jq -j --arg run "$run" "${LOCK_JQ_DEFS}"'[rv, (if . == null or ((.metadata.annotations // {}) | has("tekton-dag.io/holders") | not) then null
+      else records | if any(.[]; .run == $run) then map(select(.run != $run)) else null end end | tojson)] | fields' <<<"$LOCK_JSON")
+    wait "$!" || die "could not release run ${run} from the intercept lock ${ns}/$(lease_name "$app"): jq failed on the Lease read: ${LOCK_JSON:0:200}"
+    rv="${fields[0]-}" records="${fields[1]-null}"
     [ "$records" != null ] || return 0
     status=0
-    write_lock "$ns" "$app" "$records" "$LOCK_RV" || status=$?
+    write_lock "$ns" "$app" "$records" "$rv" || status=$?
     if [ "$status" -eq 0 ]; then
       log "intercept lock ${ns}/$(lease_name "$app"): released by run ${run}"
       return 0
