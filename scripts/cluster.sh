@@ -75,18 +75,27 @@ pid_of_ours() {
     kill -0 "$pid" 2>/dev/null && [ "$(basename "$(readlink "/proc/$pid/exe" 2>/dev/null)")" = "${1%%@*}" ]
 }
 
-# Stops the process a pid file records when it is still ours (TERM, then KILL after 5 s: some ignore TERM)
-# and removes the file. Returns 0 when it stopped one, 1 when there was none.
+# Stops the processes the pid files given record, those still ours, at once: TERM to each, then KILL to any
+# left after 5 s (some ignore TERM). Removes the files; STOPPED is how many it stopped.
 stop_recorded() {
-    local file=$1 name=${1##*/} pid
-    [ -f "$file" ] || return 1
-    pid=$(cat "$file")
-    rm -f "$file"
-    pid_of_ours "$name" "$pid" || return 1
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-    return 0
+    local file pid
+    local -a pids=() alive=()
+    for file in "$@"; do
+        [ -f "$file" ] || continue
+        pid=$(cat "$file")
+        rm -f "$file"
+        pid_of_ours "${file##*/}" "$pid" || continue
+        kill "$pid" 2>/dev/null || true
+        pids+=("$pid")
+    done
+    STOPPED=${#pids[@]}
+    for _ in $(seq 50); do
+        alive=()
+        for pid in ${pids[@]+"${pids[@]}"}; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+        [ "${#alive[@]}" -eq 0 ] && return 0
+        sleep 0.1
+    done
+    kill -9 "${alive[@]}" 2>/dev/null || true
 }
 
 pid_alive() { [ -f "$state/pids/$1" ] && pid_of_ours "$1" "$(cat "$state/pids/$1")"; }
@@ -404,12 +413,15 @@ kwok_logs_crd() {
 }
 
 stop_all() {
-    local name pid stopped=0
+    local name stopped=0
     # Tekton's controllers and sinks (tekton-start) are API clients too: they go first.
     tekton_stop
-    # Reverse start order: the API server's clients first, etcd last.
-    for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-        if stop_recorded "$state/pids/$name"; then stopped=$((stopped + 1)); fi
+    # Reverse start order: the API server's clients first (together: none waits on another), etcd last.
+    stop_recorded "$state/pids/kwok" "$state/pids/kube-scheduler" "$state/pids/kube-controller-manager"
+    stopped=$STOPPED
+    for name in kube-apiserver etcd; do
+        stop_recorded "$state/pids/$name"
+        stopped=$((stopped + STOPPED))
     done
     log "stopped $stopped process(es)"
 }

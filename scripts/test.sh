@@ -137,10 +137,6 @@ cluster_dir=${TEKTON_DAG_CLUSTER_DIR:-$PWD/.cluster}
 cluster_dir=${cluster_dir%/}
 declare -A part_dir=([others]=$cluster_dir [intercepts]=$cluster_dir-intercepts [tekton]=$cluster_dir-tekton)
 declare -A part_pid=()
-# Stops the control plane of state dir $1; a failed stop is said and counted.
-stop_cluster() {
-    TEKTON_DAG_CLUSTER_DIR=$1 bash scripts/cluster.sh stop || { echo "test.sh: scripts/cluster.sh stop ($1) failed: counted as one failure" >&2; failed=$((failed + 1)); }
-}
 # On an early end of this script: the parts' mocha runs, then their control planes.
 stop_all_quietly() {
     local pid dir
@@ -206,7 +202,15 @@ if [ "$quick" = false ] && [ "$failed" -eq 0 ]; then
         if [ -n "${up[intercepts]:-}" ]; then finish_part intercepts "test/cluster/intercepts"; fi
         if [ -n "${up[tekton]:-}" ]; then finish_part tekton "test/tekton"; fi
         stage "real API server and Tekton's controllers: stop the local control planes"
-        for part in others intercepts tekton; do stop_cluster "${part_dir[$part]}"; done
+        # Side by side: each waits seconds on its processes' ends, and none needs another.
+        declare -A stop_pid=()
+        for part in others intercepts tekton; do
+            TEKTON_DAG_CLUSTER_DIR=${part_dir[$part]} bash scripts/cluster.sh stop &
+            stop_pid[$part]=$!
+        done
+        for part in others intercepts tekton; do
+            wait "${stop_pid[$part]}" || { echo "test.sh: scripts/cluster.sh stop (${part_dir[$part]}) failed: counted as one failure" >&2; failed=$((failed + 1)); }
+        done
     fi
     trap stop_builds EXIT
 fi
