@@ -12,6 +12,20 @@ log() {
   printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
 }
 
+# jq_fields ARRAY INPUT WHAT PROGRAM [JQ-ARGS...]: runs the jq PROGRAM, which yields one array, on INPUT and
+# fills the array variable named ARRAY with its elements as strings, each as it is: newlines, tabs and
+# empty strings included (they travel NUL-terminated, and no JSON string holds a NUL that jq -j prints).
+# A failing jq is an error naming WHAT. One jq start gives a script many values: each start costs tens of
+# milliseconds of CPU (jq 1.6), and the scripts poll.
+jq_fields() {
+  local -n jq_fields_into="$1"
+  local input="$2" what="$3" program="$4"
+  shift 4
+  # shellcheck disable=SC2034 # a nameref: mapfile fills the caller's array
+  mapfile -d '' jq_fields_into < <(jq -j "(${program})"' | map(tostring + "\u0000") | join("")' "$@" <<<"$input")
+  wait "$!" || die "${what}: jq failed on: ${input:0:200}"
+}
+
 # Require that each named environment variable is set and not empty.
 require_env() {
   local name

@@ -87,15 +87,15 @@ check_built_images() {
       *) die "build app \"${app}\" is not among stack-json's buildApps (${stack_build# }); build-apps and stack-json must come from the same resolve-stack" ;;
     esac
   done
-  # One jq: "exact" when built-images names exactly the build apps, then their images as NUL-terminated
-  # "<app>\x1f<image>" records (IMAGE_OF), except an image holding a control character: that one is read
-  # again below, only to be named in the error.
+  # One jq: "exact" when built-images names exactly the build apps, then their images as "<app>\x1f<image>"
+  # records (IMAGE_OF), except an image holding a control character: that one is read again below, only to
+  # be named in the error.
   local -a records
   local record
-  mapfile -d '' records < <(jq -j '(keys == ($ARGS.positional | unique)) as $exact
-    | if $exact then "exact\u0000", (to_entries[] | select(.value | explode | all(. >= 32 and . != 127))
-        | "\(.key)\u001f\(.value)\u0000") else empty end' --args "${DEPLOY_APPS[@]}" <<<"$IMAGES")
-  wait "$!" || die "built-images could not be read: ${IMAGES:0:200}"
+  # shellcheck disable=SC2016 # a jq program: its $names are jq's
+  jq_fields records "$IMAGES" "built-images could not be read" '(keys == ($ARGS.positional | unique)) as $exact
+    | [if $exact then "exact", (to_entries[] | select(.value | explode | all(. >= 32 and . != 127))
+        | "\(.key)\u001f\(.value)") else empty end]' --args "${DEPLOY_APPS[@]}"
   if [ "${records[0]-}" != exact ]; then
     want="$(printf '%s\n' "${DEPLOY_APPS[@]}" | LC_ALL=C sort -u | paste -sd, - | sed 's/,/, /g')"
     die "built-images must name exactly the build apps (${want}); it names: $(jq -r 'keys | join(", ") | if . == "" then "none" else . end' <<<"$IMAGES")"
@@ -126,13 +126,14 @@ APP_FIELD_NAMES='["containerPort","namespace","readinessPath","servicePort"]'
 load_app_fields() {
   local record i rest field value
   local -a records
-  # NUL-terminated records "<index in DEPLOY_APPS>\x1f<field>\x1f<value>": any value can be held, and an
-  # app is named by its index, so not even a build app's (not yet validated) name can break a record.
-  mapfile -d '' records < <(jq -j --argjson fields "$APP_FIELD_NAMES" '.apps as $apps | $ARGS.positional
+  # Records "<index in DEPLOY_APPS>\x1f<field>\x1f<value>": any value can be held, and an app is named by
+  # its index, so not even a build app's (not yet validated) name can break a record.
+  # shellcheck disable=SC2016 # a jq program: its $names are jq's
+  jq_fields records "$STACK" "stack-json: could not read the fields of the build apps (${DEPLOY_APPS[*]})" \
+    '.apps as $apps | [$ARGS.positional
     | to_entries[] | .key as $i | .value as $a | select($apps | has($a))
-    | "\($i)\u001f\u0000", ($apps[$a] | objects | $fields[] as $f | "\($i)\u001f\($f)\u001f\(.[$f] // "" | tostring)\u0000")' \
-    --args "${DEPLOY_APPS[@]}" <<<"$STACK")
-  wait "$!" || die "stack-json: could not read the fields of the build apps (${DEPLOY_APPS[*]})"
+    | "\($i)\u001f", ($apps[$a] | objects | $fields[] as $f | "\($i)\u001f\($f)\u001f\(.[$f] // "" | tostring)")]' \
+    --argjson fields "$APP_FIELD_NAMES" --args "${DEPLOY_APPS[@]}"
   for record in "${records[@]}"; do
     i="${record%%$'\x1f'*}" rest="${record#*$'\x1f'}"
     field="${rest%%$'\x1f'*}" value="${rest#*$'\x1f'}"

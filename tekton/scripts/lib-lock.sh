@@ -37,7 +37,6 @@ def compatible($a; $b): $a.mode == "shared" and $b.mode == "shared" and $a.heade
 def describe: "PipelineRun \(.pipelineRun) (run \(.run), header \(.header), \(.backend), \(.mode)\(if .state == "waiting" then ", waiting" else "" end))";
 def rv: if . == null then "" else .metadata.resourceVersion // "" end;
 def printable: explode | map(if . < 32 or . == 127 then 63 else . end) | implode;
-def fields: map(tostring | . + "\u0000") | join("");
 '
 
 # The lock Lease with the given records (JSON array), to create or to replace (resourceVersion from $rv).
@@ -101,10 +100,11 @@ acquire_lease() {
   me="$(my_record "$lock_mode")"
   while true; do
     read_lock "$ns" "$app"
-    # One jq per pass (each start costs tens of milliseconds of CPU, and a waiting run passes again and again):
-    # NUL-terminated fields verdict, resourceVersion, new records (JSON; take and queue), blockers, holders.
+    # One jq per pass (a waiting run passes again and again): the verdict, resourceVersion, new records (JSON;
+    # take and queue), blockers, holders.
     # verdict: held (already ours), take, queue (add our waiting record), wait (already queued) or legacy.
-    mapfile -d '' decision < <(jq -j --argjson me "$me" "${LOCK_JQ_DEFS}"'
+    # shellcheck disable=SC2016 # a jq program: its $names are jq's
+    jq_fields decision "$LOCK_JSON" "could not decide on the intercept lock ${ns}/${name} from the Lease read" "${LOCK_JQ_DEFS}"'
       rv as $rv
       | records as $all
       | ([$all[] | .run] | index($me.run)) as $pos
@@ -121,8 +121,7 @@ acquire_lease() {
         elif $mine == null then {verdict: "queue", records: ($all + [$me]), blockers: ($blockers | map(describe))}
         else {verdict: "wait", blockers: ($blockers | map(describe))} end
       | [.verdict, $rv, (.records | if . == null then "" else tojson end), (.blockers // [] | join("; ") | printable),
-         ([.records // [] | .[] | select(.state == "holding") | .pipelineRun] | join(", ") | printable)] | fields' <<<"$LOCK_JSON")
-    wait "$!" || die "could not decide on the intercept lock ${ns}/${name}: jq failed on the Lease read: ${LOCK_JSON:0:200}"
+         ([.records // [] | .[] | select(.state == "holding") | .pipelineRun] | join(", ") | printable)]' --argjson me "$me"
     verdict="${decision[0]-}" rv="${decision[1]-}" records="${decision[2]-}" blockers="${decision[3]-}" holders="${decision[4]-}"
     case "$verdict" in
       held)
@@ -156,10 +155,11 @@ release_lock() {
   local -a fields
   while true; do
     read_lock "$ns" "$app"
-    # NUL-terminated fields resourceVersion and the records without the run's ("null": nothing to remove).
-    mapfile -d '' fields < <(jq -j --arg run "$run" "${LOCK_JQ_DEFS}"'[rv, (if . == null or ((.metadata.annotations // {}) | has("tekton-dag.io/holders") | not) then null
-      else records | if any(.[]; .run == $run) then map(select(.run != $run)) else null end end | tojson)] | fields' <<<"$LOCK_JSON")
-    wait "$!" || die "could not release run ${run} from the intercept lock ${ns}/$(lease_name "$app"): jq failed on the Lease read: ${LOCK_JSON:0:200}"
+    # The resourceVersion and the records without the run's ("null": nothing to remove).
+    # shellcheck disable=SC2016 # a jq program: its $names are jq's
+    jq_fields fields "$LOCK_JSON" "could not release run ${run} from the intercept lock ${ns}/$(lease_name "$app") read from the Lease" \
+      "${LOCK_JQ_DEFS}"'[rv, (if . == null or ((.metadata.annotations // {}) | has("tekton-dag.io/holders") | not) then null
+      else records | if any(.[]; .run == $run) then map(select(.run != $run)) else null end end | tojson)]' --arg run "$run"
     rv="${fields[0]-}" records="${fields[1]-null}"
     [ "$records" != null ] || return 0
     status=0

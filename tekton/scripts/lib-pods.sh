@@ -22,23 +22,24 @@ POD_START_FAILURES=ErrImagePull,ImagePullBackOff,InvalidImageName,CreateContaine
 # was read when Ready in READY_POD_JSON (its IP, without reading it again).
 wait_pod_ready() {
   local ns="$1" name="$2" timeout="$3" what="$4" deadline json phase ready reason failing left
+  local -a facts
   deadline=$(($(date +%s) + timeout))
   while true; do
     if ! json="$(kubectl get pod "$name" -n "$ns" -o json 2>&1)"; then
       die "${what} ${ns}/${name} could not be read: ${json}"
     fi
     # One jq for the four facts a poll needs (a pod is read every few seconds while the task waits): phase,
-    # Ready, the waiting reasons, and those of them that will not clear without a change, split by the ASCII
-    # unit separator (a tab is IFS whitespace to read: an empty field between two would vanish).
+    # Ready, the waiting reasons, and those of them that will not clear without a change.
     # Init containers and native sidecars (restartPolicy Always) report in initContainerStatuses.
-    IFS=$'\x1f' read -r phase ready reason failing < <(jq -r --arg stop "$POD_START_FAILURES" '($stop | split(",")) as $stop
+    # shellcheck disable=SC2016 # a jq program: its $names are jq's
+    jq_fields facts "$json" "${what} ${ns}/${name} could not be read" '($stop | split(",")) as $stop
       | [(.status.initContainerStatuses[]?, .status.containerStatuses[]?)] as $statuses
       | [.status.phase // "Pending",
          ([.status.conditions[]? | select(.type == "Ready") | .status][0] // "False"),
          ([$statuses[] | .state.waiting.reason // empty] | join(",")),
          ([$statuses[] | (.state.waiting.reason // "") as $r | select($stop | index($r))
-           | $r + (if .name then " (\(.name))" else "" end)] | join(", "))]
-      | join("\u001f")' <<<"$json")
+           | $r + (if .name then " (\(.name))" else "" end)] | join(", "))]' --arg stop "$POD_START_FAILURES"
+    phase="${facts[0]-}" ready="${facts[1]-}" reason="${facts[2]-}" failing="${facts[3]-}"
     if [ "$ready" = "True" ]; then
       # shellcheck disable=SC2034 # read by deploy_pr_pod (lib-pr-pod.sh)
       READY_POD_JSON="$json"

@@ -13,18 +13,19 @@ APP_CONTAINER_ANNOTATION=tekton-dag.io/app-container
 # after the app; the only container. Anything else is an error naming the containers.
 app_container_name() {
   local ns="$1" app="$2" deployment="$3" rule container names annotated
-  # One jq (this runs twice per app and deploy; a jq 1.6 start costs tens of milliseconds of CPU): the rule
-  # that picked the container (annotated, named, only; unknown-annotated or none when none did), the
-  # container, the containers' names and the annotation, split by the ASCII unit separator.
-  IFS=$'\x1f' read -r rule container names annotated < <(jq -r --arg k "$APP_CONTAINER_ANNOTATION" --arg app "$app" '
+  local -a facts
+  # One jq (this runs twice per app and deploy): the rule that picked the container (annotated, named, only;
+  # unknown-annotated or none when none did), the container, the containers' names and the annotation.
+  # shellcheck disable=SC2016 # a jq program: its $names are jq's
+  jq_fields facts "$deployment" "app ${app}: could not read the pod template of Deployment ${ns}/${app}" '
     [.spec.template.spec.containers[]?.name] as $names
     | (.metadata.annotations[$k] // "") as $annotated
     | if $annotated != "" then (if any($names[]; . == $annotated) then ["annotated", $annotated] else ["unknown-annotated", ""] end)
       elif any($names[]; . == $app) then ["named", $app]
       elif ($names | length) == 1 then ["only", $names[0]]
       else ["none", ""] end
-    | . + [($names | join(", ")), $annotated] | join("\u001f")' <<<"$deployment") ||
-    die "app ${app}: could not read the pod template of Deployment ${ns}/${app}"
+    | . + [($names | join(", ")), $annotated]' --arg k "$APP_CONTAINER_ANNOTATION" --arg app "$app"
+  rule="${facts[0]-}" container="${facts[1]-}" names="${facts[2]-}" annotated="${facts[3]-}"
   [ -n "$names" ] || die "app ${app}: Deployment ${ns}/${app} has no containers in its pod template"
   case "$rule" in
     annotated | named | only) printf '%s' "$container" ;;
