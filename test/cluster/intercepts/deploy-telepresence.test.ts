@@ -166,7 +166,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     async function untilActiveThenTerm(dir: string, recorded: Rule[] = []) {
         let readyWhenActive = false;
         const r = await runScriptAs("telepresence-proxy.sh", proxyEnv(dir), TELEPRESENCE_SA, {
-            recorded, timeoutMs: 30_000,
+            recorded,
             terminateWhen: (line) => {
                 if (!/intercept active/.test(line)) return false;
                 readyWhenActive = fs.existsSync(path.join(dir, "ready"));
@@ -204,7 +204,7 @@ describe("cluster: telepresence-proxy.sh as tekton-dag-telepresence-client (tele
     });
 
     const fails = (dir: string, rule: { stderr: string; times?: number }) => runScriptAs("telepresence-proxy.sh", proxyEnv(dir), TELEPRESENCE_SA,
-        { recorded: [{ cmd: "telepresence", match: "^intercept ", exit: 1, ...rule }], timeoutMs: 30_000 });
+        { recorded: [{ cmd: "telepresence", match: "^intercept ", exit: 1, ...rule }] });
 
     it("also retries once when the client's own intercept timeout ran out first", async () => {
         const r = await fails(tmpDir("tp-proxy-"), { stderr: CLIENT_INTERCEPT_TIMEOUT });

@@ -4,7 +4,8 @@
 // demo-* apps of test/cluster/harness.ts.
 import * as assert from "node:assert/strict";
 import { auditMark, auditSince } from "../audit";
-import { apply, deployEnv, getJson, kubectl, kubectlOk, Run, ScriptRun, TARGET_NS } from "../harness";
+import { adminOk, apply, deployEnv, getJson, kubectl, kubectlOk, listObjects, Run, ScriptRun, sleep, TARGET_NS } from "../harness";
+import { resourcePath } from "../kubeApi";
 
 export interface AppSpec {
     name: string;
@@ -76,8 +77,12 @@ export function storedDeployment(name: string): any {
 
 /** This run's objects of one kind, as stored, optionally of one app and role. */
 export function stored(run: Run, kind: string, app?: string, role?: string): any[] {
-    const sel = [`tekton-dag.io/run=${run.id}`, app && `tekton-dag.io/app=${app}`, role && `tekton-dag.io/role=${role}`].filter(Boolean).join(",");
-    return getJson(["get", kind, "-n", TARGET_NS, "-l", sel]).items;
+    return getJson(["get", kind, "-n", TARGET_NS, "-l", selectorOf(run, app, role)]).items;
+}
+
+/** The label selector of a run's objects, optionally of one app and role. */
+function selectorOf(run: Run, app?: string, role?: string): string {
+    return [`tekton-dag.io/run=${run.id}`, app && `tekton-dag.io/app=${app}`, role && `tekton-dag.io/role=${role}`].filter(Boolean).join(",");
 }
 
 export function one(run: Run, kind: string, app: string, role: string): any {
@@ -141,18 +146,23 @@ export function assertNothingCreated(r: ScriptRun, run: Run, since: number): voi
  * Plays the kubelet for one pod kwok leaves alone (it is not scheduled: its nodeSelector matches no node):
  * waits until the run's pod of the app appears, then reports the container states given. Image pulls cannot
  * happen here (no container runtime), so this is how a pull that fails is shown to the script.
+ * The wait has no deadline of its own (how long the script takes to get there depends on the machine's
+ * load): it ends with the pod, or with an error when the script ends without having created it.
  */
-export async function reportStatus(run: Run, app: string, role: string, status: any, timeoutMs = 30_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
+export async function reportStatus(run: Run, app: string, role: string, status: any, script: Promise<ScriptRun>): Promise<string> {
+    let ended: ScriptRun | undefined;
+    script.then((r) => { ended = r; }, () => undefined);
     for (;;) {
-        const pods = stored(run, "pods", app, role);
+        // Read before looking at `ended`: a pod created just before the script ended is still found.
+        const finished = ended;
+        const pods = await listObjects("pods", TARGET_NS, selectorOf(run, app, role));
         if (pods.length > 0) {
             const name = pods[0].metadata.name;
-            kubectlOk(["patch", "pod", name, "-n", TARGET_NS, "--subresource", "status", "--type", "merge", "-p", JSON.stringify({ status })]);
+            await adminOk("PATCH", `${resourcePath("pods", TARGET_NS, name)}/status`, { status }, { contentType: "application/merge-patch+json" });
             return name;
         }
-        if (Date.now() > deadline) throw new Error(`no ${role} pod of ${app} for run ${run.id} appeared within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
+        if (finished) throw new Error(`${finished.script} ended (status ${finished.status}) before a ${role} pod of ${app} for run ${run.id} appeared:\n${finished.stderr}`);
+        await sleep(100);
     }
 }
 
