@@ -90,7 +90,7 @@ tekton_interceptor_cert() {
     local c="$state/certs"
     [ -f "$c/interceptors.crt" ] && return 0
     printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$c/interceptors.ext"
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=tekton-triggers-core-interceptors" \
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=tekton-triggers-core-interceptors" \
         -keyout "$c/interceptors.key" -out "$c/interceptors.csr" 2>/dev/null
     openssl x509 -req -in "$c/interceptors.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 3650 \
         -extfile "$c/interceptors.ext" -out "$c/interceptors.crt" 2>/dev/null
