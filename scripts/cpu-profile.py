@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 # struct acct_v3 (include/uapi/linux/acct.h): flag, version, tty, exitcode, uid, gid, pid, ppid, btime,
@@ -100,6 +101,24 @@ def table(records, top, wall=None, left=0):
     return "\n".join(lines)
 
 
+def reap_orphans(child_pid, stop):
+    """Reaps the orphans reparented to us as they end: a zombie would still answer `kill -0`, and the
+    scripts that stop the control planes wait until their processes are gone. The command itself is left to
+    Popen.wait (peeked at with WNOWAIT, never reaped here)."""
+    while not stop.is_set():
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            info = None
+        if info is not None and info.si_pid not in (0, child_pid):
+            try:
+                os.waitpid(info.si_pid, 0)
+            except ChildProcessError:
+                pass
+            continue
+        time.sleep(0.05)
+
+
 def run(command, top, save):
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -112,14 +131,18 @@ def run(command, top, save):
         sys.exit(f"cpu-profile: cannot turn on process accounting ({err}): it needs root and a kernel with CONFIG_BSD_PROCESS_ACCT")
     print(f"cpu-profile: process accounting on, into {path}; running: {' '.join(command)}", file=sys.stderr)
     t0 = time.time()
+    stop = threading.Event()
     try:
         child = subprocess.Popen(command)
+        reaper = threading.Thread(target=reap_orphans, args=(child.pid, stop), daemon=True)
+        reaper.start()
         # Ctrl-C goes to the whole foreground group: wait for the command to end on its own.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         status = child.wait()
     finally:
         wall = time.time() - t0
         libc.acct(None)
+        stop.set()
     # Orphans the command left (reparented to us) and still running: not in the file.
     left = 0
     for entry in os.listdir("/proc"):

@@ -15,8 +15,8 @@ export function auditMark(): number {
     return fs.existsSync(AUDIT_LOG) ? fs.statSync(AUDIT_LOG).size : 0;
 }
 
-/** The audit events logged since the offset, in order. */
-function eventsSince(offset: number): any[] {
+/** The audit events logged since the offset, in order, as the API server wrote them. */
+export function eventsSince(offset: number): any[] {
     const text = fs.readFileSync(AUDIT_LOG).subarray(offset).toString("utf8");
     return text.split("\n").filter((line) => line.trim()).map((line) => JSON.parse(line));
 }

@@ -11,7 +11,7 @@ import {
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { deploySuite, ProxyPods } from "./standins";
-import { HOLD, releaseWhenDeleted } from "./intercepts/lifecycle-fixtures";
+import { HOLD, releaseWhenWatched } from "./intercepts/lifecycle-fixtures";
 import { GitHubStandIn } from "../support/githubStandIn";
 import { auditMark, auditSince, authorizedRequests } from "./audit";
 import * as fs from "node:fs";
@@ -253,8 +253,9 @@ describe("cluster: RBAC of the kind stack on a real API server (proxy containers
         // whatever the machine's speed (the usage check below reads it from the audit log).
         const job = objs.find((k) => k.startsWith("Job/mirrord-agent-"))!.slice("Job/".length);
         kubectlOk(["patch", "jobs.batch", job, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
+        const since = auditMark();
         const cleaning = runScriptAs("cleanup-stack-intercepts.sh", cleanupEnv(run), PIPELINE_SA);
-        await releaseWhenDeleted("jobs.batch", { name: job, namespace: TARGET_NS });
+        await releaseWhenWatched("jobs.batch", { name: job, namespace: TARGET_NS }, since, cleaning);
         const c = await cleaning;
         assert.equal(c.status, 0, c.stderr);
         assert.deepEqual([...runObjects(run.id).keys()], []);

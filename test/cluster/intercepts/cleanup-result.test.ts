@@ -13,7 +13,7 @@ import {
 } from "../harness";
 import { auditMark, auditSince } from "../audit";
 import {
-    HOLD, jobPods, Made, ok, OTHER_NS, releaseWhenDeleted, remaining, runLeftovers, waitJobPod, twoNamespaceSuite,
+    HOLD, jobPods, Made, ok, OTHER_NS, releaseWhenWatched, remaining, runLeftovers, waitJobPod, twoNamespaceSuite,
 } from "./lifecycle-fixtures";
 import { tmpDir } from "../../support/tmpDir";
 
@@ -118,8 +118,9 @@ describe("cluster: cleanup-stack-intercepts.sh, deploy-intercepts-result.sh, che
                     // slow to stop would hold it), so kubectl's wait must watch it rather than find it gone at once.
                     const held = made.find((m) => resource === "jobs" ? m.kind === "Job" : m.kind === "Pod" && m.name.startsWith("pr-"))!;
                     kubectlOk(["patch", probe, held.name, "-n", TARGET_NS, "--type", "merge", "-p", JSON.stringify({ metadata: { finalizers: [HOLD] } })]);
+                    const since = auditMark();
                     const running = cleanup(run, TARGET_NS);
-                    await releaseWhenDeleted(probe, held);
+                    await releaseWhenWatched(probe, held, since, running);
                     const r = await running;
                     assert.match(r.stderr, new RegExp(`cannot watch resource .{0,2}${resource}`), r.stderr);
                 } finally {

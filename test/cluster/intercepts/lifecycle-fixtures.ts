@@ -7,10 +7,11 @@ import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { auditSince } from "../audit";
+import { auditSince, eventsSince } from "../audit";
 import {
-    ADMIN_KUBECONFIG, apply, cluster, deleteSelected, getJson, installRbac, kubectl, kubectlOk, listObjects, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
+    adminOk, adminRequest, ADMIN_KUBECONFIG, apply, cluster, deleteSelected, getJson, installRbac, kubectl, kubectlOk, listObjects, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
+import { resourcePath, splitResource } from "../kubeApi";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
 
@@ -154,16 +155,26 @@ export function goneRuns(made: Made[]): string[] {
 /** A finalizer nothing but the test removes: it holds an object being deleted, as a container slow to stop would. */
 export const HOLD = "tekton-dag.test/hold";
 
-/** Waits until the object is being deleted, keeps it a second longer, then lets it go (removes HOLD). */
-export async function releaseWhenDeleted(resource: string, obj: { name: string; namespace: string }): Promise<void> {
-    for (let i = 0; i < 300; i++, await sleep(100)) {
-        const r = kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"]);
-        if (r.status !== 0 || r.stdout) break;
-    }
-    await sleep(1000);
-    const finalizers = JSON.parse(kubectl(["get", resource, obj.name, "-n", obj.namespace, "-o", "jsonpath={.metadata.finalizers}"]).stdout || "[]");
-    kubectl(["patch", resource, obj.name, "-n", obj.namespace, "--type", "json", "-p",
-        JSON.stringify([{ op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f: string) => f !== HOLD) }])]);
+/**
+ * Lets the held object go (removes HOLD) once the script's `kubectl delete --wait` has asked to watch it, as
+ * the audit log shows (allowed or refused; the pipeline's requests are logged): kubectl then meets the object
+ * still there and must watch it, however slow the machine. If the script ends without that watch, the object
+ * is let go then (the test's own assertions tell what went wrong).
+ */
+export async function releaseWhenWatched(resource: string, obj: { name: string; namespace: string }, since: number, script: Promise<ScriptRun>): Promise<void> {
+    const user = `system:serviceaccount:${PIPELINE_SA.namespace}:${PIPELINE_SA.name}`;
+    const plural = splitResource(resource).resource;
+    let ended = false;
+    script.then(() => { ended = true; }, () => { ended = true; });
+    const watched = () => eventsSince(since).some((e) => e.user?.username === user && e.verb === "watch"
+        && e.objectRef?.resource === plural && e.objectRef?.namespace === obj.namespace && (e.objectRef?.name ?? obj.name) === obj.name);
+    while (!ended && !watched()) await sleep(100);
+    const path = resourcePath(resource, obj.namespace, obj.name);
+    const stored = await adminRequest("GET", path);
+    if (stored.status === 404) return;
+    const finalizers: string[] = stored.body?.metadata?.finalizers ?? [];
+    await adminOk("PATCH", path, [{ op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f) => f !== HOLD) }],
+        { contentType: "application/json-patch+json" });
 }
 
 // ---- PipelineRuns as the Tekton controller would leave them (no controller runs here) ----------------

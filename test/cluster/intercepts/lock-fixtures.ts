@@ -5,8 +5,9 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import {
-    AUDIT_LOG, cleanupEnv, deployEnv, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RunOptions, runScriptAs, ScriptRun, sleep, sweepEnv, TARGET_NS,
+    adminRequest, AUDIT_LOG, cleanupEnv, deployEnv, kubectl, kubectlOk, PIPELINE_SA, PIPELINES_NS, Run, RunOptions, runScriptAs, ScriptRun, sleep, sweepEnv, TARGET_NS,
 } from "../harness";
+import { failure, resourcePath } from "../kubeApi";
 import { ok } from "./lifecycle-fixtures";
 import { tmpDir } from "../../support/tmpDir";
 
@@ -46,19 +47,30 @@ export async function cleanedUp(run: Run): Promise<void> {
     ok(await cleanup(run));
 }
 
+const recordsOf = (lease: any): LockRecord[] => JSON.parse(lease.metadata.annotations?.["tekton-dag.io/holders"] ?? "[]");
+
 /** The records of the app's lock as stored now (none when it does not exist). */
 export function lockRecords(app: string): LockRecord[] {
     const r = kubectl(["get", "lease", lockName(app), "-n", TARGET_NS, "-o", "json"]);
     if (r.status !== 0) return [];
-    return JSON.parse(JSON.parse(r.stdout).metadata.annotations?.["tekton-dag.io/holders"] ?? "[]");
+    return recordsOf(JSON.parse(r.stdout));
+}
+
+/** The same, read in-process: for polls, where a kubectl process per read would cost more CPU than the wait. */
+async function lockRecordsPolled(app: string): Promise<LockRecord[]> {
+    const path = resourcePath("leases.coordination.k8s.io", TARGET_NS, lockName(app));
+    const r = await adminRequest("GET", path);
+    if (r.status === 404) return [];
+    if (r.status >= 300) throw failure("GET", path, r);
+    return recordsOf(r.body);
 }
 
 export const holding = (app: string) => lockRecords(app).filter((r) => r.state === "holding").map((r) => r.run);
 
 /** Waits until the condition on API objects holds (polls them; the limit only turns a hang into a failure). */
-export async function until(what: string, check: () => boolean, timeoutMs = 180_000): Promise<void> {
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 180_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!check()) {
+    while (!(await check())) {
         if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
         await sleep(200);
     }
@@ -66,7 +78,7 @@ export async function until(what: string, check: () => boolean, timeoutMs = 180_
 
 /** Waits until the run is queued as a waiter of the app's lock. */
 export const queued = (run: Run, app: string) =>
-    until(`run ${run.name} queued on ${lockName(app)}`, () => lockRecords(app).some((r) => r.run === run.id && r.state === "waiting"));
+    until(`run ${run.name} queued on ${lockName(app)}`, async () => (await lockRecordsPolled(app)).some((r) => r.run === run.id && r.state === "waiting"));
 
 /** A deploy started now, with the lines it logged while waiting for a lock. */
 export function deployWatched(run: Run, backend: Backend, header: string, apps: string[], extra: Record<string, string> = {}) {
