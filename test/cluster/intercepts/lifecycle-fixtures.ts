@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { auditSince, eventsSince } from "../audit";
 import {
-    adminOk, adminRequest, ADMIN_KUBECONFIG, apply, cluster, deleteSelected, getJson, installRbac, kubectl, kubectlOk, listObjects, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
+    adminRequest, ADMIN_KUBECONFIG, apply, cluster, deleteSelected, getJson, installRbac, kubectl, kubectlOk, listObjects, PIPELINE_SA, PIPELINES_NS, purgeRunObjects, Run, RUN_KINDS, runObjects, ScriptRun, sleep, TARGET_NS, waitCan,
 } from "../harness";
-import { resourcePath, splitResource } from "../kubeApi";
+import { failure, resourcePath, splitResource } from "../kubeApi";
 
 export const ok = (r: ScriptRun) => assert.equal(r.status, 0, `${r.script} failed (status ${r.status}, signal ${r.signal}):\n${r.stderr}`);
 
@@ -169,12 +169,22 @@ export async function releaseWhenWatched(resource: string, obj: { name: string; 
     const watched = () => eventsSince(since).some((e) => e.user?.username === user && e.verb === "watch"
         && e.objectRef?.resource === plural && e.objectRef?.namespace === obj.namespace && (e.objectRef?.name ?? obj.name) === obj.name);
     while (!ended && !watched()) await sleep(100);
+    // The garbage collector changes the finalizers of a foreground deletion meanwhile (it removes
+    // foregroundDeletion once the dependents are gone): the patch applies only to the list as read (its test
+    // op), and is made again on a newer read if the list moved.
     const path = resourcePath(resource, obj.namespace, obj.name);
-    const stored = await adminRequest("GET", path);
-    if (stored.status === 404) return;
-    const finalizers: string[] = stored.body?.metadata?.finalizers ?? [];
-    await adminOk("PATCH", path, [{ op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f) => f !== HOLD) }],
-        { contentType: "application/json-patch+json" });
+    for (;;) {
+        const stored = await adminRequest("GET", path);
+        if (stored.status === 404) return;
+        const finalizers: string[] = stored.body?.metadata?.finalizers ?? [];
+        if (!finalizers.includes(HOLD)) return;
+        const r = await adminRequest("PATCH", path, [
+            { op: "test", path: "/metadata/finalizers", value: finalizers },
+            { op: "replace", path: "/metadata/finalizers", value: finalizers.filter((f) => f !== HOLD) },
+        ], { contentType: "application/json-patch+json" });
+        if (r.status < 300 || r.status === 404) return;
+        if (r.status !== 409 && r.status !== 422) throw failure("PATCH", path, r);
+    }
 }
 
 // ---- PipelineRuns as the Tekton controller would leave them (no controller runs here) ----------------
