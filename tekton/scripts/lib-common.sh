@@ -14,15 +14,17 @@ log() {
 
 # jq_fields ARRAY INPUT WHAT PROGRAM [JQ-ARGS...]: runs the jq PROGRAM, which yields one array, on INPUT and
 # fills the array variable named ARRAY with its elements as strings, each as it is: newlines, tabs and
-# empty strings included (they travel NUL-terminated, and no JSON string holds a NUL that jq -j prints).
-# A failing jq is an error naming WHAT. One jq start gives a script many values: each start costs tens of
+# empty strings included (they travel NUL-terminated). A JSON string can hold a NUL ("\u0000"), which jq -j
+# prints as it is and would split that field in two, shifting the rest: a field holding one fails jq, so
+# the caller stops instead of reading shifted values. A failing jq is an error naming WHAT. One jq start gives a script many values: each start costs tens of
 # milliseconds of CPU (jq 1.6), and the scripts poll.
 jq_fields() {
   local -n jq_fields_into="$1"
   local input="$2" what="$3" program="$4"
   shift 4
   # shellcheck disable=SC2034 # a nameref: mapfile fills the caller's array
-  mapfile -d '' jq_fields_into < <(jq -j "(${program})"' | map(tostring + "\u0000") | join("")' "$@" <<<"$input")
+  mapfile -d '' jq_fields_into < <(jq -j "(${program})"' | map(tostring)
+    | if any(.[]; explode | any(. == 0)) then error("a value holds a NUL character") else map(. + "\u0000") | join("") end' "$@" <<<"$input")
   wait "$!" || die "${what}: jq failed on: ${input:0:200}"
 }
 

@@ -38,6 +38,13 @@ describe("lib-common.sh jq_fields", () => {
         assert.deepEqual(r.fields, []);
     });
 
+    it("fails on a value holding a NUL character, which would split its field and shift the rest", () => {
+        const r = jqFields(JSON.stringify({ a: "x\u0000y" }), "[.a, \"z\"]");
+        assert.notEqual(r.status, 0, "a NUL in a value was passed on");
+        assert.match(r.stderr, /a value holds a NUL character/);
+        assert.match(r.stderr, /^error: the test input: jq failed on: /m);
+    });
+
     it("fails the script with an error naming what was read when jq fails (input that is not JSON)", () => {
         const r = jqFields('{"phase": "Run', "[.phase]");
         assert.notEqual(r.status, 0);
